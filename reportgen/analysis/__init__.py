@@ -1,0 +1,1 @@
+"""Analysis stages: trace → costs → roofline → measure → scaling → findings → hypotheses → tradeoffs."""

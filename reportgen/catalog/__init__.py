@@ -1,0 +1,1 @@
+"""Data catalogs (model cards, platforms): pydantic models over YAML files. No torch imports."""

@@ -1,0 +1,1 @@
+"""Offline model builders, one module per source. ``build`` is the entry point."""
