@@ -1,0 +1,89 @@
+"""LoadedModel and example-input construction in each domain's own terms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from reportgen.spec import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
+
+# builds (args, kwargs) for a forward pass on the given device
+InputFactory = Callable[[str], tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+@dataclass
+class LoadedModel:
+    """A built model (on meta or cpu) and how to make inputs that match the spec."""
+
+    module: nn.Module
+    make_inputs: InputFactory
+    recipe: str  # one line saying how it was built, e.g. "torchvision.models.resnet50(weights=None)"
+    input_description: str  # e.g. "1×3×224×224 float32 image"
+    notes: list[str] = field(default_factory=list)
+    # optional step run (untraced) before the traced forward, e.g. an LLM prefill filling a KV cache
+    prepare: Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
+
+
+def image_tensor(inp: Inputs, device: str) -> torch.Tensor:
+    img = inp.image or ImageInput()
+    return torch.randn(inp.batch_size, img.channels, img.height, img.width, device=device)
+
+
+def token_ids(batch: int, length: int, vocab: int, device: str) -> torch.Tensor:
+    return torch.randint(0, max(vocab, 2), (batch, length), device=device, dtype=torch.long)
+
+
+def audio_samples(a: AudioInput) -> int:
+    return max(1, round(a.seconds * a.sample_rate))
+
+
+def audio_frames(a: AudioInput) -> int:
+    return max(1, audio_samples(a) // a.hop_length)
+
+
+def generic_inputs(domain: Domain, inp: Inputs, vocab: int = 1000) -> tuple[InputFactory, str]:
+    """Inputs for a model with a plain ``forward(x)`` in the given domain."""
+    b = inp.batch_size
+    if domain is Domain.cv:
+        img = inp.image or ImageInput()
+        return (lambda dev: ((image_tensor(inp, dev),), {}),
+                f"{b}×{img.channels}×{img.height}×{img.width} float32 image")
+    if domain is Domain.nlp:
+        t = inp.text or TextInput()
+        return (lambda dev: ((token_ids(b, t.sequence_length, vocab, dev),), {}),
+                f"{b}×{t.sequence_length} token ids")
+    if domain is Domain.speech:
+        a = inp.audio or AudioInput()
+        if a.representation == "log_mel":
+            frames = audio_frames(a)
+            return (lambda dev: ((torch.randn(b, a.n_mels, frames, device=dev),), {}),
+                    f"{b}×{a.n_mels}×{frames} log-mel ({a.seconds:g} s)")
+        n = audio_samples(a)
+        return (lambda dev: ((torch.randn(b, n, device=dev),), {}),
+                f"{b}×{n} waveform ({a.seconds:g} s at {a.sample_rate} Hz)")
+    r = inp.recsys or RecsysInput()
+    return recsys_inputs(r, b, [1000] * r.sparse_features)
+
+
+def recsys_inputs(r: RecsysInput, batch: int, table_sizes: list[int]) -> tuple[InputFactory, str]:
+    """(dense, sparse) for the shared recommender signature; N = batch × candidates rows."""
+    n = batch * r.num_candidates
+    sizes = table_sizes or [1000] * r.sparse_features
+
+    def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        dense = torch.randn(n, r.dense_features, device=dev)
+        if dev == "meta":
+            sparse = torch.empty(n, r.sparse_features, r.ids_per_feature, dtype=torch.long, device=dev)
+        else:
+            cols = [torch.randint(0, max(1, sizes[i % len(sizes)]), (n, 1, r.ids_per_feature))
+                    for i in range(r.sparse_features)]
+            sparse = torch.cat(cols, dim=1) if cols else torch.empty(n, 0, r.ids_per_feature, dtype=torch.long)
+        return (dense, sparse), {}
+
+    desc = (f"{n} rows ({batch} × {r.num_candidates} candidates): {r.dense_features} dense + "
+            f"{r.sparse_features} sparse features × {r.ids_per_feature} ids")
+    return make, desc

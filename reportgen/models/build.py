@@ -1,0 +1,140 @@
+"""``build``: spec/card model reference → LoadedModel, offline, on the requested device."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from reportgen.catalog.cards import ModelCard, load_card
+from reportgen.errors import ModelBuildError, SpecError, SpecIssue
+from reportgen.models.base import LoadedModel, recsys_inputs
+from reportgen.spec import (
+    CardRef,
+    Domain,
+    Inputs,
+    PythonSource,
+    RecsysInput,
+    RecsysSource,
+    StudySpec,
+    TorchaudioSource,
+    TorchvisionSource,
+    TransformersSource,
+)
+
+
+@dataclass
+class Resolved:
+    """The spec with the model card applied: what to build, with which inputs."""
+
+    source: TorchvisionSource | TransformersSource | TorchaudioSource | PythonSource | RecsysSource
+    card: ModelCard | None
+    domain: Domain
+    task: str | None
+    inputs: Inputs
+
+
+def merge_inputs(base: Inputs, over: Inputs) -> Inputs:
+    """Spec inputs over card defaults, field by field (only fields the spec sets)."""
+    data = base.model_dump()
+    for name in over.model_fields_set:
+        value = getattr(over, name)
+        if hasattr(value, "model_fields_set") and data.get(name):
+            data[name] = {**data[name], **{k: getattr(value, k) for k in value.model_fields_set}}
+        else:
+            data[name] = value.model_dump() if hasattr(value, "model_dump") else value
+    return Inputs.model_validate(data)
+
+
+def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
+    card = None
+    if isinstance(spec.model, CardRef):
+        card = load_card(spec.model.card)
+        source = card.build
+        inputs = merge_inputs(card.inputs, spec.inputs)
+        domain = spec.domain or card.domain
+        if spec.domain is not None and spec.domain != card.domain:
+            raise SpecError(filename, [SpecIssue(
+                f"model card '{card.id}' is a {card.domain.value} model, the spec says domain "
+                f"'{spec.domain.value}'", path="domain", suggestion=f"use domain: {card.domain.value}")])
+        task = spec.task or card.task
+    else:
+        source = spec.model
+        if spec.domain is None:
+            raise SpecError(filename, [SpecIssue("an inline model source needs `domain:` (cv, nlp, speech, recsys)",
+                                                 path="domain")])
+        domain = spec.domain
+        inputs = spec.inputs
+        task = spec.task
+    want = inputs.section_for(domain)
+    wrong = [s for s in inputs.given_sections() if s != want]
+    if wrong:
+        raise SpecError(filename, [SpecIssue(
+            f"domain '{domain.value}' takes `inputs.{want}`, got `inputs.{wrong[0]}`", path=f"inputs.{wrong[0]}")])
+    return Resolved(source=source, card=card, domain=domain, task=task, inputs=inputs)
+
+
+def build(resolved: Resolved, *, device: str = "meta", base_dir: Path | None = None,
+          allow_code: bool = False) -> LoadedModel:
+    """Build the model on ``device`` ('meta' for counting, 'cpu'/'cuda' for measuring)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    src = resolved.source
+    base = base_dir or Path.cwd()
+    if resolved.card is not None:
+        missing = [r for r in resolved.card.requires if not _importable(r)]
+        if missing:
+            raise ModelBuildError(
+                f"model card '{resolved.card.id}' needs the optional package(s) {', '.join(missing)}: "
+                f"pip install 'reportgen[{'yolo' if 'ultralytics' in missing else missing[0]}]'")
+    try:
+        if isinstance(src, TorchvisionSource):
+            from reportgen.models import torchvision_src
+            return torchvision_src.build(src, resolved.inputs, resolved.domain, device)
+        if isinstance(src, TransformersSource):
+            from reportgen.models import transformers_src
+            return transformers_src.build(src, resolved.inputs, resolved.domain, device, base)
+        if isinstance(src, TorchaudioSource):
+            from reportgen.models import torchaudio_src
+            return torchaudio_src.build(src, resolved.inputs, resolved.domain, device)
+        if isinstance(src, PythonSource):
+            from reportgen.models import python_src
+            return python_src.build(src, resolved.inputs, resolved.domain, device, base, allow_code)
+        return _build_recsys(src, resolved.inputs, device)
+    except ModelBuildError:
+        raise
+    except torch.OutOfMemoryError:
+        raise ModelBuildError("out of memory while building the model; analysis uses the meta "
+                              "device — measurement needs a smaller model") from None
+
+
+def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel:
+    import difflib
+
+    from reportgen.models import recsys
+
+    if src.name not in recsys.REGISTRY:
+        close = difflib.get_close_matches(src.name, list(recsys.REGISTRY), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(recsys.REGISTRY))}"
+        raise ModelBuildError(f"no built-in recommender '{src.name}': {hint}")
+    try:
+        with torch.device(device):
+            model = recsys.REGISTRY[src.name](**src.kwargs)
+    except TypeError as e:
+        raise ModelBuildError(f"recommender '{src.name}': bad kwargs: {e}") from None
+    model.eval()
+    r = inputs.recsys or RecsysInput()
+    sizes = list(getattr(model, "table_sizes", []))
+    r = RecsysInput(dense_features=getattr(model, "num_dense", r.dense_features),
+                    sparse_features=len(sizes) if sizes else r.sparse_features,
+                    ids_per_feature=r.ids_per_feature, num_candidates=r.num_candidates)
+    make, desc = recsys_inputs(r, inputs.batch_size, sizes)
+    recipe = f"reportgen.models.recsys.{src.name}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -1,0 +1,65 @@
+"""User code (``module:callable`` returning an nn.Module). Runs arbitrary code: needs opt-in."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reportgen.errors import ModelBuildError
+from reportgen.models.base import LoadedModel, generic_inputs
+from reportgen.spec import Domain, Inputs, PythonSource
+
+BUILTIN_PREFIX = "reportgen."
+
+
+def is_builtin(src: PythonSource) -> bool:
+    """Callables shipped inside reportgen (e.g. the keyword spotter) run without --allow-code."""
+    return src.callable.startswith(BUILTIN_PREFIX) and src.path is None
+
+
+def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_dir: Path,
+          allow_code: bool) -> LoadedModel:
+    if not (allow_code or is_builtin(src)):
+        raise ModelBuildError(
+            f"model source 'python' runs your code ({src.callable}); pass --allow-code to "
+            "reportgen to allow it")
+    mod_name, fn_name = src.callable.split(":")
+    added = None
+    if src.path is not None:
+        p = Path(src.path)
+        added = str((base_dir / p) if not p.is_absolute() else p)
+        sys.path.insert(0, added)
+    try:
+        module = importlib.import_module(mod_name)
+        fn = getattr(module, fn_name)
+    except ImportError as e:
+        raise ModelBuildError(f"cannot import '{mod_name}' for {src.callable}: {e}") from None
+    except AttributeError:
+        raise ModelBuildError(f"module '{mod_name}' has no '{fn_name}'") from None
+    finally:
+        if added is not None and added in sys.path:
+            sys.path.remove(added)
+    try:
+        with torch.device(device):
+            model = fn(**src.kwargs)
+    except ModelBuildError:
+        raise
+    except Exception as e:
+        raise ModelBuildError(f"{src.callable}({src.kwargs}) raised {type(e).__name__}: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelBuildError(f"{src.callable} returned {type(model).__name__}, not a torch.nn.Module")
+    model.eval()
+    recipe = f"{src.callable}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
+    hook = getattr(model, "example_inputs", None)
+    if callable(hook):
+        def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            return hook(inputs, dev)
+        desc = getattr(model, "input_description", lambda i: "model-defined inputs")(inputs)
+        return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
+    make, desc = generic_inputs(domain, inputs)
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)

@@ -1,0 +1,61 @@
+"""torchvision models, always ``weights=None`` (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import torch
+from torch import nn
+
+from reportgen.errors import ModelBuildError
+from reportgen.models.base import LoadedModel, generic_inputs
+from reportgen.spec import Domain, Inputs, TorchvisionSource
+
+
+class DetectorNetwork(nn.Module):
+    """The network part of a torchvision single-stage detector (SSD / RetinaNet / FCOS):
+    backbone + head. Pre-processing (resize) and post-processing (box decoding, NMS) have
+    data-dependent shapes and are not part of the counted network; the report says so."""
+
+    def __init__(self, detector: nn.Module) -> None:
+        super().__init__()
+        self.backbone = detector.backbone
+        self.head = detector.head
+
+    def forward(self, x: torch.Tensor) -> Any:
+        feats = self.backbone(x)
+        feats = list(feats.values()) if isinstance(feats, dict) else [feats]
+        return self.head(feats)
+
+
+def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -> LoadedModel:
+    import torchvision
+
+    names = torchvision.models.list_models()
+    if src.name not in names:
+        close = difflib.get_close_matches(src.name, names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see torchvision.models.list_models()"
+        raise ModelBuildError(f"torchvision has no model '{src.name}': {hint}")
+    kwargs = dict(src.kwargs)
+    if "weights" in kwargs or "weights_backbone" in kwargs:
+        raise ModelBuildError("weights cannot be set: reportgen builds models offline with weights=None")
+    kwargs["weights"] = None
+    if src.name in torchvision.models.list_models(module=torchvision.models.detection):
+        kwargs.setdefault("weights_backbone", None)
+    elif src.name in torchvision.models.list_models(module=torchvision.models.segmentation):
+        kwargs.setdefault("weights_backbone", None)
+    try:
+        with torch.device(device):
+            model = torchvision.models.get_model(src.name, **kwargs)
+    except TypeError as e:
+        raise ModelBuildError(f"torchvision.models.{src.name}: bad kwargs: {e}") from None
+    model.eval()
+    notes: list[str] = []
+    recipe = f"torchvision.models.{src.name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    if hasattr(model, "anchor_generator") and hasattr(model, "head"):
+        model = DetectorNetwork(model)
+        notes.append("detector: backbone + head counted; resize pre-processing and box decoding / "
+                     "NMS post-processing are not (data-dependent, run on the CPU in most deployments)")
+    make, desc = generic_inputs(domain if domain else Domain.cv, inputs)
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes)

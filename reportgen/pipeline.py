@@ -1,0 +1,269 @@
+"""Runs the stages of a study, each isolated: a failing stage is recorded on the result with its
+reason, stages that need it are skipped, and the report is still built (exit status says partial).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform as pyplatform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reportgen import __version__
+from reportgen.errors import ReportgenError
+from reportgen.result import (
+    ConstraintGiven,
+    Environment,
+    ModelInfo,
+    PaperInfo,
+    PlatformInfo,
+    PublishedComparison,
+    Reproduction,
+    StageStatus,
+    StudyResult,
+)
+from reportgen.spec import StudySpec, study_id
+
+FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
+
+ProgressFn = Callable[[str, str], None]  # (stage name, state) -> None
+
+_CONSTRAINT_UNITS = {
+    "latency_ms": "ms", "throughput_per_s": "1/s", "memory_mb": "MB", "power_w": "W",
+    "energy_mj": "mJ", "cost_usd": "USD", "input_bandwidth_mb_s": "MB/s", "connectivity": "",
+}
+
+
+class StageSkipped(Exception):
+    """Raised by a stage that cannot run for a non-error reason (disabled, not available)."""
+
+    def __init__(self, reason: str, hint: str | None = None, state: str = "not_available") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+        self.state = state
+
+
+@dataclass
+class Context:
+    """What stages share: the spec, options and earlier stages' products."""
+
+    spec: StudySpec
+    spec_path: Path | None
+    allow_code: bool = False
+    deterministic: bool = False
+    products: dict[str, Any] = field(default_factory=dict)
+    # test hook: stage names forced to fail (fault injection)
+    fail_stages: frozenset[str] = frozenset()
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[Context, StudyResult], None]
+    needs: tuple[str, ...] = ()
+    hint: str | None = None
+
+
+# --------------------------------------------------------------------------- stages
+
+def _stage_model(ctx: Context, result: StudyResult) -> None:
+    from reportgen.models.build import build, resolve
+
+    resolved = resolve(ctx.spec, str(ctx.spec_path or "<spec>"))
+    base = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
+    loaded = build(resolved, device="meta", base_dir=base, allow_code=ctx.allow_code)
+    ctx.products["resolved"] = resolved
+    ctx.products["loaded"] = loaded
+    card = resolved.card
+    lang = ctx.spec.language.value
+    result.model = ModelInfo(
+        name=card.name if card else _source_name(resolved.source),
+        card=card.id if card else None, domain=resolved.domain.value, task=resolved.task,
+        source=resolved.source.source, recipe=loaded.recipe,
+        input_description=loaded.input_description,
+        description=getattr(card.description, lang) if card else ctx.spec.description,
+        architecture=getattr(card.architecture, lang) if card else None,
+        paper=PaperInfo(**card.paper.model_dump()) if card else None,
+        notes=list(loaded.notes))
+
+
+def _source_name(src: Any) -> str:
+    for attr in ("name", "builder", "model_type", "callable", "config_file", "hub_id"):
+        v = getattr(src, attr, None)
+        if v:
+            return str(v)
+    return "model"
+
+
+def _stage_trace(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.trace import trace_forward
+    from reportgen.errors import ModelBuildError
+
+    loaded = ctx.products["loaded"]
+    args, kwargs = loaded.make_inputs("meta")
+    if loaded.prepare is not None:
+        args, kwargs = loaded.prepare(loaded.module, args, kwargs)
+    try:
+        trace, _, notes = trace_forward(loaded.module, args, kwargs)
+    except ReportgenError:
+        raise
+    except Exception as e:
+        raise ModelBuildError(
+            f"the model's forward failed on the spec's inputs ({loaded.input_description}): "
+            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+    ctx.products["trace"] = trace
+    ctx.products["trace_notes"] = notes
+
+
+def _stage_costs(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.costs import analyse
+
+    result.costs = analyse(ctx.products["trace"], ctx.products.get("trace_notes"))
+    if result.costs.summary.at_least:
+        result.warnings.append(
+            f"{result.costs.summary.not_counted_bytes_share:.1%} of the bytes moved are in ops "
+            "without a FLOP formula: computational totals are lower bounds")
+
+
+def _stage_published(ctx: Context, result: StudyResult) -> None:
+    resolved = ctx.products["resolved"]
+    if resolved.card is None or not resolved.card.published:
+        raise StageSkipped("no published figures: the model is not from a model card")
+    costs = result.costs
+    assert costs is not None
+    counted = {"params": costs.params.total, "MACs": costs.summary.macs, "FLOPs": costs.summary.flops}
+    for fig in resolved.card.published:
+        c = float(counted[fig.unit])
+        rel = (c - fig.value) / fig.value if fig.value else 0.0
+        result.published.append(PublishedComparison(
+            quantity=fig.unit, published=fig.value, counted=c, relative_difference=rel,
+            tolerance=fig.tolerance, agrees=abs(rel) <= fig.tolerance, source=fig.source,
+            url=fig.url, convention=fig.convention, input=fig.input, note=fig.note))
+
+
+def _stage_platform(ctx: Context, result: StudyResult) -> None:
+    ref = ctx.spec.platform
+    try:
+        from reportgen.catalog.platforms import resolve_platform
+    except ImportError:
+        raise StageSkipped("the platform catalog is not available in this build") from None
+    plat = resolve_platform(ref)
+    ctx.products["platform"] = plat
+    result.platform = PlatformInfo(id=plat.id, name=plat.name,
+                                   platform_class=str(getattr(plat, "class_", None) or getattr(plat, "platform_class", "") or ""))
+
+
+def _not_yet(what: str, issue: str) -> Callable[[Context, StudyResult], None]:
+    def run(ctx: Context, result: StudyResult) -> None:
+        raise StageSkipped(f"{what} is not computed yet", hint=f"arrives with the {issue} work")
+    return run
+
+
+STAGES: list[Stage] = [
+    Stage("model", _stage_model, hint="check the model section of the spec"),
+    Stage("trace", _stage_trace, needs=("model",)),
+    Stage("costs", _stage_costs, needs=("trace",)),
+    Stage("published", _stage_published, needs=("costs",)),
+    Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
+    Stage("roofline", _not_yet("the roofline prediction on the target", "hardware-zoo"), needs=("trace", "platform")),
+    Stage("measure", _not_yet("host measurement", "profiling"), needs=("model",)),
+    Stage("scaling", _not_yet("cost vs input size", "profiling"), needs=("trace",)),
+    Stage("findings", _not_yet("the bottleneck list", "bottlenecks/hypotheses"), needs=("costs",)),
+    Stage("hypotheses", _not_yet("acceleration hypotheses", "bottlenecks/hypotheses"), needs=("findings",)),
+    Stage("tradeoffs", _not_yet("the trade-off analysis", "bottlenecks/hypotheses"), needs=("hypotheses",)),
+]
+
+
+# --------------------------------------------------------------------------- runner
+
+def _environment(deterministic: bool) -> Environment:
+    if deterministic:
+        return Environment(reportgen=__version__)
+    import torch
+    import torchvision
+    import transformers
+
+    return Environment(reportgen=__version__, python=sys.version.split()[0], torch=torch.__version__,
+                       torchvision=torchvision.__version__, transformers=transformers.__version__,
+                       platform=pyplatform.platform())
+
+
+def new_result(spec: StudySpec, spec_path: Path | None, deterministic: bool, command: str) -> StudyResult:
+    now = FROZEN_CLOCK if deterministic else dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    spec_file = (spec_path.name if deterministic else str(spec_path)) if spec_path else None
+    return StudyResult(
+        study_id=study_id(spec, spec_path), title=spec.title, author=spec.author,
+        language=spec.language.value, generated_at=now, deterministic=deterministic,
+        platform=PlatformInfo(id=spec.platform.id, name=spec.platform.id),
+        constraints=[ConstraintGiven(name=k, value=v if not isinstance(v, dict) else str(v),
+                                     unit=_CONSTRAINT_UNITS.get(k, ""))
+                     for k, v in spec.constraints.given().items() if k != "sensor"],
+        precisions=[p.value for p in spec.precisions], environment=_environment(deterministic),
+        reproduction=Reproduction(command=command, spec_file=spec_file,
+                                  resolved_spec=spec.model_dump(mode="json", exclude_none=True)))
+
+
+def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: bool | None = None,
+        allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
+        fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None) -> StudyResult:
+    """Run every stage of the study; never raises for a stage failure (see ``result.stages``)."""
+    det = spec.deterministic if deterministic is None else deterministic
+    path = Path(spec_path) if spec_path else None
+    cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
+    ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
+                  fail_stages=fail_stages)
+    result = new_result(spec, path, det, cmd)
+    done_ok: set[str] = set()
+    states: dict[str, StageStatus] = {}
+    for stage in stages or STAGES:
+        missing = [n for n in stage.needs if n not in done_ok]
+        if missing:
+            dep = states.get(missing[0])
+            if dep is not None and dep.state == "not_available":
+                # not an error: what this stage needs is simply not computed in this build
+                status = StageStatus(name=stage.name, state="not_available",
+                                     reason=f"needs '{missing[0]}': {dep.reason}", hint=dep.hint)
+            else:
+                status = StageStatus(
+                    name=stage.name, state="skipped",
+                    reason=f"needs the '{missing[0]}' stage, which did not complete",
+                    hint=next((s.hint for s in STAGES if s.name == missing[0]), None))
+            result.stages.append(status)
+            states[stage.name] = status
+            if progress:
+                progress(stage.name, status.state)
+            continue
+        if progress:
+            progress(stage.name, "running")
+        t0 = time.perf_counter()
+        status = StageStatus(name=stage.name, state="ok")
+        try:
+            if stage.name in ctx.fail_stages:
+                raise RuntimeError(f"fault injected into stage '{stage.name}'")
+            stage.run(ctx, result)
+            done_ok.add(stage.name)
+        except StageSkipped as s:
+            status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint)  # type: ignore[arg-type]
+        except ReportgenError as e:
+            status = StageStatus(name=stage.name, state="failed", reason=str(e), hint=stage.hint)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # isolate any stage failure: the report is still built
+            tb = traceback.extract_tb(e.__traceback__)
+            where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb and not det else ""
+            status = StageStatus(name=stage.name, state="failed",
+                                 reason=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{where}",
+                                 hint=stage.hint or "please report this with the spec attached")
+        if not det:
+            status.seconds = round(time.perf_counter() - t0, 3)
+        result.stages.append(status)
+        states[stage.name] = status
+        if progress:
+            progress(stage.name, status.state)
+    return result

@@ -1,0 +1,1 @@
+"""Rendering: StudyResult → report.md / report.html / report.pdf + figures. Computes nothing."""

@@ -1,0 +1,107 @@
+"""Matplotlib figures drawn from StudyResult (Agg backend; SVG + PNG; metadata stripped so
+deterministic builds give byte-identical files). Each figure is one function in FIGURES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reportgen.report.filters import Formatter
+from reportgen.report.i18n import Translator
+from reportgen.result import StudyResult
+
+
+@dataclass
+class FigureFile:
+    id: str
+    title: str
+    svg: str  # path relative to the study folder
+    png: str
+
+
+def _setup() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "svg.hashsalt": "reportgen", "svg.fonttype": "path", "font.family": "DejaVu Sans",
+        "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+        "figure.dpi": 100,
+    })
+    return plt
+
+
+def _save(plt: Any, fig: Any, folder: Path, fid: str) -> tuple[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    svg, png = folder / f"{fid}.svg", folder / f"{fid}.png"
+    fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(png, format="png", bbox_inches="tight", dpi=150, metadata={"Software": None})
+    plt.close(fig)
+    return f"figures/{svg.name}", f"figures/{png.name}"
+
+
+def macs_by_block(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder: Path) -> FigureFile | None:
+    if result.costs is None:
+        return None
+    rows = [r for r in result.costs.blocks if r.macs > 0]
+    if not rows:
+        return None
+    rows = rows[:30]
+    title = t("complexity.figure_blocks")
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
+    names = [r.name for r in rows][::-1]
+    values = [r.macs / 1e9 for r in rows][::-1]
+    ax.barh(names, values, color="#3b6ea8")
+    ax.set_xlabel(f"{t('col.gmacs')} ({t('origin.counted')})")
+    ax.set_title(title)
+    for y, v in enumerate(values):
+        ax.text(v, y, " " + f.sig(v, 3), va="center", fontsize=7)
+    svg, png = _save(plt, fig, folder, "macs_by_block")
+    return FigureFile("macs_by_block", title, svg, png)
+
+
+def memory_breakdown(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder: Path) -> FigureFile | None:
+    if result.costs is None:
+        return None
+    c = result.costs
+    title = t("complexity.figure_memory")
+    labels, weights = [], []
+    for prec in ("fp32", "fp16", "int8", "int4"):
+        labels.append(prec)
+        weights.append(c.params.bytes_at[prec] / 1e6)
+    act = c.summary.peak_activation_bytes / 1e6
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.bar(labels, weights, color="#3b6ea8", label=t("col.weights"))
+    ax.bar(labels, [act] * len(labels), bottom=weights, color="#e0a040",
+           label=t("complexity.peak_act") + " (fp32)")
+    ax.set_ylabel("MB" if result.language == "en" else "МБ")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=7)
+    svg, png = _save(plt, fig, folder, "memory_breakdown")
+    return FigureFile("memory_breakdown", title, svg, png)
+
+
+FigureFn = Callable[[StudyResult, Translator, Formatter, Any, Path], FigureFile | None]
+FIGURES: list[FigureFn] = [macs_by_block, memory_breakdown]
+
+
+def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], list[str]]:
+    """Draw every figure; a figure that fails is reported, never fatal."""
+    plt = _setup()
+    t, f = Translator(result.language), Formatter(result.language)
+    out: dict[str, FigureFile] = {}
+    errors: list[str] = []
+    for fn in FIGURES:
+        try:
+            ff = fn(result, t, f, plt, folder)
+        except Exception as e:  # a plot that cannot be drawn must not lose the report
+            errors.append(f"figure {fn.__name__} could not be drawn: {type(e).__name__}: {e}")
+            plt.close("all")
+            continue
+        if ff is not None:
+            out[ff.id] = ff
+    return out, errors

@@ -1,0 +1,102 @@
+"""Number, unit and text formatting for templates, per locale. Templates never compute numbers;
+they only format them through these filters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_SI = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+_BYTE_UNITS = {"en": ["B", "kB", "MB", "GB", "TB"], "ru": ["Б", "КБ", "МБ", "ГБ", "ТБ"]}
+NBSP = "\u00a0"
+
+
+class Formatter:
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def _dec(self, text: str) -> str:
+        return text.replace(".", ",") if self.lang == "ru" else text
+
+    def group(self, value: Any) -> str:
+        """Integer with thousands separators: 25,557,032 / 25 557 032."""
+        if value is None:
+            return "—"
+        text = f"{int(round(float(value))):,}"
+        return text.replace(",", NBSP) if self.lang == "ru" else text
+
+    def sig(self, value: Any, digits: int = 3) -> str:
+        """A float with ``digits`` significant digits, no exponent for ordinary magnitudes."""
+        if value is None:
+            return "—"
+        v = float(value)
+        if v == 0 or not math.isfinite(v):
+            return self._dec(f"{v:g}")
+        mag = int(math.floor(math.log10(abs(v))))
+        decimals = max(0, digits - 1 - mag)
+        text = f"{v:.{decimals}f}"
+        if abs(v) >= 1000:
+            text = f"{round(v):,}".replace(",", NBSP if self.lang == "ru" else ",")
+        return self._dec(text)
+
+    def si(self, value: Any, digits: int = 3) -> str:
+        """Compact SI magnitude: 4.09 G, 25.6 M."""
+        if value is None:
+            return "—"
+        v = float(value)
+        for scale, prefix in _SI:
+            if abs(v) >= scale:
+                return f"{self.sig(v / scale, digits)}{NBSP}{prefix}"
+        return self.sig(v, digits)
+
+    def bytes(self, value: Any, digits: int = 3) -> str:
+        """SI bytes: 102 MB (1 MB = 1e6 B)."""
+        if value is None:
+            return "—"
+        v = float(value)
+        units = _BYTE_UNITS.get(self.lang, _BYTE_UNITS["en"])
+        i = 0
+        while abs(v) >= 1000 and i < len(units) - 1:
+            v /= 1000
+            i += 1
+        return f"{self.sig(v, digits)}{NBSP}{units[i]}"
+
+    def pct(self, value: Any, digits: int = 1) -> str:
+        if value is None:
+            return "—"
+        text = self._dec(f"{float(value) * 100:.{digits}f}")
+        return f"{text}{NBSP}%" if self.lang == "ru" else f"{text}%"
+
+    def signed_pct(self, value: Any, digits: int = 2) -> str:
+        if value is None:
+            return "—"
+        v = float(value) * 100
+        text = self._dec(f"{v:+.{digits}f}")
+        return f"{text}{NBSP}%" if self.lang == "ru" else f"{text}%"
+
+
+def shape(value: Any) -> str:
+    if not value:
+        return "—"
+    return "×".join(str(int(v)) for v in value)
+
+
+_MD_SPECIAL = str.maketrans({
+    "\\": "\\\\", "|": "\\|", "*": "\\*", "_": "\\_", "`": "\\`", "[": "\\[", "]": "\\]",
+    "<": "&lt;", ">": "&gt;", "#": "\\#", "\n": " ", "\r": " ", "&": "&amp;",
+})
+
+
+def md(value: Any) -> str:
+    """Escape user text for Markdown: no raw HTML, no table breaks, no emphasis/links."""
+    if value is None:
+        return ""
+    return str(value).translate(_MD_SPECIAL)
+
+
+def md_block(value: Any) -> str:
+    """Like ``md`` but keeps paragraph breaks (for multi-line descriptions)."""
+    if value is None:
+        return ""
+    paras = [md(p.strip()) for p in str(value).split("\n\n")]
+    return "\n\n".join(p for p in paras if p)

@@ -1,0 +1,174 @@
+"""Write a study folder: data.json, spec.yaml, figures/, report.md, report.html, report.pdf.
+
+Markdown comes from per-section Jinja partials in a sandboxed environment (user text goes through
+the ``md`` escape filter). The HTML report is an autoescaped Jinja shell around the same Markdown
+rendered by markdown-it with raw HTML disabled, so both formats say the same thing and user text
+can never become markup. Figures are inlined, so the HTML is self-contained (no CDN).
+Everything is written to a temporary folder and moved into place at the end (atomic).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from reportgen.paths import templates_dir
+from reportgen.report import filters
+from reportgen.report.figures import FigureFile, draw_all
+from reportgen.report.i18n import Translator
+from reportgen.result import StudyResult, dump
+
+SECTION_ANCHORS = ["summary", "model", "platform", "complexity", "profiling", "bottlenecks",
+                   "hypotheses", "tradeoffs", "conclusion", "appendix"]
+
+
+def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(folder)),
+        autoescape=select_autoescape(["html", "j2"]) if html else False,
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    f = filters.Formatter(lang)
+    env.filters.update({
+        "group": f.group, "sig": f.sig, "si": f.si, "bytes": f.bytes, "pct": f.pct,
+        "signed_pct": f.signed_pct, "shape": filters.shape, "md": filters.md,
+        "md_block": filters.md_block,
+    })
+    env.globals["t"] = Translator(lang)
+    return env
+
+
+def render_markdown(result: StudyResult, figures: dict[str, FigureFile], template_root: Path | None = None) -> str:
+    root = template_root or templates_dir()
+    env = _env(root / "md", result.language, html=False)
+    text = env.get_template("report.md.j2").render(r=result, figures=figures)
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def _markdown_to_html(text: str, study_dir: Path) -> tuple[str, list[tuple[int, str, str]]]:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+    toc: list[tuple[int, str, str]] = []
+    used: set[str] = set()
+
+    def heading_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        level = int(tokens[idx].tag[1])
+        title = tokens[idx + 1].content
+        slug = re.sub(r"[^\w]+", "-", title.lower(), flags=re.UNICODE).strip("-") or "section"
+        base, n = slug, 2
+        while slug in used:
+            slug, n = f"{base}-{n}", n + 1
+        used.add(slug)
+        if level <= 3:
+            toc.append((level, title, slug))
+        tokens[idx].attrSet("id", slug)
+        return md.renderer.renderToken(tokens, idx, options, env)
+
+    def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        # Inline figures as data URIs so the HTML (and the PDF made from it) is self-contained.
+        tok = tokens[idx]
+        src = tok.attrGet("src") or ""
+        path = (study_dir / src).resolve()
+        if path.is_file() and study_dir.resolve() in path.parents:
+            mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+            tok.attrSet("src", f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}")
+        return f'<img src="{_attr(tok.attrGet("src") or "")}" alt="{_attr(tok.content)}">'
+
+    md.add_render_rule("heading_open", heading_open)
+    md.add_render_rule("image", image)
+    return md.render(text), toc
+
+
+def _attr(text: str) -> str:
+    return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def render_html(result: StudyResult, markdown_text: str, study_dir: Path, template_root: Path | None = None) -> str:
+    root = template_root or templates_dir()
+    body, toc = _markdown_to_html(markdown_text, study_dir)
+    env = _env(root / "html", result.language, html=True)
+    css = (root / "html" / "report.css").read_text(encoding="utf-8")
+    from markupsafe import Markup
+
+    return env.get_template("report.html.j2").render(
+        r=result, body=Markup(body), toc=toc, css=Markup(css))
+
+
+def render_pdf(html: str, path: Path, base: Path) -> None:
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    HTML(string=html, base_url=str(base)).write_pdf(str(path))
+
+
+def write_study(result: StudyResult, out_dir: Path, formats: list[str],
+                template_root: Path | None = None,
+                on_step: Callable[[str], None] | None = None) -> list[str]:
+    """Render into a temp folder next to ``out_dir`` and move it into place. Returns warnings."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    warnings: list[str] = []
+    try:
+        if on_step:
+            on_step("figures")
+        figures, fig_errors = draw_all(result, tmp / "figures")
+        warnings += fig_errors
+        result.warnings.extend(fig_errors)
+        data = dump(result)
+        (tmp / "data.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp / "spec.yaml").write_text(
+            yaml.safe_dump(result.reproduction.resolved_spec, allow_unicode=True, sort_keys=False),
+            encoding="utf-8")
+        if on_step:
+            on_step("markdown")
+        md_text = render_markdown(result, figures, template_root)
+        if "md" in formats:
+            (tmp / "report.md").write_text(md_text, encoding="utf-8")
+        if "html" in formats or "pdf" in formats:
+            if on_step:
+                on_step("html")
+            html = render_html(result, md_text, tmp, template_root)
+            if "html" in formats:
+                (tmp / "report.html").write_text(html, encoding="utf-8")
+            if "pdf" in formats:
+                if on_step:
+                    on_step("pdf")
+                render_pdf(html, tmp / "report.pdf", tmp)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return warnings
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp`` with two renames; the old report survives any failure before."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,168 @@
+"""StudyResult — the contract between analysis and rendering. ``data.json`` is its dump; the
+templates read nothing else. Every number says its unit (field name or ``unit``) and its origin:
+counted (exact, from the trace), predicted (roofline, with assumptions), measured (machine,
+repetitions, spread), published (with source) or given (by the spec)."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum, unique
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen.analysis.costs import CostAnalysis
+
+SCHEMA_VERSION = 1
+
+
+@unique
+class Origin(StrEnum):
+    counted = "counted"
+    predicted = "predicted"
+    measured = "measured"
+    published = "published"
+    given = "given"
+
+
+class Quantity(BaseModel):
+    value: float | None
+    unit: str
+    origin: Origin
+    note: str | None = None
+
+
+StageState = Literal["ok", "failed", "skipped", "not_available"]
+
+
+class StageStatus(BaseModel):
+    """What happened to one pipeline stage; failed/skipped stages say why and what to do."""
+
+    name: str
+    state: StageState
+    reason: str | None = None
+    hint: str | None = None
+    seconds: float | None = None
+
+
+class PaperInfo(BaseModel):
+    title: str
+    authors: str | None = None
+    year: int
+    url: str | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    card: str | None
+    domain: str
+    task: str | None
+    source: str  # torchvision / transformers / torchaudio / python / recsys
+    recipe: str  # how it was built, offline
+    input_description: str
+    description: str | None = None  # card text in the report's language
+    architecture: str | None = None
+    paper: PaperInfo | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class PublishedComparison(BaseModel):
+    """Published vs counted figure, counting like with like (the card states the convention)."""
+
+    quantity: str  # params / MACs / FLOPs
+    published: float
+    counted: float
+    relative_difference: float  # (counted - published) / published
+    tolerance: float
+    agrees: bool
+    source: str
+    url: str | None = None
+    convention: str
+    input: str | None = None
+    note: str | None = None
+
+
+class PlatformInfo(BaseModel):
+    """The target platform as far as the catalog knows it."""
+
+    id: str
+    name: str
+    platform_class: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConstraintGiven(BaseModel):
+    name: str
+    value: float | str
+    unit: str
+
+
+class Environment(BaseModel):
+    """Versions used; left out in deterministic mode (machine-dependent)."""
+
+    reportgen: str
+    python: str | None = None
+    torch: str | None = None
+    torchvision: str | None = None
+    transformers: str | None = None
+    platform: str | None = None
+
+
+class Reproduction(BaseModel):
+    command: str
+    spec_file: str | None
+    resolved_spec: dict[str, Any]
+
+
+class StudyResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    study_id: str
+    title: str
+    author: str | None
+    language: str
+    generated_at: str  # ISO 8601; frozen in deterministic mode
+    deterministic: bool
+    model: ModelInfo | None = None
+    published: list[PublishedComparison] = Field(default_factory=list)
+    platform: PlatformInfo
+    constraints: list[ConstraintGiven] = Field(default_factory=list)
+    precisions: list[str]
+    costs: CostAnalysis | None = None
+    # Filled by later stages (hardware, measurement, findings issues); None = not computed.
+    roofline: dict[str, Any] | None = None
+    measurements: dict[str, Any] | None = None
+    scaling: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] | None = None
+    hypotheses: list[dict[str, Any]] | None = None
+    tradeoffs: dict[str, Any] | None = None
+    stages: list[StageStatus] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    environment: Environment
+    reproduction: Reproduction
+
+    def stage(self, name: str) -> StageStatus | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    @property
+    def partial(self) -> bool:
+        return any(s.state in ("failed", "skipped") for s in self.stages)
+
+
+def round_floats(obj: Any, digits: int = 6) -> Any:
+    """Round every float to ``digits`` significant digits (deterministic snapshots)."""
+    if isinstance(obj, float):
+        if obj == 0 or not math.isfinite(obj):
+            return obj
+        return float(f"{obj:.{digits}g}")
+    if isinstance(obj, dict):
+        return {k: round_floats(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [round_floats(v, digits) for v in obj]
+    return obj
+
+
+def dump(result: StudyResult) -> dict[str, Any]:
+    data = result.model_dump(mode="json")
+    return round_floats(data) if result.deterministic else data
