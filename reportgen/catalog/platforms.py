@@ -287,9 +287,6 @@ class Platform(Strict):
                     problems.append(f"evidence.{key}: '{s}' is not in sources")
         if problems:
             raise ValueError("; ".join(problems))
-        urls = {s.id: s.url for s in self.sources}
-        for _, fig in self.figures():
-            fig.urls = [urls[s] for s in fig.src if s in urls]
         return self
 
     # ------------------------------------------------------------------ access
@@ -318,6 +315,9 @@ class Platform(Strict):
         out.append(("price_usd", self.price_usd))
         if self.headline_tops is not None:
             out.append(("headline_tops", self.headline_tops))
+        urls = {s.id: s.url for s in self.sources}
+        for _, fig in out:
+            fig.urls = [urls[s] for s in fig.src if s in urls]
         return out
 
     def unit(self, name: str | None = None) -> ComputeUnit:
@@ -450,9 +450,9 @@ def platforms_by_class(cls: str | PlatformClass | None = None) -> list[Platform]
 
 def unknown_platform(pid: str) -> UnknownIdError:
     ids = list(load_catalog())
-    close = difflib.get_close_matches(pid, ids, n=3, cutoff=0.5)
-    if not close:  # also match on the words people type: "a100", "coral", "kv260"
-        close = [i for i in ids if pid.lower() and pid.lower() in i][:3]
+    # ids containing what was typed ("a100", "coral", "kv260") first, then difflib's guesses
+    contains = [i for i in ids if pid.lower() and pid.lower() in i]
+    close = list(dict.fromkeys(contains + difflib.get_close_matches(pid, ids, n=3, cutoff=0.5)))[:3]
     hint = f"did you mean {', '.join(close)}?" if close else "run `reportgen platforms` for the list"
     return UnknownIdError(f"unknown platform '{pid}': {hint}")
 

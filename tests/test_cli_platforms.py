@@ -1,0 +1,52 @@
+"""`reportgen platforms` sub-app through typer's CliRunner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from reportgen.cli_platforms import app
+
+runner = CliRunner()
+
+
+def test_list_all_and_by_class() -> None:
+    res = runner.invoke(app, [])
+    assert res.exit_code == 0
+    assert "nvidia_h100_sxm" in res.output and "st_stm32h743" in res.output
+    assert "989.4 TFLOPS" in res.output  # dense fp16, not the sparse 1978.9
+    mcu = runner.invoke(app, ["--class", "mcu"])
+    assert mcu.exit_code == 0
+    assert "espressif_esp32_s3" in mcu.output and "nvidia_h100_sxm" not in mcu.output
+
+
+def test_unknown_class_exits_2() -> None:
+    res = runner.invoke(app, ["--class", "gpu"])
+    assert res.exit_code == 2 and "powerful, budget" in res.output
+
+
+def test_show_lists_facts_with_status_and_sources() -> None:
+    res = runner.invoke(app, ["show", "google_coral_edge_tpu"])
+    assert res.exit_code == 0
+    out = res.output
+    assert "on_chip.param_cache_mb" in out and "8 MB" in out
+    assert "derived" in out  # the USB link rate is derived
+    assert "https://coral.withgoogle.com/docs/m2/datasheet/" in out
+    snap = runner.invoke(app, ["show", "qualcomm_snapdragon_8_gen3"])
+    assert "claim_low" in snap.output and "claimed 45" in snap.output
+    assert "unsourced" in snap.output
+
+
+def test_show_unknown_id_did_you_mean_exit_2() -> None:
+    res = runner.invoke(app, ["show", "nvidia_a100"])
+    assert res.exit_code == 2
+    assert "did you mean nvidia_a100_80gb_sxm" in res.output
+
+
+def test_module_does_not_import_torch() -> None:
+    code = ("import sys, reportgen.cli_platforms, reportgen.analysis.roofline, "
+            "reportgen.analysis.verdicts; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
