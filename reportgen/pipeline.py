@@ -102,7 +102,7 @@ def _source_name(src: Any) -> str:
 
 
 def _stage_trace(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.trace import trace_forward
+    from reportgen.analysis.trace import ForwardError, trace_forward
     from reportgen.errors import ModelBuildError
 
     loaded = ctx.products["loaded"]
@@ -110,7 +110,10 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
     if loaded.prepare is not None:
         args, kwargs = loaded.prepare(loaded.module, args, kwargs)
     try:
-        trace, _, notes = trace_forward(loaded.module, args, kwargs)
+        trace, _, notes = trace_forward(loaded.module, args, kwargs, int_scalar=loaded.meta_int_scalar)
+    except ForwardError as e:  # names the module, op and shapes where the forward failed
+        raise ModelBuildError(
+            f"the model's forward failed on the spec's inputs ({loaded.input_description}) {e}") from e
     except ReportgenError:
         raise
     except Exception as e:

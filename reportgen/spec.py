@@ -97,7 +97,7 @@ class TransformersSource(Strict):
             raise ValueError("give one of model_type (with config overrides), config_file or hub_id")
         if len(given) > 1 and not (given == ["model_type", "config_file"]):
             raise ValueError(f"give only one of model_type / config_file / hub_id, got {given}")
-        if not re.fullmatch(r"(TF|Flax)?Auto[A-Za-z]+", self.auto_class) or self.auto_class.startswith(("TF", "Flax")):
+        if not re.fullmatch(r"(TF|Flax)?Auto[A-Za-z0-9]+", self.auto_class) or self.auto_class.startswith(("TF", "Flax")):
             raise ValueError(f"auto_class must be a PyTorch transformers Auto class, got {self.auto_class!r}")
         return self
 

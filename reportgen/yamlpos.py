@@ -20,6 +20,9 @@ MAX_NODES = 200_000
 
 Loc = tuple[str | int, ...]
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in
+               ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+
 
 @dataclass
 class Located:
@@ -102,6 +105,9 @@ def _convert(node: yaml.Node, loc: Loc, depth: int, out: Located, budget: list[i
         raise SpecError(filename, [_issue(f"nesting deeper than {MAX_DEPTH} levels",
                                           node.start_mark)])
     out.values.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if node.tag not in _PLAIN_TAGS:
+        raise SpecError(filename, [_issue(f"unsupported YAML value: tag {node.tag!r} is not allowed "
+                                          "(only plain YAML data)", node.start_mark)])
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -10,6 +10,7 @@ storage's first write to its last read (an ideal arena; eager PyTorch may hold m
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from torch.utils._pytree import tree_flatten
 
 from reportgen.analysis import formulas
 from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.errors import ModelBuildError
 
 aten = torch.ops.aten
 
@@ -48,12 +50,17 @@ class _ModuleStack:
             self.names.setdefault(id(mod), (name, type(mod).__name__))
         self.stack: list[tuple[str, str]] = [("", type(model).__name__)]
         self._handles: list[Any] = []
+        # (exception, innermost module it left): filled while a failing forward unwinds
+        self.failures: list[tuple[BaseException, tuple[str, str]]] = []
 
     def _pre(self, mod: nn.Module, args: Any) -> None:
         entry = self.names.get(id(mod))
         self.stack.append(entry if entry else self.stack[-1])
 
     def _post(self, mod: nn.Module, args: Any, out: Any) -> None:
+        exc = sys.exc_info()[1]  # set when torch calls this always_call hook for a raising forward
+        if exc is not None and not any(e is exc for e, _ in self.failures):
+            self.failures.append((exc, self.names.get(id(mod), self.stack[-1])))
         if len(self.stack) > 1:
             self.stack.pop()
 
@@ -93,8 +100,10 @@ class _AttentionTagger(TorchFunctionMode):
 
 
 class _Recorder(TorchDispatchMode):
-    def __init__(self, modules: _ModuleStack, tagger: _AttentionTagger, weight_keys: set[int]) -> None:
+    def __init__(self, modules: _ModuleStack, tagger: _AttentionTagger, weight_keys: set[int],
+                 int_scalar: int | None = None) -> None:
         super().__init__()
+        self.int_scalar = int_scalar
         self.modules = modules
         self.tagger = tagger
         self.weight_keys = weight_keys
@@ -104,6 +113,8 @@ class _Recorder(TorchDispatchMode):
         self.last_use: dict[int, int] = {}
         self.size: dict[int, int] = {}
         self.assumed_scalars: list[str] = []
+        # (exception, op, described inputs) for ops that raised; see trace_forward
+        self.failed_ops: list[tuple[BaseException, str, str]] = []
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -111,12 +122,17 @@ class _Recorder(TorchDispatchMode):
             # `.item()` on a meta tensor has no value (transformers' mask code asks whether a
             # mask is all ones). Answer as for unpadded inputs and record the assumption.
             t = args[0]
-            value: Any = True if t.dtype == torch.bool else (0.0 if t.dtype.is_floating_point else 0)
+            value: Any = True if t.dtype == torch.bool else (
+                0.0 if t.dtype.is_floating_point else (self.int_scalar or 0))
             where = self.modules.current[0] or "<model>"
             self.assumed_scalars.append(f"{where}: .item() on a meta tensor assumed {value!r}")
             return value
-        out = func(*args, **kwargs)
-        self._record(func, args, kwargs, out)
+        try:
+            out = func(*args, **kwargs)
+            self._record(func, args, kwargs, out)
+        except Exception as e:  # remember which op failed on which inputs, for the message
+            self.failed_ops.append((e, str(func), describe_inputs((args, kwargs))))
+            raise
         return out
 
     def _record(self, func: Any, args: Any, kwargs: Any, out: Any) -> None:
@@ -209,6 +225,51 @@ class _Recorder(TorchDispatchMode):
             act_bytes_read=act_read, bytes_written=written, counted=counted, element_bytes=elem))
 
 
+class ForwardError(ModelBuildError):
+    """The model's forward raised while tracing; the message names where and on what."""
+
+
+def describe_inputs(tree: Any, limit: int = 6) -> str:
+    """Tensor arguments as 'shape dtype' ('1×3×224×224 float32'); other values by type."""
+    parts: list[str] = []
+    for v in tree_flatten(tree)[0]:
+        if isinstance(v, torch.Tensor):
+            shape = "×".join(str(d) for d in v.shape) or "scalar"
+            parts.append(f"{shape} {str(v.dtype).removeprefix('torch.')}")
+    extra = f", … {len(parts) - limit} more" if len(parts) > limit else ""
+    return ", ".join(parts[:limit]) + extra if parts else "no tensors"
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = e
+    while cur is not None and all(cur is not x for x in out):
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _failure_message(e: BaseException, model: nn.Module, modules: _ModuleStack,
+                     recorder: _Recorder) -> str:
+    """'in module 'layer1.0.conv1' (Conv2d), op aten.convolution.default on (…): RuntimeError: …'"""
+    chain = _chain(e)
+    root = chain[-1]  # the original exception, if it was wrapped on the way up
+    where = next((m for x in chain for exc, m in modules.failures if exc is x), None)
+    if where is None:
+        where = ("", type(model).__name__)
+    name, kind = where
+    text = f"in module '{name}' ({kind})" if name else f"in the model's own forward ({kind})"
+    op = next((f for x in chain for f in recorder.failed_ops if f[0] is x), None)
+    if op is not None:
+        text += f", op {op[1]} on inputs ({op[2]})"
+    elif recorder.records:
+        last = recorder.records[-1]
+        shapes = ", ".join("×".join(map(str, s)) or "scalar" for s in last.input_shapes[:6])
+        text += f", after op {last.op} on inputs ({shapes or 'no tensors'})"
+    detail = str(root).strip().splitlines()[0] if str(root).strip() else ""
+    return f"{text}: {type(root).__name__}: {detail}"[:1000]
+
+
 def _reference_tensor(outs: list[torch.Tensor], ins: list[torch.Tensor]) -> torch.Tensor | None:
     """The tensor whose dtype names the op's precision: first float output, else float input."""
     for group in (outs, ins):
@@ -266,19 +327,24 @@ def _no_fast_paths() -> Iterator[None]:
             mha.set_fastpath_enabled(prev)
 
 
-def trace_forward(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> tuple[Trace, Any, list[str]]:
+def trace_forward(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
+                  *, int_scalar: int | None = None) -> tuple[Trace, Any, list[str]]:
     """Trace one forward pass. Model and inputs should be on the meta device.
 
     Returns the Trace, the model's output (meta tensors) and notes (assumptions made).
+    Raises ForwardError naming the module, op and input shapes if the forward fails.
     """
     kwargs = kwargs or {}
     weight_keys = {_key(p) for p in model.parameters()} | {_key(b) for b in model.buffers()}
     modules = _ModuleStack(model)
     tagger = _AttentionTagger()
-    recorder = _Recorder(modules, tagger, weight_keys)
+    recorder = _Recorder(modules, tagger, weight_keys, int_scalar)
     in_tensors = _tensors((args, kwargs))
-    with torch.no_grad(), _no_fast_paths(), modules.active(), tagger, recorder:
-        output = model(*args, **kwargs)
+    try:
+        with torch.no_grad(), _no_fast_paths(), modules.active(), tagger, recorder:
+            output = model(*args, **kwargs)
+    except Exception as e:
+        raise ForwardError(_failure_message(e, model, modules, recorder)) from e
     out_tensors = _tensors(output)
     n = len(recorder.records)
     for o in out_tensors:  # outputs live until the end

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
     # optional step run (untraced) before the traced forward, e.g. an LLM prefill filling a KV cache
     prepare: Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
+    # answer for integer `.item()` calls on meta tensors (e.g. a max sequence length); None → 0
+    meta_int_scalar: int | None = None
 
 
 def image_tensor(inp: Inputs, device: str) -> torch.Tensor:
@@ -87,3 +90,45 @@ def recsys_inputs(r: RecsysInput, batch: int, table_sizes: list[int]) -> tuple[I
     desc = (f"{n} rows ({batch} × {r.num_candidates} candidates): {r.dense_features} dense + "
             f"{r.sparse_features} sparse features × {r.ids_per_feature} ids")
     return make, desc
+
+
+@contextlib.contextmanager
+def _params_to_meta() -> Iterator[None]:
+    """Register every new parameter/buffer on the meta device (the rest of __init__ runs on
+    CPU). For builders whose __init__ computes with tensors (e.g. torchvision's RegNet), which
+    fails under ``torch.device('meta')``. Fresh ``torch.empty`` pages are never touched, so
+    nothing real is allocated for long."""
+    orig_param = nn.Module.register_parameter
+    orig_buffer = nn.Module.register_buffer
+
+    def register_parameter(self: nn.Module, name: str, param: Any) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        orig_param(self, name, param)
+
+    def register_buffer(self: nn.Module, name: str, tensor: Any, persistent: bool = True) -> None:
+        if tensor is not None and tensor.device.type != "meta":
+            tensor = tensor.to("meta")
+        orig_buffer(self, name, tensor, persistent)
+
+    nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = orig_param  # type: ignore[method-assign]
+        nn.Module.register_buffer = orig_buffer  # type: ignore[method-assign]
+
+
+def construct(fn: Callable[[], nn.Module], device: str) -> nn.Module:
+    """Build a module on ``device``. On meta, builders that compute with tensors in __init__
+    are retried with only their parameters and buffers placed on meta."""
+    try:
+        with torch.device(device):
+            return fn()
+    except (NotImplementedError, RuntimeError) as e:
+        if device != "meta" or "meta" not in str(e):
+            raise
+    with _params_to_meta():
+        model = fn()
+    return model.to("meta")

@@ -10,7 +10,7 @@ import torch
 
 from reportgen.catalog.cards import ModelCard, load_card
 from reportgen.errors import ModelBuildError, SpecError, SpecIssue
-from reportgen.models.base import LoadedModel, recsys_inputs
+from reportgen.models.base import construct, LoadedModel, recsys_inputs
 from reportgen.spec import (
     CardRef,
     Domain,
@@ -119,8 +119,7 @@ def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel
         hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(recsys.REGISTRY))}"
         raise ModelBuildError(f"no built-in recommender '{src.name}': {hint}")
     try:
-        with torch.device(device):
-            model = recsys.REGISTRY[src.name](**src.kwargs)
+        model = construct(lambda: recsys.REGISTRY[src.name](**src.kwargs), device)
     except TypeError as e:
         raise ModelBuildError(f"recommender '{src.name}': bad kwargs: {e}") from None
     model.eval()
@@ -129,6 +128,8 @@ def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel
     r = RecsysInput(dense_features=getattr(model, "num_dense", r.dense_features),
                     sparse_features=len(sizes) if sizes else r.sparse_features,
                     ids_per_feature=r.ids_per_feature, num_candidates=r.num_candidates)
+    if hasattr(model, "num_candidates"):
+        model.num_candidates = r.num_candidates  # models that group rows by query (two-tower)
     make, desc = recsys_inputs(r, inputs.batch_size, sizes)
     recipe = f"reportgen.models.recsys.{src.name}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
     return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import LoadedModel, generic_inputs
+from reportgen.models.base import construct, LoadedModel, generic_inputs
 from reportgen.spec import Domain, Inputs, PythonSource
 
 BUILTIN_PREFIX = "reportgen."
@@ -45,14 +45,16 @@ def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_d
         if added is not None and added in sys.path:
             sys.path.remove(added)
     try:
-        with torch.device(device):
-            model = fn(**src.kwargs)
+        model = construct(lambda: fn(**src.kwargs), device)
     except ModelBuildError:
         raise
     except Exception as e:
         raise ModelBuildError(f"{src.callable}({src.kwargs}) raised {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
         raise ModelBuildError(f"{src.callable} returned {type(model).__name__}, not a torch.nn.Module")
+    first = next(iter(model.parameters()), None)
+    if first is not None and first.device.type != torch.device(device).type:
+        model = model.to(device)  # builders that must construct on CPU (e.g. Ultralytics)
     model.eval()
     recipe = f"{src.callable}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
     hook = getattr(model, "example_inputs", None)

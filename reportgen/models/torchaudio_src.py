@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import LoadedModel, audio_frames, generic_inputs
+from reportgen.models.base import construct, LoadedModel, audio_frames, generic_inputs
 from reportgen.spec import AudioInput, Domain, Inputs, TorchaudioSource
 
 
@@ -19,16 +19,15 @@ def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) ->
     except Exception as e:  # torchaudio wheels can fail to import against a mismatched torch
         raise ModelBuildError(f"torchaudio cannot be imported here ({e}); install the pinned "
                               "torch/torchaudio pair from constraints.txt") from None
-    builders = [n for n in dir(tam) if not n.startswith("_") and callable(getattr(tam, n))
-                and n[0].islower()]
+    # builder functions (wav2vec2_base, ...) and model classes (Conformer, ...)
+    builders = [n for n in dir(tam) if not n.startswith("_") and callable(getattr(tam, n))]
     if src.builder not in builders:
         close = difflib.get_close_matches(src.builder, builders, n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "see torchaudio.models"
         raise ModelBuildError(f"torchaudio.models has no builder '{src.builder}': {hint}")
     fn = getattr(tam, src.builder)
     try:
-        with torch.device(device):
-            model = fn(**src.kwargs)
+        model = construct(lambda: fn(**src.kwargs), device)
     except TypeError as e:
         raise ModelBuildError(f"torchaudio.models.{src.builder}: bad kwargs: {e}") from None
     model.eval()
@@ -47,7 +46,7 @@ def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) ->
             lengths = torch.full((b,), frames, dtype=torch.long, device=dev)
             return (x, lengths), {}
 
-        return LoadedModel(module=model, make_inputs=make, recipe=recipe,
+        return LoadedModel(module=model, make_inputs=make, recipe=recipe, meta_int_scalar=frames,
                            input_description=f"{b}×{frames}×{dim} features ({a.seconds:g} s, hop {a.hop_length})")
     make, desc = generic_inputs(Domain.speech, inputs)
     return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import LoadedModel, generic_inputs
+from reportgen.models.base import construct, LoadedModel, generic_inputs
 from reportgen.spec import Domain, Inputs, TorchvisionSource
 
 
@@ -46,8 +46,7 @@ def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -
     elif src.name in torchvision.models.list_models(module=torchvision.models.segmentation):
         kwargs.setdefault("weights_backbone", None)
     try:
-        with torch.device(device):
-            model = torchvision.models.get_model(src.name, **kwargs)
+        model = construct(lambda: torchvision.models.get_model(src.name, **kwargs), device)
     except TypeError as e:
         raise ModelBuildError(f"torchvision.models.{src.name}: bad kwargs: {e}") from None
     model.eval()

@@ -1,4 +1,6 @@
-"""Message catalogs: all fixed report text, one YAML file per language."""
+"""Message catalogs: all fixed report text. ``locales/<lang>/*.yaml`` are merged per language
+(one file per feature, e.g. core.yaml, roofline.yaml), so features add text without touching
+each other's files; a key defined twice is an error. en and ru must have the same keys (tested)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,26 @@ import yaml
 LOCALES = Path(__file__).parent / "locales"
 
 
+def languages() -> list[str]:
+    return sorted(p.name for p in LOCALES.iterdir() if p.is_dir())
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any], where: str, prefix: str = "") -> None:
+    for k, v in new.items():
+        if k in into and isinstance(into[k], dict) and isinstance(v, dict):
+            _merge(into[k], v, where, f"{prefix}{k}.")
+        elif k in into:
+            raise ValueError(f"message '{prefix}{k}' defined twice (again in {where})")
+        else:
+            into[k] = v
+
+
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> dict[str, Any]:
-    path = LOCALES / f"{lang}.yaml"
-    with path.open(encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+    data: dict[str, Any] = {}
+    for path in sorted((LOCALES / lang).glob("*.yaml")):
+        with path.open(encoding="utf-8") as f:
+            _merge(data, yaml.safe_load(f) or {}, path.name)
     return data
 
 

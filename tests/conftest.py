@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests run on the CPU with meta tensors; no network, no GPU."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write YAML text to a spec file in a temp dir and return its path."""
+
+    def _write(text: str, name: str = "study.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        return p
+
+    return _write
+
+
+MINIMAL = """\
+title: "Test study"
+model:
+  card: resnet18
+platform: raspberry_pi_5
+"""
