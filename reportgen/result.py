@@ -12,6 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.costs import CostAnalysis
+from reportgen.analysis.measure_models import Measurements
+from reportgen.analysis.platform_card import BlockTime, PlatformCard
+from reportgen.analysis.roofline import PlatformEstimate
+from reportgen.analysis.scaling import Scaling
+from reportgen.analysis.verdicts import ConstraintVerdict, ZooRow
 
 SCHEMA_VERSION = 1
 
@@ -83,12 +88,12 @@ class PublishedComparison(BaseModel):
 
 
 class PlatformInfo(BaseModel):
-    """The target platform as far as the catalog knows it."""
+    """The target platform as the spec names it; ``card`` holds the catalog facts."""
 
     id: str
     name: str
     platform_class: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    card: PlatformCard | None = None
 
 
 class ConstraintGiven(BaseModel):
@@ -131,9 +136,13 @@ class StudyResult(BaseModel):
     precisions: list[str]
     costs: CostAnalysis | None = None
     # Filled by later stages (hardware, measurement, findings issues); None = not computed.
-    roofline: dict[str, Any] | None = None
-    measurements: dict[str, Any] | None = None
-    scaling: dict[str, Any] | None = None
+    roofline: PlatformEstimate | None = None  # predicted, per precision (per-op rows: best one only)
+    block_times: list[BlockTime] = Field(default_factory=list)  # at the best precision
+    verdicts: list[ConstraintVerdict] = Field(default_factory=list)
+    first_to_break: ConstraintVerdict | None = None
+    zoo: list[ZooRow] = Field(default_factory=list)  # compare_platforms
+    measurements: Measurements | None = None  # measured (machine, repetitions, spread)
+    scaling: Scaling | None = None  # counted + predicted (+ measured points) vs input size
     findings: list[dict[str, Any]] | None = None
     hypotheses: list[dict[str, Any]] | None = None
     tradeoffs: dict[str, Any] | None = None

@@ -261,7 +261,7 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
     ``on_chip_memory``: operands live in on-chip SRAM (Edge TPU cache, Hailo), no DRAM term."""
     F = r.total_flops
     B = op_bytes(r, precision)
-    if r.kind == OpKind.view:
+    if r.kind == OpKind.view or (F == 0 and B == 0):  # views, allocation-only ops: no kernel
         return OpEstimate(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
                           bytes=0.0, arithmetic_intensity_flop_per_byte=None, compute_time_s=0.0,
                           memory_time_s=0.0, ideal_time_s=0.0, predicted_time_s=0.0, bound="none")
@@ -462,7 +462,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
         out.ideal_latency_s = ideal
         out.predicted_latency_s = pred
     out.overhead_time_s = sum(eff.op_overhead_us * 1e-6 for o in ops
-                              if o.kind != "view" and o.predicted_time_s is not None)
+                              if o.bound != "none" and o.predicted_time_s is not None)
     out.total_bytes = sum(o.bytes for o in ops)
     out.compute_bound_ops = sum(o.bound == "compute" for o in ops)
     out.memory_bound_ops = sum(o.bound == "memory" for o in ops)

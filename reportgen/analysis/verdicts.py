@@ -103,10 +103,15 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
                           f"weights + peak activations at {prec} (counted)"))
     if c.power_w is not None:
         picked = platform.power.for_energy()
-        out.append(_check("power_w", c.power_w, "W", "<=", picked[1].value if picked else None,
-                          (pe.power_basis if pe and pe.power_basis else
-                           "no usable power figure") if picked else "power unsourced",
-                          origin="published"))
+        v = _check("power_w", c.power_w, "W", "<=", picked[1].value if picked else None,
+                   (pe.power_basis if pe and pe.power_basis else
+                    "no usable power figure") if picked else "power unsourced",
+                   origin="published")
+        if picked and picked[0] == "psu_w" and v.verdict == "fail":
+            # a supply rating bounds the draw from above: exceeding the budget proves nothing
+            v.verdict = "unknown"
+            v.basis += "; the supply rating is an upper bound, not the draw: measure the board"
+        out.append(v)
     if c.energy_mj is not None:
         out.append(_check("energy_mj", c.energy_mj, "mJ", "<=",
                           pe.energy_per_sample_mj if pe else None,

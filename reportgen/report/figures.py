@@ -35,7 +35,7 @@ def _setup() -> Any:
     return plt
 
 
-def _save(plt: Any, fig: Any, folder: Path, fid: str) -> tuple[str, str]:
+def save(plt: Any, fig: Any, folder: Path, fid: str) -> tuple[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     svg, png = folder / f"{fid}.svg", folder / f"{fid}.png"
     fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
@@ -60,7 +60,7 @@ def macs_by_block(result: StudyResult, t: Translator, f: Formatter, plt: Any, fo
     ax.set_title(title)
     for y, v in enumerate(values):
         ax.text(v, y, " " + f.sig(v, 3), va="center", fontsize=7)
-    svg, png = _save(plt, fig, folder, "macs_by_block")
+    svg, png = save(plt, fig, folder, "macs_by_block")
     return FigureFile("macs_by_block", title, svg, png)
 
 
@@ -81,12 +81,19 @@ def memory_breakdown(result: StudyResult, t: Translator, f: Formatter, plt: Any,
     ax.set_ylabel("MB" if result.language == "en" else "МБ")
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=7)
-    svg, png = _save(plt, fig, folder, "memory_breakdown")
+    svg, png = save(plt, fig, folder, "memory_breakdown")
     return FigureFile("memory_breakdown", title, svg, png)
 
 
 FigureFn = Callable[[StudyResult, Translator, Formatter, Any, Path], FigureFile | None]
 FIGURES: list[FigureFn] = [macs_by_block, memory_breakdown]
+
+
+def all_figures() -> list[FigureFn]:
+    """FIGURES plus those defined in other report modules (imported lazily: they import this)."""
+    from reportgen.report import figures_roofline
+
+    return FIGURES + [figures_roofline.roofline_chart, figures_roofline.block_time_chart]
 
 
 def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], list[str]]:
@@ -95,7 +102,7 @@ def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], 
     t, f = Translator(result.language), Formatter(result.language)
     out: dict[str, FigureFile] = {}
     errors: list[str] = []
-    for fn in FIGURES:
+    for fn in all_figures():
         try:
             ff = fn(result, t, f, plt, folder)
         except Exception as e:  # a plot that cannot be drawn must not lose the report
