@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ from reportgen.spec import StudySpec, study_id
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
+# Host measurements must never overlap (two timed runs on the same cores measure each other).
+# The "measure" stage runs inside ``MEASURE_LOCK()``; batch builds (reportgen.batch) set it in
+# each worker process to a factory of one cross-process lock. Default: no lock.
+MEASURE_LOCK: Callable[[], AbstractContextManager[Any]] = nullcontext
+
 ProgressFn = Callable[[str, str], None]  # (stage name, state) -> None
 
 _CONSTRAINT_UNITS = {
@@ -42,11 +48,14 @@ _CONSTRAINT_UNITS = {
 class StageSkipped(Exception):
     """Raised by a stage that cannot run for a non-error reason (disabled, not available)."""
 
-    def __init__(self, reason: str, hint: str | None = None, state: str = "not_available") -> None:
+    def __init__(self, reason: str, hint: str | None = None, state: str = "not_available",
+                 code: str | None = None, **params: str | int | float) -> None:
         super().__init__(reason)
         self.reason = reason
         self.hint = hint
         self.state = state
+        self.code = code  # message key under `stage_reason.` in the locale catalogs
+        self.params = params
 
 
 @dataclass
@@ -137,7 +146,8 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
 def _stage_published(ctx: Context, result: StudyResult) -> None:
     resolved = ctx.products["resolved"]
     if resolved.card is None or not resolved.card.published:
-        raise StageSkipped("no published figures: the model is not from a model card")
+        raise StageSkipped("no published figures: the model is not from a model card",
+                           code="no_published")
     costs = result.costs
     assert costs is not None
     counted = {"params": costs.params.total, "MACs": costs.summary.macs, "FLOPs": costs.summary.flops}
@@ -151,35 +161,77 @@ def _stage_published(ctx: Context, result: StudyResult) -> None:
 
 
 def _stage_platform(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.platform_card import platform_card
+    from reportgen.catalog.platforms import resolve_platform
+
     ref = ctx.spec.platform
-    try:
-        from reportgen.catalog.platforms import resolve_platform
-    except ImportError:
-        raise StageSkipped("the platform catalog is not available in this build") from None
-    plat = resolve_platform(ref)
+    if ref.id == "host" and ref.custom is None and ctx.deterministic:
+        raise StageSkipped("the 'host' platform is measured on this machine, so it is left out of "
+                           "deterministic builds", hint="build without --deterministic, or pick a "
+                           "catalog platform", state="failed", code="host_deterministic")
+    plat = resolve_platform(ref, filename=str(ctx.spec_path or "<spec>"),
+                            measure_host=not ctx.deterministic)
     ctx.products["platform"] = plat
-    result.platform = PlatformInfo(id=plat.id, name=plat.name,
-                                   platform_class=str(getattr(plat, "class_", None) or getattr(plat, "platform_class", "") or ""))
+    result.platform = PlatformInfo(id=plat.id, name=plat.name, platform_class=plat.class_.value,
+                                   card=platform_card(plat))
+
+
+def _stage_roofline(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.platform_card import block_times
+    from reportgen.analysis.roofline import estimate
+    from reportgen.analysis.verdicts import constraint_verdicts, first_constraint_to_break, zoo_comparison
+
+    trace, plat = ctx.products["trace"], ctx.products["platform"]
+    batch = ctx.products["resolved"].inputs.batch_size
+    est = estimate(trace, plat, ctx.spec.precisions, batch_size=batch)
+    # keep per-op rows for one precision only (the best runnable, else the first): data.json size
+    keep = est.best_precision or (est.per_precision[0].precision if est.per_precision else None)
+    for pe in est.per_precision:
+        if pe.precision != keep:
+            pe.ops = []
+        else:
+            pe.ops = [o for o in pe.ops if o.kind != "view"]
+    result.roofline = est
+    if keep is not None and result.costs is not None:
+        result.block_times = block_times(result.costs.blocks, est.get(keep))
+    result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat)
+    result.first_to_break = first_constraint_to_break(result.verdicts)
+    if ctx.spec.compare_platforms:
+        ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]
+        result.zoo = zoo_comparison(trace, ids, ctx.spec.precisions, batch_size=batch)
 
 
 def _not_yet(what: str, issue: str) -> Callable[[Context, StudyResult], None]:
     def run(ctx: Context, result: StudyResult) -> None:
-        raise StageSkipped(f"{what} is not computed yet", hint=f"arrives with the {issue} work")
+        raise StageSkipped(f"{what} is not computed yet", hint=f"arrives with the {issue} work",
+                           code="not_yet")
+    return run
+
+
+def _lazy(module: str) -> Callable[[Context, StudyResult], None]:
+    """The ``stage`` function of ``module``, imported when the stage runs."""
+    def run(ctx: Context, result: StudyResult) -> None:
+        import importlib
+
+        importlib.import_module(module).stage(ctx, result)
     return run
 
 
 STAGES: list[Stage] = [
     Stage("model", _stage_model, hint="check the model section of the spec"),
-    Stage("trace", _stage_trace, needs=("model",)),
+    Stage("trace", _stage_trace, needs=("model",),
+          hint="check that `inputs:` in the spec match what the model's forward expects"),
     Stage("costs", _stage_costs, needs=("trace",)),
     Stage("published", _stage_published, needs=("costs",)),
     Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
-    Stage("roofline", _not_yet("the roofline prediction on the target", "hardware-zoo"), needs=("trace", "platform")),
-    Stage("measure", _not_yet("host measurement", "profiling"), needs=("model",)),
-    Stage("scaling", _not_yet("cost vs input size", "profiling"), needs=("trace",)),
-    Stage("findings", _not_yet("the bottleneck list", "bottlenecks/hypotheses"), needs=("costs",)),
-    Stage("hypotheses", _not_yet("acceleration hypotheses", "bottlenecks/hypotheses"), needs=("findings",)),
-    Stage("tradeoffs", _not_yet("the trade-off analysis", "bottlenecks/hypotheses"), needs=("hypotheses",)),
+    Stage("roofline", _stage_roofline, needs=("trace", "platform", "costs")),
+    Stage("measure", _lazy("reportgen.analysis.measure"), needs=("trace",),
+          hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
+    Stage("scaling", _lazy("reportgen.analysis.scaling"), needs=("trace",)),
+    Stage("findings", _lazy("reportgen.analysis.findings"), needs=("costs",)),
+    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses"), needs=("findings",),
+          hint="the hypotheses need the op trace and the target platform"),
+    Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
 ]
 
 
@@ -214,13 +266,18 @@ def new_result(spec: StudySpec, spec_path: Path | None, deterministic: bool, com
 
 def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: bool | None = None,
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
-        fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None) -> StudyResult:
-    """Run every stage of the study; never raises for a stage failure (see ``result.stages``)."""
+        fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
+        measurements: Any | None = None, measurements_path: str | None = None) -> StudyResult:
+    """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
+
+    ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
     det = spec.deterministic if deterministic is None else deterministic
     path = Path(spec_path) if spec_path else None
     cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
     ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
                   fail_stages=fail_stages)
+    if measurements is not None:
+        ctx.products.update(measurements_file=measurements, measurements_path=measurements_path)
     result = new_result(spec, path, det, cmd)
     done_ok: set[str] = set()
     states: dict[str, StageStatus] = {}
@@ -231,12 +288,14 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
             if dep is not None and dep.state == "not_available":
                 # not an error: what this stage needs is simply not computed in this build
                 status = StageStatus(name=stage.name, state="not_available",
-                                     reason=f"needs '{missing[0]}': {dep.reason}", hint=dep.hint)
+                                     reason=f"needs '{missing[0]}': {dep.reason}", hint=dep.hint,
+                                     code="needs_unavailable", params={"stage": missing[0]})
             else:
                 status = StageStatus(
                     name=stage.name, state="skipped",
                     reason=f"needs the '{missing[0]}' stage, which did not complete",
-                    hint=next((s.hint for s in STAGES if s.name == missing[0]), None))
+                    hint=next((s.hint for s in STAGES if s.name == missing[0]), None),
+                    code="needs_failed", params={"stage": missing[0]})
             result.stages.append(status)
             states[stage.name] = status
             if progress:
@@ -249,10 +308,12 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         try:
             if stage.name in ctx.fail_stages:
                 raise RuntimeError(f"fault injected into stage '{stage.name}'")
-            stage.run(ctx, result)
+            with MEASURE_LOCK() if stage.name == "measure" else nullcontext():
+                stage.run(ctx, result)
             done_ok.add(stage.name)
         except StageSkipped as s:
-            status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint)  # type: ignore[arg-type]
+            status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint,  # type: ignore[arg-type]
+                                 code=s.code, params=s.params)
         except ReportgenError as e:
             status = StageStatus(name=stage.name, state="failed", reason=str(e), hint=stage.hint)
         except KeyboardInterrupt:

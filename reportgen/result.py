@@ -12,10 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.costs import CostAnalysis
+from reportgen.analysis.findings import FindingsReport
+from reportgen.analysis.hypotheses import HypothesesReport
 from reportgen.analysis.measure_models import Measurements
 from reportgen.analysis.platform_card import BlockTime, PlatformCard
 from reportgen.analysis.roofline import PlatformEstimate
 from reportgen.analysis.scaling import Scaling
+from reportgen.analysis.tradeoffs import TradeOffs
 from reportgen.analysis.verdicts import ConstraintVerdict, ZooRow
 
 SCHEMA_VERSION = 1
@@ -47,6 +50,8 @@ class StageStatus(BaseModel):
     state: StageState
     reason: str | None = None
     hint: str | None = None
+    code: str | None = None  # locale key `stage_reason.<code>` (reason/hint in the report's language)
+    params: dict[str, str | int | float] = Field(default_factory=dict)
     seconds: float | None = None
 
 
@@ -143,9 +148,9 @@ class StudyResult(BaseModel):
     zoo: list[ZooRow] = Field(default_factory=list)  # compare_platforms
     measurements: Measurements | None = None  # measured (machine, repetitions, spread)
     scaling: Scaling | None = None  # counted + predicted (+ measured points) vs input size
-    findings: list[dict[str, Any]] | None = None
-    hypotheses: list[dict[str, Any]] | None = None
-    tradeoffs: dict[str, Any] | None = None
+    findings: FindingsReport | None = None  # ranked bottlenecks (analysis/findings.py)
+    hypotheses: HypothesesReport | None = None  # predicted effects (analysis/hypotheses.py)
+    tradeoffs: TradeOffs | None = None  # analysis/tradeoffs.py
     stages: list[StageStatus] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     environment: Environment
