@@ -151,7 +151,7 @@ def slope_change(xs: list[float], ys: list[float], min_change: float = SLOPE_CHA
     _, i, k1, k2 = best
     if abs(k2 - k1) < min_change or best[0] >= sse_one:
         return None
-    return SlopeChange(at_value=math.exp(pts[i][0]), slope_before=k1, slope_after=k2)
+    return SlopeChange(at_value=float(f"{math.exp(pts[i][0]):.6g}"), slope_before=k1, slope_after=k2)
 
 
 def first_break(values: list[float], predicted: list[float | None], limit: float,

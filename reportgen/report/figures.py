@@ -91,9 +91,10 @@ FIGURES: list[FigureFn] = [macs_by_block, memory_breakdown]
 
 def all_figures() -> list[FigureFn]:
     """FIGURES plus those defined in other report modules (imported lazily: they import this)."""
-    from reportgen.report import figures_roofline
+    from reportgen.report import figures_profiling, figures_roofline
 
-    return FIGURES + [figures_roofline.roofline_chart, figures_roofline.block_time_chart]
+    return (FIGURES + [figures_roofline.roofline_chart, figures_roofline.block_time_chart]
+            + figures_profiling.FIGURES)
 
 
 def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], list[str]]:
@@ -106,7 +107,9 @@ def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], 
         try:
             ff = fn(result, t, f, plt, folder)
         except Exception as e:  # a plot that cannot be drawn must not lose the report
-            errors.append(f"figure {fn.__name__} could not be drawn: {type(e).__name__}: {e}")
+            detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            errors.append(f"figure {fn.__name__} could not be drawn ({type(e).__name__}: {detail}); "
+                          "its numbers are in the tables and in data.json — please report this")
             plt.close("all")
             continue
         if ff is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reportgen.report.figures import FigureFile, _save
+from reportgen.report.figures import FigureFile, save
 from reportgen.report.filters import Formatter
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult
@@ -27,7 +27,7 @@ def latency_hist(result: StudyResult, t: Translator, f: Formatter, plt: Any, fol
                   f"({t('origin.measured')}, n = {lat.runs})")
     ax.set_ylabel(t("profiling.col.runs"))
     ax.set_title(title)
-    svg, png = _save(plt, fig, folder, "latency_hist")
+    svg, png = save(plt, fig, folder, "latency_hist")
     return FigureFile("latency_hist", title, svg, png)
 
 
@@ -46,7 +46,7 @@ def op_share(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder:
         ax.text(v, y, " " + f.sig(v, 3) + " %", va="center", fontsize=7)
     ax.set_xlabel(f"{t('profiling.col.share')}, % ({t('origin.measured')}, torch.profiler)")
     ax.set_title(title)
-    svg, png = _save(plt, fig, folder, "op_share")
+    svg, png = save(plt, fig, folder, "op_share")
     return FigureFile("op_share", title, svg, png)
 
 
@@ -101,7 +101,7 @@ def _scaling(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder:
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=7)
     fid = f"scaling_{sw.axis}"
-    svg, png = _save(plt, fig, folder, fid)
+    svg, png = save(plt, fig, folder, fid)
     return FigureFile(fid, title, svg, png)
 
 

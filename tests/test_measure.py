@@ -1,0 +1,232 @@
+"""Measured profiling: statistics on a controlled timer, the RAM guard, a real small measurement
+and the measurements file round trip through the CLI (profile → build --measurements)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from reportgen import pipeline
+from reportgen.analysis import measure
+from reportgen.analysis.timing import median_is_stable, percentile, summarize, time_runs
+from reportgen.pipeline import StageSkipped
+from reportgen.spec import Profiling, StudySpec
+
+KWS = """\
+title: "KWS"
+model:
+  card: ds_cnn_s
+platform: raspberry_pi_5
+profiling: {time_budget_s: 1.5, min_runs: 5, max_runs: 40, warmup: 1}
+output: {formats: [md]}
+"""
+
+
+class FakeClock:
+    """A timer whose runs take the given durations (s); each read advances by ``tick``."""
+
+    def __init__(self, durations: list[float], tick: float = 0.0) -> None:
+        self.durations = list(durations)
+        self.now = 0.0
+        self.tick = tick
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += self.tick
+        return self.now
+
+    def run(self, _: object) -> None:
+        self.now += self.durations.pop(0) if self.durations else 0.0
+
+
+# ---------------------------------------------------------------------------- statistics
+
+def test_percentiles_interpolate_linearly() -> None:
+    xs = [float(x) for x in range(1, 101)]  # 1..100
+    assert percentile(xs, 50) == pytest.approx(50.5)
+    assert percentile(xs, 90) == pytest.approx(90.1)
+    assert percentile(xs, 99) == pytest.approx(99.01)
+    assert percentile([3.0], 99) == 3.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_summarize_closed_form() -> None:
+    xs = [0.010, 0.012, 0.011, 0.013, 0.050]
+    s = summarize(xs, warmup=2, stop_reason="stable", threads=4)
+    assert s.median_s == pytest.approx(0.012)
+    assert s.mean_s == pytest.approx(statistics.fmean(xs))
+    assert s.std_s == pytest.approx(statistics.stdev(xs))
+    assert s.cv == pytest.approx(s.std_s / s.mean_s)
+    assert (s.min_s, s.max_s, s.runs, s.warmup, s.threads) == (0.010, 0.050, 5, 2, 4)
+    assert s.median_s <= s.p90_s <= s.p99_s <= s.max_s
+
+
+def test_time_runs_stops_when_the_median_is_stable() -> None:
+    clock = FakeClock([0.02] * 100)
+    s = time_runs(clock.run, timer=clock, warmup=3, min_runs=10, max_runs=100, budget_s=1e9)
+    assert s.stop_reason == "stable"
+    assert s.runs == 10  # constant samples: stable as soon as min_runs allows
+    assert s.median_s == pytest.approx(0.02)
+    assert s.p99_s == pytest.approx(0.02)
+    assert len(clock.durations) == 100 - 3 - 10  # warm-up runs consumed, untimed
+
+
+def test_time_runs_max_runs_when_never_stable() -> None:
+    noisy = [0.01 * (1 + i) for i in range(60)]  # a drifting machine: the median keeps moving
+    clock = FakeClock(noisy)
+    s = time_runs(clock.run, timer=clock, warmup=0, min_runs=5, max_runs=30, budget_s=1e9)
+    assert s.stop_reason == "max_runs"
+    assert s.runs == 30
+    assert s.samples_s == pytest.approx(noisy[:30])
+
+
+def test_time_runs_budget_keeps_a_floor_of_runs() -> None:
+    clock = FakeClock([1.0] * 50)  # 1 s per run, budget 2 s: the floor of 3 runs still holds
+    s = time_runs(clock.run, timer=clock, warmup=1, min_runs=10, max_runs=100, budget_s=2.0)
+    assert s.stop_reason == "time_budget"
+    assert s.runs == 3
+    assert s.median_s == pytest.approx(1.0)
+
+
+def test_median_stability_rule() -> None:
+    assert not median_is_stable([1.0] * 5)  # too few samples
+    assert median_is_stable([1.0] * 10)
+    assert not median_is_stable([1.0] * 6 + [2.0] * 6)
+
+
+# ---------------------------------------------------------------------------- guard
+
+def test_too_big_says_why() -> None:
+    assert measure.too_big(1e9, 1e9, available_bytes=8e9) is None
+    reason = measure.too_big(3e9, 2e9, available_bytes=8e9)
+    assert reason is not None
+    assert "5.00 GB" in reason and "50%" in reason and "8.00 GB" in reason and "not measured" in reason
+    assert measure.too_big(1e12, 0, available_bytes=None) is None  # unknown RAM: no guard
+
+
+def _spec(card: str, **extra: object) -> StudySpec:
+    return StudySpec.model_validate({"title": "t", "model": {"card": card},
+                                     "platform": "raspberry_pi_5", **extra})
+
+
+def _stages(*names: str) -> list[pipeline.Stage]:
+    return [s for s in pipeline.STAGES if s.name in names]
+
+
+def test_model_too_big_for_ram_is_skipped_with_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(measure, "available_ram", lambda: 10_000)  # 10 kB "available"
+    r = pipeline.run(_spec("ds_cnn_s"), stages=_stages("model", "trace", "measure"))
+    st = r.stage("measure")
+    assert st is not None and st.state == "not_available"
+    assert "RAM" in (st.reason or "") and "not measured" in (st.reason or "")
+    assert r.measurements is None
+
+
+def test_meta_only_card_is_never_materialised() -> None:
+    ctx = SimpleNamespace(
+        products={"resolved": SimpleNamespace(card=SimpleNamespace(id="llama_7b", meta_only=True)),
+                  "trace": SimpleNamespace(param_bytes=1, peak_activation_bytes=1)},
+        deterministic=False, spec=SimpleNamespace(profiling=Profiling()))
+    with pytest.raises(StageSkipped, match="meta-only"):
+        measure.stage(ctx, SimpleNamespace())
+
+
+def test_snapshot_mode_measures_nothing() -> None:
+    r = pipeline.run(_spec("ds_cnn_s"), deterministic=True, stages=_stages("model", "trace", "measure"))
+    st = r.stage("measure")
+    assert st is not None and st.state == "not_available" and "snapshot" in (st.reason or "")
+
+
+# ---------------------------------------------------------------------------- real measurement
+
+def test_real_small_measurement_is_sane() -> None:
+    spec = _spec("ds_cnn_s", profiling={"time_budget_s": 1.5, "min_runs": 5, "max_runs": 40,
+                                        "warmup": 1, "batch_sizes": [1, 2], "threads": [1]})
+    r = pipeline.run(spec, stages=_stages("model", "trace", "measure"))
+    assert r.stage("measure").state == "ok", r.stage("measure")
+    m = r.measurements
+    run = m.run
+    lat = run.latency
+    assert 0 < lat.min_s <= lat.median_s <= lat.p90_s <= lat.p99_s <= lat.max_s < 1.0
+    assert lat.runs >= 3 and lat.runs == len(lat.samples_s)
+    assert run.machine.cores and run.machine.torch and run.device == "cpu"
+    assert [b.batch_size for b in run.batches] == [1, 2]
+    assert run.batches[1].throughput_per_s == pytest.approx(2 / run.batches[1].latency.median_s)
+    assert [t.threads for t in run.threads] == [1]
+    prof = run.profile
+    assert prof is not None and prof.ops
+    assert sum(o.share for o in prof.ops) <= 1.0 + 1e-9
+    assert any(o.kind == "conv" for o in prof.ops[:3])  # a CNN spends its time in convolutions
+    assert any(layer.layer_type == "Conv2d" for layer in prof.layers)
+    assert prof.process_peak_rss_bytes and prof.process_peak_rss_bytes > 1e6
+    cmp = m.comparison
+    assert cmp is not None, m.comparison_error
+    assert cmp.total.measured_s == pytest.approx(lat.median_s)
+    assert cmp.total.predicted_s > 0 and cmp.total.ratio is not None and cmp.total.ratio > 0
+    assert sum(g.measured_s for g in cmp.groups) == pytest.approx(lat.median_s)
+
+
+# ---------------------------------------------------------------------------- CLI round trip
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from reportgen.cli import app
+
+    d = tmp_path_factory.mktemp("profile")
+    spec = d / "kws.yaml"
+    spec.write_text(KWS, encoding="utf-8")
+    out = d / "measurements.json"
+    res = CliRunner().invoke(app, ["profile", str(spec), "-o", str(out), "--budget", "1"])
+    assert res.exit_code == 0, res.output
+    return spec, out
+
+
+def test_profile_writes_a_measurements_file(profiled: tuple[Path, Path]) -> None:
+    _, out = profiled
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["kind"] == "reportgen-measurements" and data["model"] == "card:ds_cnn_s"
+    assert data["run"]["latency"]["median_s"] > 0
+    assert data["run"]["host_benchmarks"]["peaks_tflops"]["fp32"] > 0
+
+
+def test_build_merges_measurements_file(profiled: tuple[Path, Path], tmp_path: Path) -> None:
+    from reportgen.cli import app
+
+    spec, out = profiled
+    res = CliRunner().invoke(app, ["build", str(spec), "--measurements", str(out), "--deterministic",
+                                   "-f", "md", "-o", str(tmp_path / "o")])
+    assert res.exit_code in (0, 1), res.output
+    data = json.loads((tmp_path / "o" / "kws" / "data.json").read_text(encoding="utf-8"))
+    assert data["measurements"]["source"] == "file"
+    assert data["measurements"]["comparison"]["total"]["ratio"] > 0
+    md = (tmp_path / "o" / "kws" / "report.md").read_text(encoding="utf-8")
+    assert "Merged from the measurements file" in md and "Measured vs predicted" in md
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(model="card:resnet18"), "this study is model"),
+    (lambda d: d["inputs"]["audio"].update(seconds=2.0), "other inputs"),
+    (lambda d: d.update(kind="something-else"), "not a measurements file"),
+    (lambda d: d["run"].pop("latency"), "malformed"),
+])
+def test_build_rejects_a_wrong_measurements_file(profiled: tuple[Path, Path], tmp_path: Path,
+                                                 change: object, message: str) -> None:
+    from reportgen.cli import app
+
+    spec, out = profiled
+    data = json.loads(out.read_text(encoding="utf-8"))
+    change(data)  # type: ignore[operator]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    res = CliRunner().invoke(app, ["build", str(spec), "--measurements", str(bad), "-f", "md",
+                                   "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert not (tmp_path / "o" / "kws").exists()
