@@ -91,10 +91,10 @@ FIGURES: list[FigureFn] = [macs_by_block, memory_breakdown]
 
 def all_figures() -> list[FigureFn]:
     """FIGURES plus those defined in other report modules (imported lazily: they import this)."""
-    from reportgen.report import figures_profiling, figures_roofline
+    from reportgen.report import figures_hypotheses, figures_profiling, figures_roofline
 
     return (FIGURES + [figures_roofline.roofline_chart, figures_roofline.block_time_chart]
-            + figures_profiling.FIGURES)
+            + figures_profiling.FIGURES + [figures_hypotheses.hypotheses_latency])
 
 
 def draw_all(result: StudyResult, folder: Path) -> tuple[dict[str, FigureFile], list[str]]:

@@ -1,0 +1,217 @@
+"""Engineering trade-offs: the method × speed-up × memory × accuracy risk × effort × portability ×
+maintenance table, the recommended plan judged against the course's Research and Production
+criteria, and the course's five engineering principles applied to this study's numbers.
+No torch; sentences are catalog keys (``findings.crit.*``, ``findings.principle.*``) plus args.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from reportgen.analysis.findings import Arg, FindingsReport
+from reportgen.analysis.hypotheses import HypothesesReport, Hypothesis, Level, MethodClass
+
+Rating = Literal["good", "fair", "poor", "unknown"]
+RESEARCH = ["depth", "applicability", "novelty", "modularity", "universality", "redundancy",
+            "flexibility"]
+PRODUCTION = ["reliability", "speed", "completeness", "scalability", "energy", "requirements",
+              "satisfaction"]
+PRINCIPLES = ["hardware_for_task", "sacrifice", "postponed", "support", "evolves"]
+
+
+class TradeOffRow(BaseModel):
+    hypothesis: str
+    method: str
+    cls: MethodClass
+    applicable: bool
+    speedup: float | None = Field(description="before / after latency")
+    memory_ratio: float | None = Field(description="after / before memory (weights + activations)")
+    storage_ratio: float | None = None
+    risk: Level
+    effort: Level
+    portability: int = Field(description="catalog platforms that can use the method")
+    portability_total: int
+    maintenance: Level
+    meets_all: bool | None
+
+
+class Assessment(BaseModel):
+    criterion: str
+    group: Literal["research", "production", "principle"]
+    rating: Rating
+    args: dict[str, Arg] = Field(default_factory=dict)
+    variant: str = Field("", description="sentence variant within the criterion's catalog entry")
+
+
+class TradeOffs(BaseModel):
+    rows: list[TradeOffRow]
+    plan: str | None = Field(None, description="id of the recommended hypothesis")
+    plan_components: list[str] = Field(default_factory=list)
+    research: list[Assessment] = Field(default_factory=list)
+    production: list[Assessment] = Field(default_factory=list)
+    principles: list[Assessment] = Field(default_factory=list)
+
+
+_R = {"low": 0, "medium": 1, "high": 2}
+
+
+def _rate(x: float | None, good: float, fair: float, higher_better: bool = True) -> Rating:
+    if x is None:
+        return "unknown"
+    if not higher_better:
+        x, good, fair = -x, -good, -fair
+    return "good" if x >= good else "fair" if x >= fair else "poor"
+
+
+def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
+    total = hyps.platforms_in_catalog or 1
+    computed = [h for h in hyps.items if h.after is not None]
+    classes = {h.cls for h in hyps.items}
+    budget = hyps.latency_budget_s
+    lat = plan.after.latency_s if plan.after else None
+    headroom = (budget - lat) / budget if budget and lat is not None else None
+    rest = [h for h in hyps.items if h.id not in plan.components and h.id != plan.id
+            and h.applicable and (h.speedup or 0) > 1.1]
+    n_find = len(fnd.items) if fnd else 0
+    return [
+        Assessment(criterion="depth", group="research", rating=_rate(len(classes), 6, 4),
+                   args={"findings": Arg(v=n_find, f="int"), "hyps": Arg(v=len(computed), f="int"),
+                         "classes": Arg(v=len(classes), f="int")}),
+        Assessment(criterion="applicability", group="research",
+                   rating="unknown" if plan.meets_all is None else
+                   ("good" if plan.meets_all else _rate(plan.gap_closed, 1.0, 0.5)),
+                   args={"closed": Arg(v=plan.gap_closed, f="pct")},
+                   variant="meets" if plan.meets_all else "gap"),
+        Assessment(criterion="novelty", group="research", rating="fair", args={
+            "platform": Arg(v=plan.after.platform_name if plan.after else "", f="text")}),
+        Assessment(criterion="modularity", group="research",
+                   rating=_rate(len(plan.components) or 1, 1, 3, higher_better=False),
+                   args={"steps": Arg(v=len(plan.components) or 1, f="int")}),
+        Assessment(criterion="universality", group="research",
+                   rating=_rate(plan.portability / total, 0.5, 0.2),
+                   args={"n": Arg(v=plan.portability, f="int"), "total": Arg(v=total, f="int")}),
+        Assessment(criterion="redundancy", group="research", rating=_rate(headroom, 0.3, 0.0),
+                   args={"headroom": Arg(v=headroom, f="pct")},
+                   variant="budget" if headroom is not None else "none"),
+        Assessment(criterion="flexibility", group="research", rating=_rate(len(rest), 3, 1),
+                   args={"n": Arg(v=len(rest), f="int")}),
+    ]
+
+
+def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
+    a = plan.after
+    cons = [o for o in plan.constraints if o.name != "fits"]
+    passed = sum(o.verdict_after == "pass" for o in cons)
+    unknown = sum(o.verdict_after == "unknown" for o in cons)
+    sc = fnd.scaling if fnd else None
+    k_raw = (sc.latency_exponent or sc.macs_exponent) if sc else None
+    k = k_raw / sc.linear if sc and k_raw is not None else None
+    rel: Rating = {"low": "good", "medium": "fair", "high": "poor"}[plan.risk]  # type: ignore[assignment]
+    if a is not None and a.lower_bound:
+        rel = "poor" if rel == "poor" else "fair"
+    sat: Rating = "unknown" if plan.meets_all is None else (
+        "poor" if not plan.meets_all else ("fair" if plan.risk == "high" else "good"))
+    return [
+        Assessment(criterion="reliability", group="production", rating=rel,
+                   args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
+                   variant="lower_bound" if a is not None and a.lower_bound else ""),
+        Assessment(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
+                   args={"before": Arg(v=plan.before.latency_s, f="ms"),
+                         "after": Arg(v=a.latency_s if a else None, f="ms"),
+                         "x": Arg(v=plan.speedup, f="x")}),
+        Assessment(criterion="completeness", group="production",
+                   rating="unknown" if not cons else _rate(passed / len(cons), 1.0, 0.5),
+                   args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int"),
+                         "unknown": Arg(v=unknown, f="int")},
+                   variant="" if cons else "none"),
+        Assessment(criterion="scalability", group="production",
+                   rating=_rate(k, 1.15, 1.5, higher_better=False),
+                   args={"k": Arg(v=k_raw, f="exp"),
+                         "axis": Arg(v=f"findings.axis.{fnd.scaling.axis}" if fnd and fnd.scaling
+                                     else "findings.axis.batch", f="key")},
+                   variant="" if k is not None else "none"),
+        Assessment(criterion="energy", group="production",
+                   rating=_rate(plan.energy_ratio, 0.5, 0.9, higher_better=False),
+                   args={"before": Arg(v=plan.before.energy_mj), "after": Arg(v=a.energy_mj if a else None),
+                         "ratio": Arg(v=plan.energy_ratio, f="x")},
+                   variant="" if plan.energy_ratio is not None else "none"),
+        Assessment(criterion="requirements", group="production",
+                   rating="unknown" if plan.meets_all is None else ("good" if plan.meets_all else "poor"),
+                   args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int")},
+                   variant="meets" if plan.meets_all else ("unknown" if plan.meets_all is None else "fails")),
+        Assessment(criterion="satisfaction", group="production", rating=sat,
+                   args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
+                   variant="meets" if plan.meets_all else "fails"),
+    ]
+
+
+def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
+    hw = [h for h in hyps.items if h.cls == MethodClass.hardware and h.after is not None]
+    best_hw = min(hw, key=lambda h: h.after.latency_s or 1e30) if hw else None  # type: ignore[union-attr]
+    targeted = set(plan.targets)
+    left = [f for f in (fnd.items if fnd else []) if f.id not in targeted]
+    a = plan.after
+    sc = fnd.scaling if fnd else None
+    out = [
+        Assessment(criterion="hardware_for_task", group="principle", rating="unknown",
+                   args={"target": Arg(v=hyps.baseline.platform_name, f="text"),
+                         "lat": Arg(v=hyps.baseline.latency_s, f="ms"),
+                         "device": Arg(v=(best_hw.after.platform_name + " / " + best_hw.after.unit)
+                                       if best_hw and best_hw.after else "", f="text"),
+                         "lat2": Arg(v=best_hw.after.latency_s if best_hw and best_hw.after else None, f="ms")},
+                   variant="alt" if best_hw else "none"),
+        Assessment(criterion="sacrifice", group="principle", rating="unknown",
+                   args={"x": Arg(v=plan.speedup, f="x"),
+                         "risk": Arg(v=f"findings.level.{plan.risk}", f="key"),
+                         "effort": Arg(v=f"findings.level.{plan.effort}", f="key"),
+                         "mem": Arg(v=plan.memory_ratio, f="x")}),
+        Assessment(criterion="postponed", group="principle", rating="unknown",
+                   args={"n": Arg(v=len(left), f="int"),
+                         "types": Arg(v=", ".join(dict.fromkeys(f.type.value for f in left)) or "—",
+                                      f="text")},
+                   variant="some" if left else "none"),
+        Assessment(criterion="support", group="principle", rating="unknown",
+                   args={"maint": Arg(v=f"findings.level.{plan.maintenance}", f="key"),
+                         "platform": Arg(v=a.platform_name if a else "", f="text"),
+                         "precision": Arg(v=a.precision if a else "", f="text")}),
+        Assessment(criterion="evolves", group="principle", rating="unknown",
+                   args={"axis": Arg(v=f"findings.axis.{sc.axis}" if sc else "findings.axis.batch", f="key"),
+                         "factor": Arg(v=sc.factor if sc else None, f="x"),
+                         "lat2": Arg(v=(sc.latency_scaled_s * (a.latency_s or 0) / sc.latency_s)
+                                     if sc and sc.latency_s and sc.latency_scaled_s and a and a.latency_s
+                                     else None, f="ms"),
+                         "budget": Arg(v=hyps.latency_budget_s, f="ms")},
+                   variant="scaled" if sc and sc.latency_s and sc.latency_scaled_s and a and a.latency_s
+                   else "none"),
+    ]
+    return out
+
+
+def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> TradeOffs:
+    total = hyps.platforms_in_catalog
+    rows = [TradeOffRow(hypothesis=h.id, method=h.method, cls=h.cls, applicable=h.applicable,
+                        speedup=h.speedup, memory_ratio=h.memory_ratio,
+                        storage_ratio=h.storage_ratio, risk=h.risk, effort=h.effort,
+                        portability=h.portability, portability_total=total,
+                        maintenance=h.maintenance, meets_all=h.meets_all)
+            for h in hyps.items]
+    out = TradeOffs(rows=rows, plan=hyps.recommended)
+    plan = hyps.get(hyps.recommended) if hyps.recommended else None
+    if plan is None:
+        return out
+    out.plan_components = plan.components or [plan.id]
+    out.research = _research(plan, hyps, fnd)
+    out.production = _production(plan, hyps, fnd)
+    out.principles = _principles(plan, hyps, fnd)
+    return out
+
+
+def stage(ctx: Any, result: Any) -> None:
+    """Pipeline stage "tradeoffs": needs the hypotheses."""
+    from reportgen.pipeline import StageSkipped
+
+    if result.hypotheses is None:
+        raise StageSkipped("no hypotheses to weigh")
+    result.tradeoffs = build_tradeoffs(result.hypotheses, result.findings)

@@ -1,0 +1,149 @@
+"""Hypothesis effects in closed form on toy traces, and the distillation student's cost coming
+from the pipeline (an independent trace of the student), not from a constant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from reportgen.analysis import transforms as tf
+from reportgen.analysis.hypotheses import Study, Variant, predict
+from reportgen.analysis.methods import pruning, quantization
+from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.analysis.roofline import Efficiency, estimate
+from reportgen.analysis.trace import trace_forward
+from reportgen.catalog.platforms import get_platform
+from reportgen.spec import Constraints
+
+ONE = Efficiency(eta_c=1.0, eta_m=1.0, op_overhead_us=0.0)
+
+
+def conv(i: int, cin: int, cout: int, hw: int, k: int = 3, el: float = 2.0) -> OpRecord:
+    macs = hw * hw * cout * cin * k * k
+    return OpRecord(index=i, op="aten.convolution.default", kind=OpKind.conv, module=f"c{i}",
+                    module_type="Conv2d", input_shapes=[[1, cin, hw, hw], [cout, cin, k, k]],
+                    output_shapes=[[1, cout, hw, hw]], dtype="float16", macs=macs,
+                    weight_bytes=int(cout * cin * k * k * el),
+                    act_bytes_read=int(cin * hw * hw * el), bytes_written=int(cout * hw * hw * el),
+                    element_bytes=el)
+
+
+def relu(i: int, n: int, el: float = 2.0) -> OpRecord:
+    return OpRecord(index=i, op="aten.relu.default", kind=OpKind.elementwise, module=f"r{i}",
+                    module_type="ReLU", input_shapes=[[n]], output_shapes=[[n]], dtype="float16",
+                    vector_flops=n, act_bytes_read=int(n * el), bytes_written=int(n * el),
+                    element_bytes=el)
+
+
+def toy_cnn() -> Trace:
+    recs = [conv(0, 3, 64, 56), relu(1, 64 * 56 * 56), conv(2, 64, 64, 56), relu(3, 64 * 56 * 56),
+            conv(4, 64, 64, 56), conv(5, 64, 10, 56, k=1)]
+    wb = sum(r.weight_bytes for r in recs)
+    return Trace(records=recs, params=ParamGroup(other=wb // 2), param_bytes=wb, buffer_bytes=0,
+                 peak_activation_bytes=2 * 64 * 56 * 56 * 2, peak_activation_op=1,
+                 input_bytes=3 * 56 * 56 * 2, output_bytes=10 * 56 * 56 * 2, dtype="float16")
+
+
+def study(trace: Trace, pid: str, precision: str) -> Study:
+    plat = get_platform(pid)
+    est = estimate(trace, plat, [precision], efficiency=ONE)
+    return Study(trace=trace, platform=plat, est=est, precision=precision, eff=ONE,
+                 constraints=Constraints(latency_ms=1.0), findings=None, domain="cv")
+
+
+def test_int8_halves_bytes_vs_fp16() -> None:
+    s = study(toy_cnn(), "nvidia_a100_80gb_sxm", "fp16")
+    hyps = {h.id: h for h in quantization(s)}
+    h = hyps["quant_int8"]
+    assert h.after is not None
+    assert h.after.weight_bytes == pytest.approx(h.before.weight_bytes / 2)
+    assert h.after.memory_bytes == pytest.approx(h.before.memory_bytes / 2)
+    _, e16 = predict(s, Variant(s.trace, s.platform, "fp16"))
+    _, e8 = predict(s, Variant(s.trace, s.platform, "int8"))
+    assert e8.per_precision[0].total_bytes == pytest.approx(e16.per_precision[0].total_bytes / 2)
+    # and the int8 peak (624 TOPS) is twice the fp16 one (312 TFLOPS) on the A100
+    assert h.after.peak_op_per_s == pytest.approx(2 * h.before.peak_op_per_s)
+
+
+def test_structured_pruning_halves_pruned_convs_macs() -> None:
+    t = toy_cnn()
+    p = tf.prune_channels(t, 0.5)
+    convs = [i for i, r in enumerate(t.records) if r.kind == OpKind.conv]
+    first, last = convs[0], convs[-1]
+    for i in convs:
+        want = t.records[i].macs // 2 if first < i < last else t.records[i].macs
+        assert p.records[i].macs == want
+    assert t.records[2].macs == 56 * 56 * 64 * 64 * 9  # the original is untouched
+
+
+def test_fusion_folds_relu_into_conv() -> None:
+    t = toy_cnn()
+    f = tf.fuse(t)
+    assert len(f.records) == 4 and all(r.kind == OpKind.conv for r in f.records)
+    relu_bytes = sum(r.bytes_moved for r in t.records if r.kind == OpKind.elementwise)
+    assert sum(r.bytes_moved for r in f.records) == sum(r.bytes_moved for r in t.records) - relu_bytes
+    assert sum(r.total_flops for r in f.records) == sum(r.total_flops for r in t.records)
+
+
+def test_depthwise_separable_closed_form() -> None:
+    t = toy_cnn()
+    d = tf.depthwise_separable(t)
+    r = t.records[2]
+    assert d.records[2].macs == round(r.macs * (1 / 64 + 1 / 9))
+    assert d.records[5].macs == t.records[5].macs  # 1×1 conv unchanged
+
+
+def test_two_four_sparsity_uses_sparse_peak_only_where_it_exists() -> None:
+    s = study(toy_cnn(), "nvidia_a100_80gb_sxm", "fp16")
+    h = next(h for h in pruning(s) if h.method == "prune_2_4")
+    assert h.applicable and h.after is not None and h.after.sparse
+    assert h.after.peak_op_per_s == pytest.approx(2 * h.before.peak_op_per_s)
+    pi = study(toy_cnn(), "raspberry_pi_5", "fp16")
+    h2 = next(h for h in pruning(pi) if h.method == "prune_2_4")
+    assert not h2.applicable and h2.not_applicable_key == "findings.na.no_sparse"
+
+
+def test_unstructured_pruning_saves_storage_not_time() -> None:
+    s = study(toy_cnn(), "nvidia_a100_80gb_sxm", "fp16")
+    h = next(h for h in pruning(s) if h.method == "prune_unstructured")
+    assert h.speedup == pytest.approx(1.0)
+    assert h.storage_ratio == pytest.approx(0.5 + 1 / 16)  # half the values + a 1-bit mask
+
+
+@pytest.fixture(scope="module")
+def resnet18_result(tmp_path_factory: pytest.TempPathFactory):
+    from reportgen.pipeline import run
+    from reportgen.spec import load_spec
+
+    d = tmp_path_factory.mktemp("h")
+    p = Path(d) / "s.yaml"
+    p.write_text("title: t\nmodel: {card: resnet18}\nplatform: raspberry_pi_5\n"
+                 "constraints: {latency_ms: 20}\nprofiling: {enabled: false}\n", encoding="utf-8")
+    return run(load_spec(p), p, deterministic=True)
+
+
+def test_distillation_student_cost_comes_from_the_pipeline(resnet18_result) -> None:
+    r = resnet18_result
+    assert r.hypotheses is not None
+    h = r.hypotheses.get("distill_mobilenet_v2")
+    assert h is not None and h.after is not None
+    with torch.device("meta"):
+        m = torchvision.models.mobilenet_v2().eval()
+    trace, _, _ = trace_forward(m, (torch.empty(1, 3, 224, 224, device="meta"),))
+    assert h.after.macs == sum(x.macs for x in trace.records)  # ≈ 300 M, not a constant
+    est = estimate(trace, get_platform("raspberry_pi_5"), ["fp32"])
+    assert h.after.latency_s == pytest.approx(est.per_precision[0].predicted_latency_s)
+
+
+def test_all_seven_classes_and_ranking(resnet18_result) -> None:
+    H = resnet18_result.hypotheses
+    classes = {h.cls.value for h in H.items}
+    assert classes >= {"distillation", "quantization", "pruning", "architectural", "hardware",
+                       "inference", "combined"}
+    assert [h.rank for h in H.items] == list(range(1, len(H.items) + 1))
+    assert H.recommended is not None
+    for hid in H.alone_meet:
+        assert H.get(hid).meets_all
