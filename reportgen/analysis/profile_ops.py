@@ -139,6 +139,8 @@ def profile_pass(model: Any, run: Callable[[], Any], *, device: str = "cpu", ite
     ops, layers, mem_events = _split(events)
     use_device = device == "cuda"
 
+    if use_device:  # kernels are attributed to the CPU-side op that launched them
+        ops = [e for e in ops if str(getattr(e, "device_type", "")).endswith("CPU")]
     by_op: dict[str, dict[str, Any]] = {}
     for e in ops:
         key = e.name
@@ -166,7 +168,8 @@ def profile_pass(model: Any, run: Callable[[], Any], *, device: str = "cpu", ite
     layer_time: dict[str, list[float]] = defaultdict(list)
     for e in layers:
         layer_type = e.name[len(MODULE_PREFIX):].split("::", 1)[0]
-        layer_time[layer_type].append(float(e.cpu_time_total))
+        t_layer = getattr(e, "device_time_total", 0.0) if use_device else e.cpu_time_total
+        layer_time[layer_type].append(float(t_layer or 0.0))
     in_layers = sum(sum(v) for v in layer_time.values()) / 1e6 / n
     fwd = wall if not use_device else total_us / 1e6 / n
     layer_rows = sorted(

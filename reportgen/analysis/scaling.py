@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.analysis.measure_models import Machine
 from reportgen.analysis.timing import LatencyStats
 from reportgen.spec import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
 
@@ -96,7 +97,7 @@ class Scaling(Strict):
     platform_name: str | None
     precision: str | None
     sweeps: list[Sweep]
-    measured_on: str | None = Field(None, description="machine of the measured points")
+    measured_on: Machine | None = Field(None, description="machine of the measured points")
 
 
 # ---------------------------------------------------------------------------- fits (pure)
@@ -368,4 +369,4 @@ def stage(ctx: Any, result: Any) -> None:
     result.scaling = Scaling(platform_id=plat.id if plat else None,
                              platform_name=plat.name if plat else None, precision=best,
                              sweeps=sweeps,
-                             measured_on=meas.run.machine.label if meas is not None else None)
+                             measured_on=meas.run.machine if meas is not None else None)

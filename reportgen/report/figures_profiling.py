@@ -82,8 +82,8 @@ def _scaling(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder:
         lab = f"{label} (x^{f.sig(fit.exponent, 3)})" if fit else label
         ax.plot(xs, rel, "o", color=color, markersize=3, label=lab)
         if fit:
-            x0 = xs[0]
-            ax.plot(xs, [(x / x0) ** fit.exponent for x in xs], "-", color=color, linewidth=0.8)
+            ax.plot(xs, [fit.coefficient * x**fit.exponent / base[key] for x in xs], "-",
+                    color=color, linewidth=0.8)
     if len(meas) >= 2:
         # anchored at its smallest point to the predicted (else FLOPs) curve, so slopes compare
         x0, m0 = meas[0]
@@ -97,7 +97,7 @@ def _scaling(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(axis_label)
-    ax.set_ylabel(f"× {f.sig(xs[0], 4)}")
+    ax.set_ylabel(t("profiling.relative", x=f.sig(xs[0], 3)))
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=7)
     fid = f"scaling_{sw.axis}"
