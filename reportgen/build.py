@@ -5,12 +5,13 @@ Batch builds never stop at a broken spec: each spec gets an Outcome, the CLI pri
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 
-from reportgen.errors import ReportgenError
+from reportgen.errors import RenderError, ReportgenError
 from reportgen.spec import StudySpec, load_spec, study_id
 
 
@@ -20,13 +21,16 @@ class Outcome:
     state: str  # ok / partial / error
     summary: str
     folder: Path | None = None
+    not_available: tuple[str, ...] = ()  # sections this build does not compute (yet)
 
     def exit_code(self, strict: bool) -> int:
+        """2 nothing built (bad input, render failure); 1 partial (a stage or figure failed or
+        was skipped; with ``strict`` also any not-available section); 0 complete."""
         if self.state == "error":
             return 2
         if self.state == "partial":
             return 1
-        if strict and "not available" in self.summary:
+        if strict and self.not_available:
             return 1
         return 0
 
@@ -34,8 +38,10 @@ class Outcome:
 def validate_spec(path: Path) -> str:
     """Load the spec and resolve its card and platform; say what would be built."""
     from reportgen.models.build import resolve
+    from reportgen.speccheck import check_references
 
     spec = load_spec(path)
+    check_references(spec, path, allow_code=None)
     resolved = resolve(spec, str(path))
     try:
         from reportgen.catalog.platforms import resolve_platform
@@ -44,7 +50,10 @@ def validate_spec(path: Path) -> str:
     else:
         plat = resolve_platform(spec.platform).name
     what = resolved.card.id if resolved.card else resolved.source.source
-    return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'"
+    code = ""
+    if resolved.source.source == "python" and resolved.card is None:
+        code = "; this model runs your code: build it with --allow-code"
+    return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
 
 
 def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path:
@@ -55,11 +64,14 @@ def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path
 def build_one(path: Path, *, output: Path | None, formats: list[str] | None, deterministic: bool,
               allow_code: bool, template_root: Path | None, console: Console) -> Outcome:
     from reportgen import pipeline
-    from reportgen.report.render import write_study
+    from reportgen.report.render import check_replaceable, write_study
+    from reportgen.speccheck import check_references
 
     spec = load_spec(path)
+    check_references(spec, path, allow_code=allow_code)
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
+    check_replaceable(folder)
     fmts = formats or [f.value for f in spec.output.formats]
     console.print(f"[bold]{path}[/] → {folder}", highlight=False)
 
@@ -74,18 +86,41 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     with console.status("analysing…", spinner="dots"):
         result = pipeline.run(spec, path, deterministic=det, allow_code=allow_code, progress=progress,
                               command=_command(path, det, allow_code))
-    with console.status("rendering…", spinner="dots"):
-        write_study(result, folder, fmts, template_root=template_root,
-                    on_step=lambda s: None)
+    try:
+        with console.status("rendering…", spinner="dots"):
+            figure_errors = write_study(result, folder, fmts, template_root=template_root,
+                                        on_step=lambda s: None)
+    except ReportgenError:
+        raise
+    except Exception as e:  # any render failure: one screen, the earlier report is kept
+        raise RenderError(render_failure(e, folder, template_root)) from None
     failed = [s.name for s in result.stages if s.state in ("failed", "skipped")]
-    missing = [s.name for s in result.stages if s.state == "not_available"]
-    if failed:
-        first = next(s for s in result.stages if s.state in ("failed", "skipped"))
-        console.print(f"  [yellow]partial:[/] {first.name}: {first.reason}", highlight=False)
-        return Outcome(path, "partial", f"partial ({', '.join(failed)} did not complete)", folder)
+    missing = tuple(s.name for s in result.stages if s.state == "not_available")
+    if failed or figure_errors:
+        first = next((f"{s.name}: {s.reason}" for s in result.stages
+                      if s.state in ("failed", "skipped")), None) or figure_errors[0]
+        console.print(f"  [yellow]partial:[/] {first}", highlight=False, markup=False)
+        what = failed + [f"{len(figure_errors)} figure(s)"] * bool(figure_errors)
+        return Outcome(path, "partial", f"partial ({', '.join(what)} did not complete)", folder, missing)
     note = f"; not available: {', '.join(missing)}" if missing else ""
     console.print(f"  [green]done[/] {', '.join(str(folder / f'report.{f}') for f in fmts)}", highlight=False)
-    return Outcome(path, "ok", "ok" + note, folder)
+    return Outcome(path, "ok", "ok" + note, folder, missing)
+
+
+def render_failure(e: BaseException, folder: Path, template_root: Path | None) -> str:
+    """One screen on a render failure: what failed, where in which template, what to do."""
+    where = ""
+    if getattr(e, "lineno", None) and getattr(e, "filename", None):  # TemplateSyntaxError
+        where = f" at {e.filename}:{e.lineno}"  # type: ignore[attr-defined]
+    else:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename.endswith(".j2")]
+        if frames:
+            where = f" at {frames[-1].filename}:{frames[-1].lineno}"
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    hint = ("check your templates (--templates); they are rendered sandboxed"
+            if template_root is not None else "please report this with the spec attached")
+    return (f"could not render the report: {type(e).__name__}: {detail}{where}\n"
+            f"  nothing was written; the earlier report in {folder} (if any) is unchanged ({hint})")
 
 
 def _command(path: Path, det: bool, allow_code: bool) -> str:

@@ -1,7 +1,9 @@
 """The ``reportgen`` command line. Imports torch lazily so ``--help`` answers instantly.
 
-Exit status: 0 built; 1 built but partial (a stage failed or was skipped); 2 bad input (spec,
-ids, options) — printed as a one-screen message, never a traceback; 130 interrupted.
+Exit status: 0 built; 1 built but partial (a stage or figure failed or was skipped; with
+``--strict`` also any section not available); 2 nothing built: bad input (spec, ids, options)
+or the report could not be rendered — printed as a one-screen message, never a traceback, and
+the earlier report is left as it was; 130 interrupted (Ctrl-C; no temporary folders left).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def build(
     formats: Annotated[str | None, typer.Option("--format", "-f", help="Comma-separated: md,html,pdf (default: the spec's output.formats).")] = None,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="Snapshot mode: no host measurements, frozen clock, rounded floats.")] = False,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="Allow `source: python` models, which run code from the spec.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Treat any failed or skipped stage as an error (exit 1).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat any section not computed (failed, skipped or not available) as an error (exit 1).")] = False,
     templates: Annotated[Path | None, typer.Option("--templates", help="Your own template directory (rendered sandboxed).")] = None,
 ) -> None:
     """Build the report(s) for one or more study specs."""

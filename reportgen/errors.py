@@ -57,3 +57,8 @@ class ModelBuildError(ReportgenError):
 
 class UnknownIdError(ReportgenError):
     """An unknown model card / platform id (with did-you-mean suggestions)."""
+
+
+class RenderError(ReportgenError):
+    """The report could not be rendered (template, figure backend, PDF writer). Nothing new was
+    written and the earlier report is kept; exit status 2 like every "nothing built" error."""

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -295,6 +296,17 @@ class Output(Strict):
             raise ValueError("give at least one format (md, html, pdf)")
         return list(dict.fromkeys(v))
 
+    @field_validator("directory")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        # A spec may come from someone else: it names a folder below the working directory,
+        # never an absolute path or one above it (`-o` on the command line can go anywhere).
+        p = Path(v)
+        if not v.strip() or p.is_absolute() or ".." in p.parts or v.startswith("~") or "\x00" in v:
+            raise ValueError("must be a relative folder below the working directory (no '..', "
+                             "no absolute path); use `-o DIR` on the command line for elsewhere")
+        return v
+
 
 class StudySpec(Strict):
     """A whole study: what to analyse, on what, under which constraints."""
@@ -327,16 +339,19 @@ class StudySpec(Strict):
             raise ValueError("give at least one precision")
         return list(dict.fromkeys(v))
 
-    @model_validator(mode="after")
-    def _inputs_match_domain(self) -> StudySpec:
-        if self.domain is not None:
-            want = self.inputs.section_for(self.domain)
-            wrong = [s for s in self.inputs.given_sections() if s != want]
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_match_domain(cls, inputs: Inputs, info: ValidationInfo) -> Inputs:
+        # a field validator (not a model one) so the error points at `inputs:` in the file
+        domain = info.data.get("domain")
+        if domain is not None:
+            want = inputs.section_for(domain)
+            wrong = [s for s in inputs.given_sections() if s != want]
             if wrong:
                 raise ValueError(
-                    f"domain '{self.domain.value}' takes `inputs.{want}`, but the spec gives "
+                    f"domain '{domain.value}' takes `inputs.{want}`, but the spec gives "
                     f"`inputs.{wrong[0]}`")
-        return self
+        return inputs
 
 
 # ----------------------------------------------------------------------------- loading
@@ -397,6 +412,23 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
     return tuple(out)
 
 
+# a suggestion per pydantic error type, for errors whose message does not already say what to do
+_SUGGESTIONS = {
+    "greater_than": "give a value in the allowed range", "greater_than_equal": "give a value in the allowed range",
+    "less_than": "give a value in the allowed range", "less_than_equal": "give a value in the allowed range",
+    "int_parsing": "write a whole number, e.g. 8", "int_from_float": "write a whole number, e.g. 8",
+    "float_parsing": "write a number, e.g. 12.5", "bool_parsing": "write true or false",
+    "string_type": "write plain text (quote it if it looks like a list or number)",
+    "string_too_short": "give a non-empty text", "string_too_long": "shorten the text",
+    "dict_type": "write a mapping of `key: value` lines under this key",
+    "model_type": "write a mapping of `key: value` lines under this key",
+    "model_attributes_type": "write a mapping of `key: value` lines under this key",
+    "list_type": "write a list, e.g. [a, b]", "enum": "use one of the values listed",
+    "literal_error": "use one of the values listed", "model_source": "see `reportgen models`",
+    "finite_number": "give a finite number",
+}
+
+
 def validation_issues(err: ValidationError, located: Located, root: type[BaseModel],
                       prefix: tuple[str | int, ...] = ()) -> list[SpecIssue]:
     """Turn pydantic errors into located SpecIssues (all of them, in file order)."""
@@ -417,8 +449,10 @@ def validation_issues(err: ValidationError, located: Located, root: type[BaseMod
         else:
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, "):]
+            suggestion = _SUGGESTIONS.get(e["type"])
             if e["type"] == "missing":
                 msg = "required field is missing"
+                suggestion = f"add `{loc[-1]}:`" + (" (see `reportgen init`)" if len(loc) == 1 else "")
             elif "input" in e and not isinstance(e["input"], dict | list) and e["type"] != "model_source":
                 msg += f" (got {e['input']!r})"[:200]
             pos = located.position(loc)

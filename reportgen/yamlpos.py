@@ -100,25 +100,27 @@ def _convert(node: yaml.Node, loc: Loc, depth: int, out: Located, budget: list[i
     budget[0] -= 1
     if budget[0] < 0:
         raise SpecError(filename, [_issue(
-            f"document expands to more than {MAX_NODES:,} values (alias bomb?)", node.start_mark)])
+            f"document expands to more than {MAX_NODES:,} values (alias bomb?)", node.start_mark,
+            "a study spec is small; avoid repeating anchors (*name) inside each other")])
     if depth > MAX_DEPTH:
         raise SpecError(filename, [_issue(f"nesting deeper than {MAX_DEPTH} levels",
-                                          node.start_mark)])
+                                          node.start_mark, "a study spec nests a few levels deep")])
     out.values.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
     if node.tag not in _PLAIN_TAGS:
         raise SpecError(filename, [_issue(f"unsupported YAML value: tag {node.tag!r} is not allowed "
-                                          "(only plain YAML data)", node.start_mark)])
+                                          "(only plain YAML data)", node.start_mark,
+                                          "remove the tag; a spec holds plain values")])
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise SpecError(filename, [_issue("mapping keys must be plain words",
-                                                  key_node.start_mark)])
+                                                  key_node.start_mark, "write `key: value`")])
             key = yaml.SafeLoader.construct_scalar(yaml.SafeLoader(""), key_node)
             key = str(key)
             if key == "<<":
                 raise SpecError(filename, [_issue("YAML merge keys (<<) are not supported",
-                                                  key_node.start_mark)])
+                                                  key_node.start_mark, "write the keys out")])
             if key in result:
                 raise SpecError(filename, [_issue(f"duplicate key '{key}'", key_node.start_mark,
                                                   "each key may appear once")])

@@ -28,7 +28,7 @@ def _setup() -> Any:
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({
-        "svg.hashsalt": "reportgen", "svg.fonttype": "path", "font.family": "DejaVu Sans",
+        "svg.hashsalt": "reportgen", "svg.fonttype": "none", "font.family": "DejaVu Sans",
         "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
         "figure.dpi": 100,
     })

@@ -16,8 +16,15 @@ def roofline_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, f
     if est is None or not est.best_precision:
         return None
     best = est.get(est.best_precision)
-    pts = [(o.arithmetic_intensity_flop_per_byte, o.flops / o.predicted_time_s, o.predicted_time_s, o.kind)
-           for o in best.ops if o.arithmetic_intensity_flop_per_byte and o.predicted_time_s and o.flops > 0]
+    # Identical layers give identical points: merge them (summing their time) so a 32-layer
+    # model draws ~30 points, not ~3,000.
+    merged: dict[tuple[str, float, float], float] = {}
+    for o in best.ops:
+        if o.arithmetic_intensity_flop_per_byte and o.predicted_time_s and o.flops > 0:
+            key = (o.kind, float(f"{o.arithmetic_intensity_flop_per_byte:.3g}"),
+                   float(f"{o.flops / o.predicted_time_s:.3g}"))
+            merged[key] = merged.get(key, 0.0) + o.predicted_time_s
+    pts = [(ai, perf, t_, kind) for (kind, ai, perf), t_ in sorted(merged.items())]
     if not pts:
         return None
     title = f"{t('roofline.figure_roofline')}: {result.platform.name}"
@@ -36,7 +43,7 @@ def roofline_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, f
         sel = [p for p in pts if p[3] == kind]
         ax.scatter([p[0] for p in sel], [p[1] for p in sel],
                    s=[max(4.0, 400 * p[2] / total) for p in sel], alpha=0.55, label=kind,
-                   marker="o", edgecolors="none", color=f"C{j}")
+                   marker="o", edgecolors="none", color=f"C{j}", rasterized=True)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("FLOP/B")

@@ -23,6 +23,7 @@ import yaml
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
+from reportgen.errors import ReportgenError
 from reportgen.paths import templates_dir
 from reportgen.report import filters
 from reportgen.report.figures import FigureFile, draw_all
@@ -112,7 +113,51 @@ def render_pdf(html: str, path: Path, base: Path) -> None:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    HTML(string=html, base_url=str(base)).write_pdf(str(path))
+    _test_slow_render()
+    HTML(string=html, base_url=str(base), url_fetcher=_local_only(base)).write_pdf(str(path))
+
+
+def _local_only(base: Path) -> Any:
+    """A WeasyPrint fetcher for data: URIs and files inside the study folder only: a user
+    template cannot pull /etc/passwd or a remote URL into the PDF."""
+    from urllib.parse import unquote, urlparse
+
+    from weasyprint import URLFetcher
+
+    root = base.resolve()
+
+    class LocalOnly(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parsed = urlparse(url)
+            inside = parsed.scheme == "file" and root in Path(unquote(parsed.path)).resolve().parents
+            if parsed.scheme != "data" and not inside:
+                raise ValueError(f"reportgen does not fetch {url[:80]!r} into a report")
+            return super().fetch(url, headers)
+
+    return LocalOnly(allowed_protocols=("data", "file"))
+
+
+def _test_slow_render() -> None:
+    """Test hook: REPORTGEN_TEST_SLOW_RENDER=seconds widens the PDF step so tests can interrupt
+    a build mid-render reliably."""
+    delay = os.environ.get("REPORTGEN_TEST_SLOW_RENDER")
+    if delay:
+        import time
+
+        time.sleep(float(delay))
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a folder that is not a reportgen report (a spec must never be able to
+    wipe an unrelated folder by naming it as its output)."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_symlink() or not out_dir.is_dir() or (
+            any(out_dir.iterdir()) and not (out_dir / "data.json").is_file()):
+        raise ReportgenError(
+            f"{out_dir} exists and is not a reportgen report (no data.json); refusing to replace "
+            "it (choose another folder with -o or `output.name`, or remove it yourself)")
 
 
 def write_study(result: StudyResult, out_dir: Path, formats: list[str],
@@ -120,6 +165,7 @@ def write_study(result: StudyResult, out_dir: Path, formats: list[str],
                 on_step: Callable[[str], None] | None = None) -> list[str]:
     """Render into a temp folder next to ``out_dir`` and move it into place. Returns warnings."""
     out_dir = Path(out_dir)
+    check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     warnings: list[str] = []
