@@ -316,22 +316,25 @@ def _user_templates(tmp_path: Path, report_md: str) -> Path:
     return root
 
 
-@pytest.mark.parametrize("payload", [
+PAYLOADS = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
     "{{ r.__class__.__init__.__globals__ }}",
     "{{ t.__init__.__globals__['__builtins__'] }}",
-])
-def test_malicious_user_template_fails_cleanly(payload: str, study, tmp_path: Path) -> None:
+]
+
+
+def test_malicious_user_template_fails_cleanly(study, tmp_path: Path) -> None:
     spec, out = study(), tmp_path / "out"
     assert _build(spec, out).exit_code == 0
     before = _snapshot(out / "study")
-    root = _user_templates(tmp_path, "# {{ r.title }}\n" + payload + "\n")
-    res = _build(spec, out, "--templates", str(root))
-    assert res.exit_code == 2, res.output
-    assert "could not render the report: SecurityError" in res.output
-    assert "report.md.j2:2" in res.output.replace("\n", "")
-    assert "sandboxed" in res.output and "Traceback" not in res.output
-    assert _snapshot(out / "study") == before
+    for i, payload in enumerate(PAYLOADS):
+        root = _user_templates(tmp_path / str(i), "# {{ r.title }}\n" + payload + "\n")
+        res = _build(spec, out, "--templates", str(root))
+        assert res.exit_code == 2, res.output
+        assert "could not render the report: SecurityError" in res.output
+        assert "report.md.j2:2" in res.output.replace("\n", "")
+        assert "sandboxed" in res.output and "Traceback" not in res.output
+        assert _snapshot(out / "study") == before
 
 
 def test_user_template_syntax_error_is_located(study, tmp_path: Path) -> None:
