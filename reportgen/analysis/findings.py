@@ -297,7 +297,8 @@ def _memory_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimat
             id=f"memory-bound:{cat}", type=FindingType.memory_bound, subtype=cat, impact=share,
             severity=_severity(share), location=Location(module=top_r.module or "<model>",
                                                          op=top_r.op, layer_type=lt),
-            time_s=t, summary_key="findings.summary.memory_bound",
+            time_s=t, summary_key="findings.summary.memory_bound" if pe.ridge_point_flop_per_byte
+            else "findings.summary.memory_bound_noridge",
             summary_args={"what": Arg(v=f"findings.category.{cat}", f="key"),
                           "layer_type": Arg(v=lt, f="code"), "ops": Arg(v=len(ops), f="int"),
                           "share": Arg(v=share, f="pct"), "intensity": Arg(v=ai),
@@ -486,7 +487,8 @@ def _scaling(probe: ScalingProbe | None, budget: float | None) -> list[Finding]:
     return [Finding(
         id=f"scaling:{probe.axis}", type=FindingType.scaling, subtype=probe.axis, impact=impact,
         severity=_severity(impact), location=Location(module="<model>"),
-        summary_key="findings.summary.scaling", summary_args=args, why_key=why_key, why_args=why,
+        summary_key="findings.summary.scaling" if probe.latency_s and probe.latency_scaled_s
+        else "findings.summary.scaling_counted", summary_args=args, why_key=why_key, why_args=why,
         evidence=[Evidence(label="size", value=probe.size, unit=probe.axis, origin="given"),
                   Evidence(label="macs_exponent", value=probe.macs_exponent, unit="exponent",
                            f="exp", origin="counted"),

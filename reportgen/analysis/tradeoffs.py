@@ -143,7 +143,8 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
                    variant="meets" if plan.meets_all else ("unknown" if plan.meets_all is None else "fails")),
         Assessment(criterion="satisfaction", group="production", rating=sat,
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
-                   variant="meets" if plan.meets_all else "fails"),
+                   variant="unknown" if plan.meets_all is None else
+                   ("meets" if plan.meets_all else "fails")),
     ]
 
 
