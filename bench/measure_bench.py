@@ -82,10 +82,14 @@ def main() -> int:
             spec_path.write_text("title: ResNet-50 on this host\nmodel: {card: resnet50}\n"
                                  "platform: raspberry_pi_5\noutput: {formats: [md]}\n", encoding="utf-8")
             t0 = time.perf_counter()
-            res = subprocess.run([str(ROOT / ".venv" / "bin" / "reportgen"), "build", str(spec_path),
-                                  "-o", str(Path(d) / "out")], capture_output=True, text=True)
+            res = subprocess.run([sys.executable, "-m", "reportgen", "build", str(spec_path),
+                                  "-o", str(Path(d) / "out")], capture_output=True, text=True,
+                                 cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                     [str(ROOT), os.environ.get("PYTHONPATH", "")])})
             build_s = time.perf_counter() - t0
             print(f"resnet50 full build with measurement: {build_s:.1f} s (exit {res.returncode})")
+            if res.returncode not in (0, 1):
+                print(res.stderr[-2000:])
     load1 = os.getloadavg()
 
     print("\n## Measured vs predicted on the host (bench/measure_bench.py)\n")

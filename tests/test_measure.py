@@ -230,3 +230,48 @@ def test_build_rejects_a_wrong_measurements_file(profiled: tuple[Path, Path], tm
     assert res.exit_code == 2
     assert message in res.output
     assert not (tmp_path / "o" / "kws").exists()
+
+
+# ---------------------------------------------------------------------------- comparison (pure)
+
+def _op(i: int, op: str, kind: str, t: float) -> object:
+    from reportgen.analysis.roofline import OpEstimate
+
+    return OpEstimate(index=i, op=op, kind=kind, module="m", flops=1, bytes=1.0,
+                      arithmetic_intensity_flop_per_byte=1.0, compute_time_s=t, memory_time_s=t,
+                      ideal_time_s=t / 2, predicted_time_s=t, bound="compute")
+
+
+def test_compare_classes_efficiency_and_flags() -> None:
+    from reportgen.analysis.compare import compare
+    from reportgen.analysis.measure_models import Machine, MeasuredRun, ProfiledOp, ProfilePass
+    from reportgen.analysis.roofline import PrecisionEstimate
+
+    def row(name: str, trace_op: str | None, kind: str, group: str, t: float) -> ProfiledOp:
+        return ProfiledOp(name=name, trace_op=trace_op, kind=kind, group=group, calls=1,
+                          self_time_s=t, share=t / 10.0)
+
+    prof = ProfilePass(
+        iterations=1, activities=["CPU"], total_self_time_s=10.0, wall_time_s=10.0,
+        ops=[row("aten::addmm", "addmm", "matmul", "matmul_conv", 5.0),
+             row("aten::_cudnn_attention_forward", None, "attention", "attention", 2.0),
+             row("aten::copy_", "clone", "data_movement", "data_movement", 2.0),
+             row("aten::gelu", "gelu", "elementwise", "elementwise_norm", 1.0)],
+        by_group={"matmul_conv": 5.0, "attention": 2.0, "data_movement": 2.0, "elementwise_norm": 1.0})
+    run = MeasuredRun(machine=Machine(cpu_model="x", torch="t", device="cpu"), device="cpu",
+                      dtype="float32", input_description="i", batch_size=1,
+                      latency=summarize([0.020, 0.020, 0.020]), profile=prof, time_budget_s=1.0,
+                      seconds=1.0, measured_at="now")
+    est = PrecisionEstimate(precision="fp32", status="ok", ops=[
+        _op(0, "aten.addmm.default", "matmul", 0.005), _op(1, "aten.bmm.default", "attention", 0.002),
+        _op(2, "aten.gelu.default", "elementwise", 0.001)])
+    c = compare(run, est, "host", "Host")
+    by = {g.group: g for g in c.groups}
+    assert c.total.measured_s == pytest.approx(0.020) and c.total.predicted_s == pytest.approx(0.008)
+    assert by["matmul_conv"].measured_s == pytest.approx(0.010)  # 50 % of self time × median
+    assert by["matmul_conv"].ratio == pytest.approx(2.0)
+    assert by["matmul_conv"].achieved_efficiency == pytest.approx(0.0025 / 0.010)
+    # the cast copies are eager-only work the trace never saw; the fused attention kernel is
+    # the trace's bmm/softmax decomposition under another name: not flagged
+    assert [(f.op, f.reason) for f in c.flags] == [("clone", "not_traced")]
+    assert c.ratio_low == pytest.approx(2.0) and c.ratio_high == pytest.approx(2.0)

@@ -63,13 +63,21 @@ def compare(run: MeasuredRun, estimate: PrecisionEstimate, platform_id: str,
 
     flags: list[OpFlag] = []
     by_trace_op: dict[str, float] = defaultdict(float)
+    group_of: dict[str, str] = {}
     for row in prof.ops:
         by_trace_op[row.trace_op or row.name] += row.share
+        group_of[row.trace_op or row.name] = row.group
     for op, share in sorted(by_trace_op.items(), key=lambda kv: -kv[1]):
         if share < FLAG_SHARE:
             continue
         p_share = pred_by_op.get(op, 0.0) / p_total if p_total > 0 else 0.0
-        if op not in pred_by_op:
+        if op not in pred_by_op and group_of.get(op) == "attention" and pred.get("attention"):
+            # a fused attention kernel: the trace counts the same work as its decomposition
+            p_share = pred["attention"] / p_total
+            if share < UNDERPREDICTED * p_share:
+                continue
+            reason = "underpredicted"
+        elif op not in pred_by_op:
             reason = "not_traced"
         elif op in not_counted:
             reason = "not_counted"

@@ -64,7 +64,7 @@ def kind_of(profiler_name: str) -> str:
     k = classify(p)
     if k.value == "other" and p in ALIASES:
         k = classify(ALIASES[p])
-    if k.value == "other" and p.startswith("_scaled_dot_product"):
+    if k.value == "other" and "attention" in p:  # fused kernels: _cudnn_attention_forward, ...
         return "attention"
     return k.value
 
