@@ -179,7 +179,11 @@ def _stage_platform(ctx: Context, result: StudyResult) -> None:
 def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     from reportgen.analysis.platform_card import block_times
     from reportgen.analysis.roofline import estimate
-    from reportgen.analysis.verdicts import constraint_verdicts, first_constraint_to_break, zoo_comparison
+    from reportgen.analysis.verdicts import (
+        constraint_verdicts,
+        first_constraint_to_break,
+        zoo_comparison,
+    )
 
     trace, plat = ctx.products["trace"], ctx.products["platform"]
     batch = ctx.products["resolved"].inputs.batch_size
@@ -229,7 +233,7 @@ STAGES: list[Stage] = [
           hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
     Stage("scaling", _lazy("reportgen.analysis.scaling"), needs=("trace",)),
     Stage("findings", _lazy("reportgen.analysis.findings"), needs=("costs",)),
-    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses"), needs=("findings",),
+    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses"), needs=("findings", "roofline"),
           hint="the hypotheses need the op trace and the target platform"),
     Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
 ]

@@ -153,27 +153,23 @@ def _model_tag(v: Any) -> str | None:
 
 
 ModelSource = Annotated[
-    Union[
-        Annotated[TorchvisionSource, Tag("torchvision")],
-        Annotated[TransformersSource, Tag("transformers")],
-        Annotated[TorchaudioSource, Tag("torchaudio")],
-        Annotated[PythonSource, Tag("python")],
-        Annotated[RecsysSource, Tag("recsys")],
-    ],
+    Annotated[TorchvisionSource, Tag("torchvision")]
+    | Annotated[TransformersSource, Tag("transformers")]
+    | Annotated[TorchaudioSource, Tag("torchaudio")]
+    | Annotated[PythonSource, Tag("python")]
+    | Annotated[RecsysSource, Tag("recsys")],
     Discriminator(_model_tag, custom_error_type="model_source",
                   custom_error_message="model needs `source:` (torchvision, transformers, "
                                        "torchaudio, python, recsys)"),
 ]
 
 ModelRef = Annotated[
-    Union[
-        Annotated[CardRef, Tag("card")],
-        Annotated[TorchvisionSource, Tag("torchvision")],
-        Annotated[TransformersSource, Tag("transformers")],
-        Annotated[TorchaudioSource, Tag("torchaudio")],
-        Annotated[PythonSource, Tag("python")],
-        Annotated[RecsysSource, Tag("recsys")],
-    ],
+    Annotated[CardRef, Tag("card")]
+    | Annotated[TorchvisionSource, Tag("torchvision")]
+    | Annotated[TransformersSource, Tag("transformers")]
+    | Annotated[TorchaudioSource, Tag("torchaudio")]
+    | Annotated[PythonSource, Tag("python")]
+    | Annotated[RecsysSource, Tag("recsys")],
     Discriminator(_model_tag, custom_error_type="model_source",
                   custom_error_message="model needs either `card: <id>` or `source:` (torchvision, "
                                        "transformers, torchaudio, python, recsys)"),

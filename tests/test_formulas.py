@@ -79,41 +79,41 @@ def _attention_macs(b: int, h: int, lq: int, lk: int, d: int) -> int:
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_sdpa_counted_in_full_and_tagged(causal: bool) -> None:
-    b, h, l, d = B, 4, 16, 8
+    b, h, n, d = B, 4, 16, 8
     m = Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
-    trace, _, _ = trace_forward(m.to("meta"), (_meta(b, h, l, d), _meta(b, h, l, d), _meta(b, h, l, d)))
-    assert sum(r.macs for r in trace.records) == _attention_macs(b, h, l, l, d)
+    trace, _, _ = trace_forward(m.to("meta"), (_meta(b, h, n, d), _meta(b, h, n, d), _meta(b, h, n, d)))
+    assert sum(r.macs for r in trace.records) == _attention_macs(b, h, n, n, d)
     assert {r.kind for r in trace.records if r.macs} == {OpKind.attention}
 
 
 def test_fused_cpu_attention_kernel_has_a_formula() -> None:
     # FlopCounterMode counts this CPU kernel as 0; our table counts it like the math path.
-    b, h, l, d = 1, 2, 8, 4
+    b, h, n, d = 1, 2, 8, 4
     op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
     m = Fn(lambda q, k, v: op(q, k, v)[0])
-    assert _macs(m, _meta(b, h, l, d), _meta(b, h, l, d), _meta(b, h, l, d)) == _attention_macs(b, h, l, l, d)
+    assert _macs(m, _meta(b, h, n, d), _meta(b, h, n, d), _meta(b, h, n, d)) == _attention_macs(b, h, n, n, d)
 
 
-def _mha_macs(b: int, l: int, e: int, h: int) -> int:
-    return b * l * e * 3 * e + _attention_macs(b, h, l, l, e // h) + b * l * e * e
+def _mha_macs(b: int, n: int, e: int, h: int) -> int:
+    return b * n * e * 3 * e + _attention_macs(b, h, n, n, e // h) + b * n * e * e
 
 
 def test_multihead_attention_under_no_grad_counts_everything() -> None:
-    b, l, e, h = B, 12, 32, 4
+    b, n, e, h = B, 12, 32, 4
     mha = nn.MultiheadAttention(e, h, batch_first=True)
-    x = _meta(b, l, e)
+    x = _meta(b, n, e)
     m = Fn(lambda q: mha(q, q, q, need_weights=False)[0])
     m.mha = mha
     with torch.no_grad():
-        assert _macs(m, x) == _mha_macs(b, l, e, h)
+        assert _macs(m, x) == _mha_macs(b, n, e, h)
 
 
 def test_transformer_encoder_layer_fast_path_is_not_taken() -> None:
-    b, l, e, h, ff = B, 10, 32, 4, 64
+    b, n, e, h, ff = B, 10, 32, 4, 64
     layer = nn.TransformerEncoderLayer(e, h, dim_feedforward=ff, batch_first=True, dropout=0.0)
     with torch.no_grad():
-        got = _macs(layer, _meta(b, l, e))
-    assert got == _mha_macs(b, l, e, h) + b * l * e * ff * 2
+        got = _macs(layer, _meta(b, n, e))
+    assert got == _mha_macs(b, n, e, h) + b * n * e * ff * 2
 
 
 def test_embedding_reads_only_gathered_rows() -> None:

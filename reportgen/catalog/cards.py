@@ -4,7 +4,7 @@ default inputs and published reference figures with their source and counting co
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -65,7 +65,7 @@ def card_ids() -> list[str]:
     return sorted(p.stem for p in model_cards_dir().glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_card(card_id: str) -> ModelCard:
     """Load ``model_cards/<card_id>.yaml``. Unknown ids get did-you-mean suggestions."""
     path = card_path(card_id)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import construct, LoadedModel, audio_frames, generic_inputs
+from reportgen.models.base import LoadedModel, audio_frames, construct, generic_inputs
 from reportgen.spec import AudioInput, Domain, Inputs, TorchaudioSource
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import construct, LoadedModel, generic_inputs
+from reportgen.models.base import LoadedModel, construct, generic_inputs
 from reportgen.spec import Domain, Inputs, TorchvisionSource
 
 

@@ -4,7 +4,7 @@ each other's files; a key defined twice is an error. en and ru must have the sam
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def _merge(into: dict[str, Any], new: dict[str, Any], where: str, prefix: str = 
             into[k] = v
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for path in sorted((LOCALES / lang).glob("*.yaml")):
