@@ -192,3 +192,9 @@ class Measurements(Strict):
     run: MeasuredRun
     comparison: Comparison | None = None
     comparison_error: str | None = None
+
+    def class_times(self) -> list[tuple[str, float, float]]:
+        """(op class, measured s, predicted s) per class, without the total row."""
+        if self.comparison is None:
+            return []
+        return [(g.group, g.measured_s, g.predicted_s) for g in self.comparison.groups]
