@@ -8,6 +8,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -62,7 +63,8 @@ def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path
 
 
 def build_one(path: Path, *, output: Path | None, formats: list[str] | None, deterministic: bool,
-              allow_code: bool, template_root: Path | None, console: Console) -> Outcome:
+              allow_code: bool, template_root: Path | None, console: Console,
+              measurements: Path | None = None) -> Outcome:
     from reportgen import pipeline
     from reportgen.report.render import check_replaceable, write_study
     from reportgen.speccheck import check_references
@@ -73,6 +75,7 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     folder = output_folder(spec, path, output)
     check_replaceable(folder)
     fmts = formats or [f.value for f in spec.output.formats]
+    measured = _measurements(measurements, spec, path)
     console.print(f"[bold]{path}[/] → {folder}", highlight=False)
 
     def progress(stage: str, state: str) -> None:
@@ -85,7 +88,9 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
 
     with console.status("analysing…", spinner="dots"):
         result = pipeline.run(spec, path, deterministic=det, allow_code=allow_code, progress=progress,
-                              command=_command(path, det, allow_code))
+                              command=_command(path, det, allow_code, measurements),
+                              measurements=measured,
+                              measurements_path=measurements.name if measurements else None)
     try:
         with console.status("rendering…", spinner="dots"):
             figure_errors = write_study(result, folder, fmts, template_root=template_root,
@@ -123,12 +128,32 @@ def render_failure(e: BaseException, folder: Path, template_root: Path | None) -
             f"  nothing was written; the earlier report in {folder} (if any) is unchanged ({hint})")
 
 
-def _command(path: Path, det: bool, allow_code: bool) -> str:
+def _measurements(path: Path | None, spec: StudySpec, spec_path: Path) -> object | None:
+    """The checked measurements file (a ReportgenError, exit 2, when it does not fit)."""
+    if path is None:
+        return None
+    from reportgen.analysis.measure_file import load
+    from reportgen.models.build import resolve
+
+    return load(path, resolve(spec, str(spec_path)))
+
+
+def build_measured(paths: list[Path], measurements: Path, **kw: Any) -> list[Outcome]:
+    """``build --measurements FILE``: one spec, with the file merged as its measured section."""
+    if len(paths) != 1:
+        raise ReportgenError("--measurements belongs to one study: give exactly one spec")
+    kw["console"] = kw.get("console") or Console(stderr=True)
+    return [build_one(paths[0], measurements=measurements, **kw)]
+
+
+def _command(path: Path, det: bool, allow_code: bool, measurements: Path | None = None) -> str:
     parts = ["reportgen", "build", path.name if det else str(path)]
     if det:
         parts.append("--deterministic")
     if allow_code:
         parts.append("--allow-code")
+    if measurements is not None:
+        parts += ["--measurements", measurements.name if det else str(measurements)]
     return " ".join(parts)
 
 
