@@ -222,6 +222,16 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
     small = {"warmup": min(prof.warmup, 1), "min_runs": min(prof.min_runs, 5),
              "max_runs": min(prof.max_runs, 30)}
 
+    def affordable(what: str, scale: float, per_point_s: float) -> bool:
+        """Skip a sweep point whose warm-up + 3 runs would overrun its budget 3 times over
+        (estimated from the base latency × the size ratio)."""
+        est = latency.median_s * scale * (small["warmup"] + 3)
+        if est > 3 * per_point_s:
+            notes.append(f"{what} not measured: about {est:.1f} s for warm-up and 3 runs, over "
+                         f"its share of the time budget ({per_point_s:.1f} s)")
+            return False
+        return True
+
     say("batch sizes")
     b0 = resolved.inputs.batch_size
     batches: list[BatchPoint] = []
@@ -232,6 +242,8 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
             st = latency
         elif not fits(b / b0):
             notes.append(f"batch {b} not measured: it would exceed the RAM guard")
+            continue
+        elif not affordable(f"batch {b}", b / b0, per):
             continue
         else:
             st = time_model(runner_for(resolved.inputs.model_copy(update={"batch_size": b})),
@@ -245,6 +257,8 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
         per = budget * BUDGET["threads"] / max(1, len(counts))
         try:
             for n in counts:
+                if n != threads0 and not affordable(f"{n} thread(s)", max(1.0, threads0 / n), per):
+                    continue
                 torch.set_num_threads(n)
                 st = latency if n == threads0 else time_model(main, device, budget_s=per, threads=n, **small)
                 thread_points.append(ThreadPoint(threads=n, latency=st, speedup=1.0))
@@ -260,8 +274,13 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
         say("input sizes")
         axis, values = size_axis
         per = budget * BUDGET["sizes"] / max(1, len(values))
+        base_v = {"image_size": float(getattr(resolved.inputs.image, "height", 0) or 0)}.get(axis)
         for v in values:
             inp = with_size(resolved.inputs, axis, v)  # type: ignore[arg-type]
+            ref = base_v or _axis_value(resolved.inputs, axis)
+            scale = (v / ref) ** (2 if axis == "image_size" else 1) if ref else 1.0
+            if scale > 1 and not affordable(f"{axis} = {v:g}", scale, per):
+                continue
             try:
                 r = runner_for(inp)
                 st = time_model(r, device, budget_s=per, threads=threads0, **small)
@@ -286,6 +305,16 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
         batch_size=b0, latency=latency, batches=batches, threads=thread_points, sizes=sizes,
         profile=profile, time_budget_s=budget, seconds=time.perf_counter() - t_start,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"), notes=notes)
+
+
+def _axis_value(inputs: Any, axis: str) -> float | None:
+    """The base value of a scaling axis in ``inputs``."""
+    part = {"sequence_length": ("text", "sequence_length"), "audio_seconds": ("audio", "seconds"),
+            "num_candidates": ("recsys", "num_candidates")}.get(axis)
+    if part is None:
+        return None
+    sec = getattr(inputs, part[0], None)
+    return float(getattr(sec, part[1])) if sec is not None else None
 
 
 # ---------------------------------------------------------------------------- comparison
@@ -329,16 +358,22 @@ def stage(ctx: Any, result: Any) -> None:
     else:
         if ctx.deterministic:
             raise StageSkipped("snapshot mode measures nothing on this machine",
-                               hint="merge a file from `reportgen profile` with --measurements")
+                               hint="merge a file from `reportgen profile` with --measurements",
+                               code="measure_snapshot")
         if not ctx.spec.profiling.enabled:
-            raise StageSkipped("measurement is disabled in the spec (profiling.enabled: false)")
+            raise StageSkipped("measurement is disabled in the spec (profiling.enabled: false)",
+                               code="measure_disabled")
         if resolved.card is not None and resolved.card.meta_only:
             raise StageSkipped(f"model card '{resolved.card.id}' is meta-only: too big to "
                                "materialise, so it is analysed on meta tensors only",
-                               hint="measure it on a bigger machine with `reportgen profile`")
-        reason = too_big(float(trace.param_bytes), float(trace.peak_activation_bytes), available_ram())
+                               hint="measure it on a bigger machine with `reportgen profile`",
+                               code="measure_meta_only", card=resolved.card.id)
+        ram = available_ram()
+        reason = too_big(float(trace.param_bytes), float(trace.peak_activation_bytes), ram)
         if reason:
-            raise StageSkipped(reason)
+            w, a = float(trace.param_bytes) / 1e9, float(trace.peak_activation_bytes) / 1e9
+            raise StageSkipped(reason, code="measure_too_big", need_gb=w + a, weights_gb=w,
+                               acts_gb=a, share=RAM_SHARE, available_gb=(ram or 0) / 1e9)
         axis, _, base, values = domain_axis(resolved.domain.value, resolved.inputs)
         base_dir = ctx.spec_path.parent if ctx.spec_path else None
         run = measure(resolved, trace, ctx.spec.profiling, base_dir=base_dir,
