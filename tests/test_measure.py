@@ -157,8 +157,10 @@ def test_real_small_measurement_is_sane() -> None:
     assert 0 < lat.min_s <= lat.median_s <= lat.p90_s <= lat.p99_s <= lat.max_s < 1.0
     assert lat.runs >= 3 and lat.runs == len(lat.samples_s)
     assert run.machine.cores and run.machine.torch and run.device == "cpu"
-    assert [b.batch_size for b in run.batches] == [1, 2]
-    assert run.batches[1].throughput_per_s == pytest.approx(2 / run.batches[1].latency.median_s)
+    batches = [b.batch_size for b in run.batches]
+    # a point is skipped (and noted) only when a loaded machine makes it too slow for the budget
+    assert batches == [1, 2] or (batches == [1] and any("batch 2" in n for n in run.notes))
+    assert run.batches[-1].throughput_per_s == pytest.approx(batches[-1] / run.batches[-1].latency.median_s)
     assert [t.threads for t in run.threads] == [1]
     prof = run.profile
     assert prof is not None and prof.ops

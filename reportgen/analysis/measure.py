@@ -223,10 +223,10 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
              "max_runs": min(prof.max_runs, 30)}
 
     def affordable(what: str, scale: float, per_point_s: float) -> bool:
-        """Skip a sweep point whose warm-up + 3 runs would overrun its budget 3 times over
+        """Skip a sweep point whose warm-up + 3 runs would overrun its budget 3 times (and 2 s)
         (estimated from the base latency × the size ratio)."""
         est = latency.median_s * scale * (small["warmup"] + 3)
-        if est > 3 * per_point_s:
+        if est > max(3 * per_point_s, 2.0):
             notes.append(f"{what} not measured: about {est:.1f} s for warm-up and 3 runs, over "
                          f"its share of the time budget ({per_point_s:.1f} s)")
             return False
