@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from reportgen.analysis.messages import Msg
 from reportgen.analysis.records import OpKind, OpRecord, Trace
 from reportgen.analysis.roofline import OpEstimate, PlatformEstimate, PrecisionEstimate
 
@@ -66,6 +67,8 @@ class Evidence(BaseModel):
     unit: str = Field(description="s, B, fraction, MAC, FLOP/B, count, exponent, text")
     f: Fmt = "num"
     origin: OriginName
+    msg: Msg | None = Field(None, description="a generated sentence (analysis/messages.py) the "
+                            "report prints instead of a text value")
 
 
 class Location(BaseModel):
@@ -316,22 +319,10 @@ def _memory_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimat
     return out[: th["memory_max"]]
 
 
-def _walk_comparisons(obj: Any) -> list[tuple[str, float, float]]:
-    """(group, measured_s, predicted_s) triples anywhere inside ``result.measurements``."""
-    found: list[tuple[str, float, float]] = []
-    data = obj.model_dump() if isinstance(obj, BaseModel) else obj
-
-    def walk(x: Any) -> None:
-        if isinstance(x, dict):
-            if isinstance(x.get("measured_s"), int | float) and isinstance(x.get("predicted_s"), int | float):
-                found.append((str(x.get("group", "")), float(x["measured_s"]), float(x["predicted_s"])))
-            for v in x.values():
-                walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-    walk(data)
-    return found
+def _class_comparisons(measurements: Any) -> list[tuple[str, float, float]]:
+    """(op class, measured_s, predicted_s) per op class from ``result.measurements``."""
+    times = getattr(measurements, "class_times", None)
+    return [(g, m, p) for g, m, p in times() if g] if callable(times) else []
 
 
 def _overhead(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
@@ -339,7 +330,7 @@ def _overhead(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
     th = thresholds()["findings"]
     out: list[Finding] = []
     total = pe.predicted_latency_s or 0.0
-    comps = _walk_comparisons(measurements) if measurements is not None else []
+    comps = _class_comparisons(measurements) if measurements is not None else []
     meas_total = sum(m for _, m, _ in comps)
     for group, m, p in comps:
         if p > 0 and m / p >= th["measured_over_predicted"] and meas_total and \
@@ -514,7 +505,7 @@ def _unsupported(est: PlatformEstimate | None, pe: PrecisionEstimate | None,
                 why_args={"runs": Arg(v=", ".join(p.precision for p in est.per_precision
                                                   if p.status != "unsupported") or "—", f="text")},
                 evidence=[Evidence(label="reason", value=x.reason, unit="text", f="text",
-                                   origin="published")]))
+                                   origin="published", msg=x.reason_msg)]))
     if pe is not None and pe.fallback_ops:
         total = pe.predicted_latency_s or 0.0
         t = pe.fallback_time_s or 0.0
