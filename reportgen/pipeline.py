@@ -138,9 +138,11 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
 
     result.costs = analyse(ctx.products["trace"], ctx.products.get("trace_notes"))
     if result.costs.summary.at_least:
-        result.warnings.append(
-            f"{result.costs.summary.not_counted_bytes_share:.1%} of the bytes moved are in ops "
-            "without a FLOP formula: computational totals are lower bounds")
+        from reportgen.analysis.messages import msg
+
+        w = msg("warning.not_counted", share=result.costs.summary.not_counted_bytes_share)
+        result.warnings.append(w.en())
+        result.warning_msgs.append(w)
 
 
 def _stage_published(ctx: Context, result: StudyResult) -> None:

@@ -15,6 +15,7 @@ from reportgen.analysis.costs import CostAnalysis
 from reportgen.analysis.findings import FindingsReport
 from reportgen.analysis.hypotheses import HypothesesReport
 from reportgen.analysis.measure_models import Measurements
+from reportgen.analysis.messages import Msg
 from reportgen.analysis.platform_card import BlockTime, PlatformCard
 from reportgen.analysis.roofline import PlatformEstimate
 from reportgen.analysis.scaling import Scaling
@@ -153,6 +154,7 @@ class StudyResult(BaseModel):
     tradeoffs: TradeOffs | None = None  # analysis/tradeoffs.py
     stages: list[StageStatus] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    warning_msgs: list[Msg] = Field(default_factory=list)  # localizable warnings (same order)
     environment: Environment
     reproduction: Reproduction
 

@@ -324,6 +324,7 @@ def stage(ctx: Any, result: Any) -> None:
     s = build_study(ctx, result)
     if s is None:
         raise StageSkipped("the hypotheses need the op trace and a platform with a runnable "
-                           "precision", hint="check the platform and precisions in the spec")
+                           "precision", hint="check the platform and precisions in the spec",
+                           code="hypotheses_need_trace")
     result.hypotheses = generate(s)
     ctx.products["study"] = s

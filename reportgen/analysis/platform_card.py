@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.costs import CostRow
+from reportgen.analysis.messages import Msg, msg
 from reportgen.analysis.roofline import PrecisionEstimate
 from reportgen.catalog.platforms import Figure, Platform
 
@@ -15,7 +16,8 @@ class PlatformFact(BaseModel):
     unsourced / measured / user) and the URLs it was taken from."""
 
     key: str  # stable id, e.g. "peak.int8", "memory.bandwidth"
-    label: str  # catalog wording (English technical label; the template may translate the key)
+    label: str  # English technical label (= label_msg in English)
+    label_msg: Msg | None = None  # the label, localizable (analysis/messages.py)
     value: float | None
     unit: str
     status: str
@@ -57,12 +59,12 @@ class BlockTime(BaseModel):
     share: float
 
 
-def _fact(key: str, label: str, fig: Figure | None) -> PlatformFact | None:
+def _fact(key: str, label: Msg, fig: Figure | None) -> PlatformFact | None:
     if fig is None:
         return None
     value = fig.value if fig.value is not None else fig.claimed_value if fig.status == "claim_low" else None
-    return PlatformFact(key=key, label=label, value=value, unit=fig.unit, status=fig.status,
-                        urls=list(fig.urls), note=fig.note or fig.derivation)
+    return PlatformFact(key=key, label=label.en(), label_msg=label, value=value, unit=fig.unit,
+                        status=fig.status, urls=list(fig.urls), note=fig.note or fig.derivation)
 
 
 def platform_card(p: Platform) -> PlatformCard:
@@ -71,18 +73,18 @@ def platform_card(p: Platform) -> PlatformCard:
     facts: list[PlatformFact | None] = []
     for prec in ("fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4"):
         if prec in unit.peak:
-            facts.append(_fact(f"peak.{prec}", f"{unit.unit} peak {prec} (dense)", p.peak(prec) or unit.peak[prec].figure()))
-    facts.append(_fact("memory.capacity", "memory capacity", p.memory.capacity_gb))
-    facts.append(_fact("memory.bandwidth", "memory bandwidth", p.memory.bandwidth_gbps))
+            facts.append(_fact(f"peak.{prec}", msg("fact.peak", unit=unit.unit, precision=prec),
+                               p.peak(prec) or unit.peak[prec].figure()))
+    facts.append(_fact("memory.capacity", msg("fact.memory_capacity"), p.memory.capacity_gb))
+    facts.append(_fact("memory.bandwidth", msg("fact.memory_bandwidth"), p.memory.bandwidth_gbps))
     for name in ("param_cache_mb", "sram_kb", "usable_sram_kb", "sram_mb", "flash_mb",
                  "bram_uram_mb", "dsp_slices", "l2_cache_mb", "cmx_sram_mb"):
-        facts.append(_fact(f"on_chip.{name}", name.replace("_", " "), getattr(p.on_chip, name)))
+        facts.append(_fact(f"on_chip.{name}", msg(f"fact.on_chip.{name}"), getattr(p.on_chip, name)))
     for link in p.host_links:
-        facts.append(_fact("host_link", f"host link ({link.name})", link.bandwidth_gbps))
+        facts.append(_fact("host_link", msg("fact.host_link", link=link.name), link.bandwidth_gbps))
     for name in ("tdp_w", "typical_w", "max_w", "min_w"):
-        facts.append(_fact(f"power.{name}", name.replace("_w", "").replace("_", " ") + " power",
-                           getattr(p.power, name)))
-    facts.append(_fact("price", "price", p.price_usd))
+        facts.append(_fact(f"power.{name}", msg(f"fact.power.{name}"), getattr(p.power, name)))
+    facts.append(_fact("price", msg("fact.price"), p.price_usd))
     return PlatformCard(
         id=p.id, name=p.name, platform_class=p.class_.value, zoo_class=p.zoo_class, vendor=p.vendor,
         form_factor=p.form_factor, compute_unit=f"{unit.unit}: {unit.description}".rstrip(": "),

@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.analysis.messages import Msg, join_en, msg
 from reportgen.analysis.records import OpKind, OpRecord, Trace
 from reportgen.catalog.platforms import Figure, Platform, get_platform
 from reportgen.spec import Precision
@@ -71,6 +72,9 @@ def load_assumptions() -> AssumptionsConfig:
         return AssumptionsConfig.model_validate(yaml.safe_load(fh))
 
 
+OVERRIDDEN = "(overridden in the spec)"
+
+
 def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None
                    ) -> Efficiency:
     """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides."""
@@ -81,7 +85,7 @@ def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | 
         return overrides
     if overrides:
         base.update(overrides)
-        base["why"] = (base.get("why", "") + " (overridden in the spec)").strip()
+        base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
     return Efficiency.model_validate(base)
 
 
@@ -119,6 +123,9 @@ class Assumptions(Model):
     efficiency_note: str
     rules: list[str]
     figures: list[UsedFigure]
+    # the same text, localizable (analysis/messages.py): catalog prose is quoted, not translated
+    efficiency_msgs: list[Msg] = Field(default_factory=list)
+    rule_msgs: list[Msg] = Field(default_factory=list)
 
 
 class OpEstimate(Model):
@@ -158,6 +165,8 @@ class FitCheck(Model):
     unit: str
     verdict: Verdict
     note: str = ""
+    name_msg: Msg | None = None  # ``name``, localizable
+    note_msgs: list[Msg] = Field(default_factory=list)  # ``note`` = their English, joined "; "
 
 
 class PrecisionEstimate(Model):
@@ -197,6 +206,20 @@ class PrecisionEstimate(Model):
     by_kind: list[KindBreakdown] = Field(default_factory=list)
     ops: list[OpEstimate] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    # localizable versions of reason / power_basis / notes (analysis/messages.py)
+    reason_msg: Msg | None = None
+    power_basis_msg: Msg | None = None
+    note_msgs: list[Msg] = Field(default_factory=list)
+
+    def set_reason(self, m: Msg) -> None:
+        self.reason_msg, self.reason = m, m.en()
+
+    def set_power_basis(self, m: Msg) -> None:
+        self.power_basis_msg, self.power_basis = m, m.en()
+
+    def add_note(self, m: Msg) -> None:
+        self.note_msgs.append(m)
+        self.notes.append(m.en())
 
 
 class PlatformEstimate(Model):
@@ -289,30 +312,39 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
                       memory_time_s=tm, ideal_time_s=ideal, predicted_time_s=pred, bound=bound)
 
 
-def _first_unsupported(records: list[OpRecord], platform: Platform) -> tuple[int | None, str]:
+def _first_unsupported(records: list[OpRecord], platform: Platform) -> tuple[int | None, Msg | None]:
     """Position of the first op the device cannot run (Edge TPU partition rule)."""
     kinds = set(platform.supported_op_kinds or [])
     for pos, r in enumerate(records):
         if platform.supported_op_kinds is not None and r.kind.value not in kinds:
-            return pos, f"op {r.index} {r.op} ({r.kind.value}) is not supported on the device"
+            return pos, msg("roofline.op_unsupported", index=r.index, op_code=r.op, kind=r.kind.value)
         if platform.max_tensor_dims is not None and r.kind != OpKind.view:
             for shape in r.input_shapes + r.output_shapes:
                 if sum(1 for d in shape if d > 1) > platform.max_tensor_dims:
-                    return pos, (f"op {r.index} {r.op} has a tensor {shape} with more than "
-                                 f"{platform.max_tensor_dims} dims > 1")
-    return None, ""
+                    return pos, msg("roofline.op_dims", index=r.index, op_code=r.op,
+                                    shape=str(list(shape)), dims=platform.max_tensor_dims)
+    return None, None
+
+
+def status_msg(status: str) -> Msg:
+    """A catalog figure status (sourced, derived, claim_low, ...) as a message."""
+    return msg(f"status.{status}")
+
+
+def power_basis(platform: Platform) -> tuple[float | None, Msg]:
+    """The power figure used for energy, and what it is."""
+    picked = platform.power.for_energy()
+    if picked is None:
+        return None, msg("power.none")
+    name, fig = picked
+    assert fig.value is not None
+    return fig.value, msg("power.basis", label=msg(f"power.label.{name}"), value=fig.value,
+                          status=status_msg(fig.status))
 
 
 def _power(platform: Platform) -> tuple[float | None, str]:
-    picked = platform.power.for_energy()
-    if picked is None:
-        return None, "no usable power figure (unsourced or claim_low)"
-    name, fig = picked
-    label = {"tdp_w": "TDP / board power", "max_w": "highest power mode",
-             "peak_w": "peak power", "design_w": "reference-design power estimate",
-             "typical_w": "typical power", "base_w": "base power",
-             "psu_w": "supply rating (upper bound)"}[name]
-    return fig.value, f"{label}: {fig.value:g} W ({fig.status})"
+    value, basis = power_basis(platform)
+    return value, basis.en()
 
 
 def trace_element_bytes(trace: Trace) -> float:
@@ -320,39 +352,48 @@ def trace_element_bytes(trace: Trace) -> float:
 
 
 def _fit(name: str, required: float, available: Figure | None, scale: float, unit: str,
-         note: str = "") -> FitCheck:
-    """``available`` converted with ``scale`` to ``unit``; unusable → unknown."""
+         *notes: Msg) -> FitCheck:
+    """``available`` converted with ``scale`` to ``unit``; unusable → unknown.
+
+    ``name`` is the message code under ``msg.fit.`` (its English text is the check's name)."""
+    nm = msg(f"fit.{name}")
     if available is None or not available.usable:
-        why = "capacity unknown" if available is None else f"capacity is {available.status}"
-        return FitCheck(name=name, required=required, available=None, unit=unit,
-                        verdict="unknown", note=(note + "; " if note else "") + why)
+        why = msg("fit.capacity_unknown") if available is None else msg(
+            "fit.capacity_status", status=status_msg(available.status))
+        all_notes = [*notes, why]
+        return FitCheck(name=nm.en(), name_msg=nm, required=required, available=None, unit=unit,
+                        verdict="unknown", note=join_en(all_notes), note_msgs=all_notes)
     assert available.value is not None
     avail = available.value * scale
-    return FitCheck(name=name, required=required, available=avail, unit=unit,
-                    verdict="pass" if required <= avail else "fail", note=note)
+    return FitCheck(name=nm.en(), name_msg=nm, required=required, available=avail, unit=unit,
+                    verdict="pass" if required <= avail else "fail", note=join_en(notes),
+                    note_msgs=list(notes))
 
 
 # ---------------------------------------------------------------------------- per precision
 
-def _unsupported_reason(platform: Platform, p: Precision) -> tuple[str, str] | None:
+def _unsupported_reason(platform: Platform, p: Precision) -> tuple[str, Msg] | None:
     """(status, reason) when ``p`` cannot be predicted; None when it can."""
     unit = platform.unit()
     if not platform.runs(p.value):
         pk = unit.peak.get(p.value)
-        why = pk.note if pk is not None and pk.note else (
-            f"{unit.unit} runs {', '.join(unit.precisions) or 'no listed precision'}")
-        return "unsupported", f"{platform.name} ({unit.unit}) cannot run {p.value}: {why}"
+        why = msg("catalog_quote", text=pk.note) if pk is not None and pk.note else (
+            msg("roofline.unit_runs", unit=unit.unit, precisions=", ".join(unit.precisions))
+            if unit.precisions else msg("roofline.unit_runs_none", unit=unit.unit))
+        return "unsupported", msg("roofline.cannot_run", platform=platform.name, unit=unit.unit,
+                                  precision=p.value, why=why)
     cp = compute_precision(p)
     fig = platform.peak(cp)
     if fig is None or not fig.usable:
         status = fig.status if fig is not None else "unsourced"
-        extra = ""
-        if fig is not None and fig.status == "claim_low":
-            extra = (f"; a low-reliability page claims {fig.claimed_value:g} {fig.unit}: confirm it "
-                     f"with `overrides: {{compute_units.{unit.unit}.peak.{cp}: "
-                     f"{fig.claimed_value:g}}}`")
-        what = f"{cp} peak (int4 is W4A16, computed at fp16)" if p is Precision.int4 else f"{cp} peak"
-        return "unknown", f"{what} of {unit.unit} is {status}{extra}"
+        extra: Msg | str = ""
+        if fig is not None and fig.status == "claim_low" and fig.claimed_value is not None:
+            extra = msg("roofline.claim_low", value=fig.claimed_value, unit=fig.unit,
+                        override_code=f"overrides: {{compute_units.{unit.unit}.peak.{cp}: "
+                                      f"{fig.claimed_value:g}}}")
+        code = "roofline.peak_status_int4" if p is Precision.int4 else "roofline.peak_status"
+        return "unknown", msg(code, precision=cp, unit=unit.unit, status=status_msg(status),
+                              extra=extra)
     return None
 
 
@@ -371,13 +412,13 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
                             peak_activation_bytes=act_b,
                             total_flops=sum(r.total_flops for r in trace.records))
     if p is Precision.int4:
-        out.notes.append("int4 = weight-only (W4A16): weights 0.5 B, activations stay fp16, "
-                         "compute at the fp16 peak")
+        out.add_note(msg("roofline.int4_note"))
     bad = _unsupported_reason(platform, p)
     peak_fig = platform.peak(compute_precision(p), sparse=sparse)
     peak = peak_fig.si if peak_fig is not None else None
     if bad is not None:
-        out.status, out.reason = bad  # type: ignore[assignment]
+        out.status = bad[0]  # type: ignore[assignment]
+        out.set_reason(bad[1])
         if out.status == "unsupported":
             out.fit_checks = _fit_checks(trace, platform, p, weight_b, act_b)
             out.fits = _overall(out.fit_checks)
@@ -389,8 +430,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     out.bandwidth_b_per_s = bw if not on_chip else None
     out.ridge_point_flop_per_byte = peak / bw if peak and bw and not on_chip else None
     if sparse:
-        out.notes.append("SPARSE peak (2:4 structured sparsity): needs pruned weights and sparse "
-                         "kernels")
+        out.add_note(msg("roofline.sparse_note"))
 
     # device / fallback split (Edge TPU: the first unsupported op and everything after it)
     cut, cut_reason = _first_unsupported(trace.records, platform)
@@ -400,8 +440,9 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     if host_ops:
         out.fallback_from_op = host_ops[0].index
         out.fallback_ops = len(host_ops)
-        out.notes.append(f"CPU fallback from op {host_ops[0].index}: {cut_reason}; "
-                         f"{len(host_ops)} ops run on the host")
+        assert cut_reason is not None
+        out.add_note(msg("roofline.fallback", index=host_ops[0].index, reason=cut_reason,
+                         ops=len(host_ops)))
         if fallback is not None:
             out.fallback_platform = fallback.id
             host_p = p if fallback.runs(p.value) and fallback.peak(compute_precision(p)) else Precision.fp32
@@ -417,7 +458,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
                 out.latency_is_lower_bound = True
         else:
             out.latency_is_lower_bound = True
-            out.notes.append("no fallback host given: host-CPU time not predicted")
+            out.add_note(msg("roofline.no_fallback_host"))
     link = platform.host_link()
     link_bw = link.bandwidth_gbps.si if link is not None else None
 
@@ -432,23 +473,23 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
         if platform.memory_model == "param_cache" and cache is not None and cache.si is not None:
             stream = max(0.0, dev_w - cache.si)
             if stream > 0:
-                out.notes.append(f"{dev_w / 1e6:.1f} MB of {p.value} weights exceed the "
-                                 f"{cache.si / 1e6:g} MB parameter cache: {stream / 1e6:.1f} MB "
-                                 "stream over the host link every inference")
+                out.add_note(msg("roofline.param_cache_stream", weights_mb=dev_w / 1e6,
+                                 precision=p.value, cache_mb=cache.si / 1e6,
+                                 stream_mb=stream / 1e6))
         if link_bw:
             link_ideal = (stream + io) / link_bw
             link_pred = (stream + io) / (link_bw * eff.eta_m)
             out.host_link_time_s = link_pred
         elif stream + io > 0:
             out.latency_is_lower_bound = True
-            out.notes.append("host-link bandwidth unknown: transfers not predicted")
+            out.add_note(msg("roofline.link_unknown"))
 
     if out.status == "ok" and bw is None and not on_chip and any(o.bytes for o in ops):
         out.latency_is_lower_bound = True
-        out.notes.append("memory bandwidth unknown: memory time not predicted (compute only)")
+        out.add_note(msg("roofline.bw_unknown"))
     if out.status == "unknown" and bw and not on_chip:
         out.latency_is_lower_bound = True
-        out.notes.append("compute peak unknown: latency is the memory-time lower bound")
+        out.add_note(msg("roofline.peak_unknown_lb"))
 
     ideal = sum(o.ideal_time_s or 0.0 for o in ops if o.on_device) + link_ideal
     ideal += sum(o.ideal_time_s or 0.0 for o in ops if not o.on_device)
@@ -468,8 +509,8 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     out.memory_bound_ops = sum(o.bound == "memory" for o in ops)
     if out.predicted_latency_s:
         out.throughput_per_s = batch_size / out.predicted_latency_s
-        power, basis = _power(platform)
-        out.power_basis = basis
+        power, basis = power_basis(platform)
+        out.set_power_basis(basis)
         if power is not None:
             out.power_w = power
             out.energy_per_batch_mj = power * out.predicted_latency_s * 1e3
@@ -500,10 +541,13 @@ def _by_kind(ops: list[OpEstimate], total: float) -> list[KindBreakdown]:
 
 def _overall(checks: list[FitCheck]) -> Verdict:
     hard = [c for c in checks if c.verdict != "info"]
-    if any(c.verdict == "fail" and not c.name.startswith(("parameter cache", "hls4ml"))
+    def code(c: FitCheck) -> str:
+        return c.name_msg.code if c.name_msg else ""
+
+    if any(c.verdict == "fail" and code(c) not in ("fit.param_cache", "fit.dsp", "fit.bram")
            for c in hard):
         return "fail"
-    if hard and all(c.verdict == "pass" for c in hard if not c.name.startswith("hls4ml")):
+    if hard and all(c.verdict == "pass" for c in hard if code(c) not in ("fit.dsp", "fit.bram")):
         return "pass"
     return "unknown"
 
@@ -515,36 +559,36 @@ def _fit_checks(trace: Trace, platform: Platform, p: Precision, weight_b: float,
     checks: list[FitCheck] = []
     oc = platform.on_chip
     if platform.memory_model == "dram":
-        note = "weights + peak activations"
+        notes = [msg("fit.weights_acts")]
         if platform.memory.unified:
-            note += "; memory is unified (shared with the OS and other units)"
-        checks.append(_fit("memory capacity", (weight_b + act_b) * mb, platform.capacity(), 1e3,
-                           "MB", note))
+            notes.append(msg("fit.unified"))
+        checks.append(_fit("memory_capacity", (weight_b + act_b) * mb, platform.capacity(), 1e3,
+                           "MB", *notes))
     elif platform.memory_model == "param_cache":
-        checks.append(_fit("parameter cache", weight_b * mb, oc.param_cache_mb, 1.0, "MB",
-                           "weights beyond the cache stream over the host link each inference"))
+        checks.append(_fit("param_cache", weight_b * mb, oc.param_cache_mb, 1.0, "MB",
+                           msg("fit.param_cache_note")))
     elif platform.memory_model == "on_chip":
-        checks.append(_fit("on-chip memory", (weight_b + act_b) * mb, oc.sram_mb, 1.0, "MB",
-                           "no external DRAM: the model must fit on chip (rely on the compiler's "
-                           "result)"))
+        checks.append(_fit("on_chip", (weight_b + act_b) * mb, oc.sram_mb, 1.0, "MB",
+                           msg("fit.on_chip_note")))
     elif platform.memory_model == "mcu":
         sram = oc.usable_sram_kb if oc.usable_sram_kb is not None and oc.usable_sram_kb.usable \
             else oc.sram_kb
-        checks.append(_fit("SRAM tensor arena", act_b * mb, sram, 1e-3, "MB",
-                           "peak live activations (plus scratch, not counted) must fit SRAM"))
-        checks.append(_fit("flash (weights)", weight_b * mb, oc.flash_mb, 1.0, "MB"))
+        checks.append(_fit("sram_arena", act_b * mb, sram, 1e-3, "MB", msg("fit.sram_note")))
+        checks.append(_fit("flash", weight_b * mb, oc.flash_mb, 1.0, "MB"))
     if platform.class_.value == "fpga" and oc.dsp_slices is not None:
         rf = load_assumptions().fpga_reuse_factor
         macs = sum(r.macs for r in trace.records)
         dsp = oc.dsp_slices.value if oc.dsp_slices.usable else None
         need = macs / rf
         min_rf = math.ceil(macs / dsp) if dsp else None
+        name, note = msg("fit.dsp"), msg("fit.dsp_note", rf=rf,
+                                           min_rf=min_rf if min_rf is not None else "—")
         checks.append(FitCheck(
-            name="hls4ml DSP budget", required=need, available=dsp, unit="DSP",
+            name=name.en(), name_msg=name, required=need, available=dsp, unit="DSP",
             verdict="unknown" if dsp is None else ("pass" if need <= dsp else "fail"),
-            note=f"MACs per inference / reuse factor {rf}; minimum reuse factor to fit: {min_rf}"))
-        checks.append(_fit("hls4ml on-chip weights (BRAM/URAM)", weight_b * mb, oc.bram_uram_mb,
-                           1.0, "MB", "hls4ml keeps every weight on chip"))
+            note=note.en(), note_msgs=[note]))
+        checks.append(_fit("bram", weight_b * mb, oc.bram_uram_mb, 1.0, "MB",
+                           msg("fit.bram_note")))
     return checks
 
 
@@ -601,24 +645,23 @@ def _assumptions(plat: Platform, eff: Efficiency, precisions: list[Precision],
     figs.append(UsedFigure.of(f"power ({picked[0]})" if picked else "power", picked[1] if picked
                               else None))
     figs.append(UsedFigure.of("price", plat.price_usd))
-    rules = [
-        "F = 2 × MACs + vector FLOPs; B = weights + activations read + outputs written at the "
-        "precision (un-fused upper bound)",
-        "time = max(F / (η_c · P_peak), B / (η_m · BW)) + per-op overhead; ideal: η = 1, no overhead",
-        "dense peaks" + (" (SPARSE requested)" if sparse else " (2:4 sparse peaks not used)"),
-        "int4 = weight-only W4A16: activations stay fp16, compute at the fp16 peak",
-    ]
+    rules = [msg("rule.flops_bytes"), msg("rule.time"),
+             msg("rule.dense_sparse" if sparse else "rule.dense"), msg("rule.int4")]
     if plat.memory_model == "param_cache":
-        rules.append("Edge TPU: weights beyond the on-chip parameter cache stream over the host "
-                     "link every inference; the first unsupported op and all later ops run on "
-                     "the host CPU" + (f" ({fb.id}, assumed)" if fb else ""))
+        rules.append(msg("rule.edge_tpu", host=msg("rule.edge_tpu_host", host=fb.id) if fb else ""))
     if plat.memory_model == "on_chip":
-        rules.append("no external DRAM: operands on chip (no DRAM term); input/output cross the "
-                     "host link")
+        rules.append(msg("rule.on_chip"))
     if plat.memory_model == "mcu":
-        rules.append("MCU: activations in SRAM, weights in flash; memory time not modelled")
+        rules.append(msg("rule.mcu"))
+    why, overridden = eff.why, eff.why.endswith(OVERRIDDEN)
+    if overridden:
+        why = why[: -len(OVERRIDDEN)].strip()
+    eff_msgs = [msg("catalog_quote", text=f"{load_assumptions().note} {why}".strip())]
+    if overridden:
+        eff_msgs.append(msg("roofline.eta_overridden"))
     return Assumptions(platform_id=plat.id, platform_name=plat.name, compute_unit=plat.default_unit,
                        memory_model=plat.memory_model, eta_c=eff.eta_c, eta_m=eff.eta_m,
                        op_overhead_us=eff.op_overhead_us,
                        efficiency_note=f"{load_assumptions().note} {eff.why}".strip(),
-                       rules=rules, figures=figs)
+                       rules=[r.en() for r in rules], figures=figs, efficiency_msgs=eff_msgs,
+                       rule_msgs=rules)

@@ -214,5 +214,5 @@ def stage(ctx: Any, result: Any) -> None:
     from reportgen.pipeline import StageSkipped
 
     if result.hypotheses is None:
-        raise StageSkipped("no hypotheses to weigh")
+        raise StageSkipped("no hypotheses to weigh", code="no_hypotheses")
     result.tradeoffs = build_tradeoffs(result.hypotheses, result.findings)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from reportgen.analysis.messages import Msg, join_en, msg
 from reportgen.analysis.records import Trace
 from reportgen.analysis.roofline import (
     Model,
@@ -19,6 +20,8 @@ from reportgen.analysis.roofline import (
     PrecisionEstimate,
     Verdict,
     estimate,
+    power_basis,
+    status_msg,
 )
 from reportgen.catalog.platforms import Platform, get_platform
 from reportgen.spec import Constraints, Precision
@@ -36,25 +39,30 @@ class ConstraintVerdict(Model):
     margin: float | None = Field(None, description="relative headroom; < 0 fails")
     basis: str = Field("", description="what the predicted value is and how it was obtained")
     origin: Literal["predicted", "published", "spec"] = "predicted"
+    basis_msgs: list[Msg] = Field(default_factory=list, description="``basis``, localizable: "
+                                  "its English is these messages concatenated")
+
+    def add_basis(self, m: Msg) -> None:
+        self.basis_msgs.append(m)
+        self.basis = join_en(self.basis_msgs, "")
 
 
 def _check(name: str, req: float, unit: str, cmp: Literal["<=", ">="], value: float | None,
-           basis: str, origin: Literal["predicted", "published", "spec"] = "predicted",
+           basis: Msg, origin: Literal["predicted", "published", "spec"] = "predicted",
            lower_bound: bool = False) -> ConstraintVerdict:
     if value is None:
         return ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
-                                 predicted=None, verdict="unknown", basis=basis, origin=origin)
+                                 predicted=None, verdict="unknown", basis=basis.en(),
+                                 basis_msgs=[basis], origin=origin)
     margin = (req - value) / req if cmp == "<=" else (value - req) / req
     verdict: Verdict = "pass" if margin >= 0 else "fail"
-    if lower_bound and verdict == "pass" and cmp == "<=":
-        verdict = "unknown"  # a lower bound below the limit proves nothing
-        basis += " (lower bound: the true value may be higher)"
-    elif lower_bound and verdict == "pass" and cmp == ">=":
-        verdict = "unknown"
-        basis += " (from a latency lower bound: the true value may be lower)"
-    return ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
-                             predicted=value, verdict=verdict, margin=margin, basis=basis,
-                             origin=origin)
+    out = ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
+                            predicted=value, verdict=verdict, margin=margin, basis=basis.en(),
+                            basis_msgs=[basis], origin=origin)
+    if lower_bound and verdict == "pass":
+        out.verdict = "unknown"  # a lower bound below the limit proves nothing
+        out.add_basis(msg("verdict.lower_bound_le" if cmp == "<=" else "verdict.lower_bound_ge"))
+    return out
 
 
 def _pick(est: PlatformEstimate, precision: Precision | str | None) -> PrecisionEstimate | None:
@@ -66,15 +74,21 @@ def _pick(est: PlatformEstimate, precision: Precision | str | None) -> Precision
     return known[0] if known else None
 
 
-def input_rate_b_per_s(c: Constraints) -> tuple[float | None, str]:
-    """Required input data rate in B/s, from ``input_bandwidth_mb_s`` or ``sensor``."""
+def input_rate(c: Constraints) -> tuple[float | None, Msg | None]:
+    """Required input data rate in B/s, from ``input_bandwidth_mb_s`` or ``sensor``, and its basis."""
     if c.input_bandwidth_mb_s is not None:
-        return c.input_bandwidth_mb_s * 1e6, f"{c.input_bandwidth_mb_s:g} MB/s given"
+        return c.input_bandwidth_mb_s * 1e6, msg("verdict.rate_given", value=c.input_bandwidth_mb_s)
     if c.sensor is not None:
         s = c.sensor
-        return s.bytes_per_s, (f"sensor {s.width}×{s.height}×{s.channels}×{s.bytes_per_sample:g} B "
-                               f"× {s.rate_hz:g} Hz")
-    return None, ""
+        return s.bytes_per_s, msg("verdict.rate_sensor", width=s.width, height=s.height,
+                                  channels=s.channels, bytes=s.bytes_per_sample, hz=s.rate_hz)
+    return None, None
+
+
+def input_rate_b_per_s(c: Constraints) -> tuple[float | None, str]:
+    """``input_rate`` with the basis in English."""
+    rate, basis = input_rate(c)
+    return rate, basis.en() if basis else ""
 
 
 def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platform: Platform,
@@ -83,70 +97,74 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
     pe = _pick(est, precision)
     prec = pe.precision if pe else "none"
     lb = pe.latency_is_lower_bound if pe else False
-    where = f"{platform.name}, {prec}, roofline with η_c={est.assumptions.eta_c:g}, " \
-            f"η_m={est.assumptions.eta_m:g}"
+    where = msg("verdict.where", platform=platform.name, precision=prec,
+                eta_c=est.assumptions.eta_c, eta_m=est.assumptions.eta_m)
     out: list[ConstraintVerdict] = []
     c = constraints
     lat = pe.predicted_latency_s if pe else None
     if c.latency_ms is not None:
         out.append(_check("latency_ms", c.latency_ms, "ms", "<=",
                           lat * 1e3 if lat is not None else None,
-                          f"predicted latency per batch of {est.batch_size} ({where})",
+                          msg("verdict.latency", batch=est.batch_size, where=where),
                           lower_bound=lb))
     if c.throughput_per_s is not None:
         out.append(_check("throughput_per_s", c.throughput_per_s, "samples/s", ">=",
                           pe.throughput_per_s if pe else None,
-                          f"batch {est.batch_size} / predicted latency ({where})", lower_bound=lb))
+                          msg("verdict.throughput", batch=est.batch_size, where=where),
+                          lower_bound=lb))
     if c.memory_mb is not None:
         need = (pe.weight_bytes + pe.peak_activation_bytes) / 1e6 if pe else None
         out.append(_check("memory_mb", c.memory_mb, "MB", "<=", need,
-                          f"weights + peak activations at {prec} (counted)"))
+                          msg("verdict.memory", precision=prec)))
     if c.power_w is not None:
         picked = platform.power.for_energy()
         v = _check("power_w", c.power_w, "W", "<=", picked[1].value if picked else None,
-                   (pe.power_basis if pe and pe.power_basis else
-                    "no usable power figure") if picked else "power unsourced",
+                   power_basis(platform)[1] if picked else msg("verdict.power_unsourced"),
                    origin="published")
         if picked and picked[0] == "psu_w" and v.verdict == "fail":
             # a supply rating bounds the draw from above: exceeding the budget proves nothing
             v.verdict = "unknown"
-            v.basis += "; the supply rating is an upper bound, not the draw: measure the board"
+            v.add_basis(msg("verdict.psu_suffix"))
         out.append(v)
     if c.energy_mj is not None:
         out.append(_check("energy_mj", c.energy_mj, "mJ", "<=",
                           pe.energy_per_sample_mj if pe else None,
-                          f"power × predicted latency per sample ({pe.power_basis if pe else ''})",
+                          msg("verdict.energy",
+                              power=(pe.power_basis_msg or "") if pe else ""),
                           lower_bound=lb))
     if c.cost_usd is not None:
         price = platform.price_usd
         out.append(_check("cost_usd", c.cost_usd, "USD", "<=", price.value if price.usable else None,
-                          f"platform price ({price.status}"
-                          + (f", {price.text}" if price.text else "")
-                          + (f", claimed {price.claimed_value:g}" if price.claimed_value else "")
-                          + ")", origin="published"))
-    rate, rate_basis = input_rate_b_per_s(c)
-    if rate is not None:
+                          msg("verdict.cost", status=status_msg(price.status),
+                              text=msg("verdict.cost_text", text=msg("catalog_quote", text=price.text))
+                              if price.text else "",
+                              claimed=msg("verdict.cost_claimed", value=price.claimed_value)
+                              if price.claimed_value else ""), origin="published"))
+    rate, rate_basis = input_rate(c)
+    if rate is not None and rate_basis is not None:
         link = platform.host_link()
         if link is not None and link.bandwidth_gbps.usable:
             avail = link.bandwidth_gbps.si
-            via = f"host link {link.name} ({link.bandwidth_gbps.status})"
+            via = msg("verdict.via_link", link=link.name, status=status_msg(link.bandwidth_gbps.status))
         elif link is not None:
-            avail, via = None, f"host link {link.name} bandwidth {link.bandwidth_gbps.status}"
+            avail, via = None, msg("verdict.via_link_unknown", link=link.name,
+                                   status=status_msg(link.bandwidth_gbps.status))
         else:
             avail = platform.bandwidth().si
-            via = f"memory bandwidth ({platform.bandwidth().status}); no host link in the catalog"
+            via = msg("verdict.via_memory", status=status_msg(platform.bandwidth().status))
         out.append(_check("input_bandwidth_mb_s", rate / 1e6, "MB/s", ">=",
                           None if avail is None else avail / 1e6,
-                          f"available {via} must carry {rate_basis}", origin="published"))
+                          msg("verdict.input_bw", via=via, rate=rate_basis), origin="published"))
     if c.sensor is not None:
         out.append(_check("sensor_rate_hz", c.sensor.rate_hz, "samples/s", ">=",
                           pe.throughput_per_s if pe else None,
-                          f"predicted throughput must keep up with the sensor ({where})",
+                          msg("verdict.sensor", where=where),
                           lower_bound=lb))
     if c.connectivity is not None:
         out.append(ConstraintVerdict(name="connectivity", requirement=c.connectivity, unit="",
                                      comparison="info", predicted=None, verdict="info",
-                                     basis="not modelled: informational", origin="spec"))
+                                     basis=msg("verdict.info").en(),
+                                     basis_msgs=[msg("verdict.info")], origin="spec"))
     return out
 
 
@@ -177,6 +195,7 @@ class ZooRow(Model):
     toolchain: str = ""
     required_format: str = ""
     note: str = ""
+    note_msgs: list[Msg] = Field(default_factory=list, description="``note``, localizable")
     origin: Literal["predicted"] = "predicted"
 
 
@@ -191,7 +210,8 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
         if pe is None:  # nothing runnable: show the lower bound or the reasons
             lbs = [x for x in est.per_precision if x.predicted_latency_s]
             pe_lb = min(lbs, key=lambda x: x.predicted_latency_s or math.inf, default=None)
-            reasons = "; ".join(f"{x.precision}: {x.reason}" for x in est.per_precision)
+            reasons = [msg("zoo.precision_reason", precision=x.precision,
+                           reason=x.reason_msg or x.reason) for x in est.per_precision]
             rows.append(ZooRow(
                 platform_id=plat.id, platform_name=plat.name, platform_class=plat.class_.value,
                 best_precision=None,
@@ -202,7 +222,8 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
                 price_usd=plat.price_usd.value if plat.price_usd.usable else None,
                 price_status=plat.price_usd.status,
                 toolchain=plat.toolchain[0] if plat.toolchain else "",
-                required_format=plat.required_format, note=reasons))
+                required_format=plat.required_format, note=join_en(reasons),
+                note_msgs=reasons))
             continue
         rows.append(ZooRow(
             platform_id=plat.id, platform_name=plat.name, platform_class=plat.class_.value,
@@ -213,5 +234,6 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
             price_usd=plat.price_usd.value if plat.price_usd.usable else None,
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
-            required_format=plat.required_format, note="; ".join(pe.notes)))
+            required_format=plat.required_format, note="; ".join(pe.notes),
+            note_msgs=list(pe.note_msgs)))
     return rows

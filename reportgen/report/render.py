@@ -45,8 +45,38 @@ def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
         "signed_pct": f.signed_pct, "shape": filters.shape, "md": filters.md,
         "md_block": filters.md_block,
     })
-    env.globals["t"] = Translator(lang)
+    tr = env.globals["t"] = Translator(lang)
+    env.globals.update(_message_globals(lang, tr))
     return env
+
+
+def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
+    """``msg(m, fallback)``: a generated sentence (analysis/messages.py) in the report's language,
+    text parameters escaped for Markdown; ``msgs(list, sep)``: several; ``tl(key, **params)``: a
+    catalog sentence with numbers formatted per locale (stage reasons); ``quote(text)``: catalog
+    prose, labelled as quoted; ``u(unit)``: a unit symbol; ``pclass(id)``: a platform class."""
+    from reportgen.analysis.messages import Msg, render, render_text
+
+    def one(m: Msg | None, fallback: Any = None) -> str:
+        return render(m, lang, filters.md) if m is not None else filters.md(fallback)
+
+    def many(ms: list[Msg], sep: str = "; ") -> str:
+        return sep.join(render(m, lang, filters.md) for m in ms)
+
+    def tl(key: str, **params: Any) -> str:
+        return render_text(str(tr(key)), lang, params, filters.md) if params else str(tr(key))
+
+    def quote(text: Any) -> str:
+        """Catalog prose (English in every report) under the 'from the catalog' label."""
+        return render(Msg(code="catalog_quote", params={"text": str(text)}), lang, filters.md)
+
+    def unit(u: Any) -> str:
+        return str(tr.data.get("unit", {}).get(str(u), u))
+
+    def pclass(c: Any) -> str:
+        return filters.md(tr.data.get("platform_class", {}).get(str(c), c))
+
+    return {"msg": one, "msgs": many, "tl": tl, "quote": quote, "u": unit, "pclass": pclass}
 
 
 def render_markdown(result: StudyResult, figures: dict[str, FigureFile], template_root: Path | None = None) -> str:
