@@ -25,7 +25,11 @@ from reportgen.spec import AudioInput, ImageInput, Inputs, RecsysInput, TextInpu
 
 Axis = Literal["image_size", "sequence_length", "audio_seconds", "num_candidates", "batch_size"]
 SLOPE_CHANGE = 0.25  # a change of the log-log slope at least this big is reported
-SWEEP_BUDGET_S = 60.0  # stop re-tracing after this long (per sweep)
+SWEEP_BUDGET_S = 60.0  # safety net only: stop re-tracing after this long (per sweep)
+# Points per sweep are thinned by the size of the base trace, not by the clock, so snapshot
+# builds stay deterministic: about this many traced ops per sweep, never fewer than 4 points.
+SWEEP_OPS_BUDGET = 12_000
+MIN_POINTS = 4
 
 
 class Strict(BaseModel):
@@ -221,6 +225,21 @@ def with_size(inputs: Inputs, axis: Axis, value: float) -> Inputs:
     return inputs.model_copy(update={"recsys": r.model_copy(update={"num_candidates": int(value)})})
 
 
+def thin(values: list[float], base: float, max_points: int) -> list[float]:
+    """At most ``max_points`` of ``values``: the smallest, the base and the largest, then the
+    others spread evenly (by rank) between them."""
+    ordered = sorted(values)
+    if len(ordered) <= max_points:
+        return ordered
+    keep = {ordered[0], ordered[-1], base}
+    rest = [v for v in ordered if v not in keep]
+    slots = max(0, max_points - len(keep))
+    if slots and rest:
+        step = len(rest) / slots
+        keep |= {rest[min(len(rest) - 1, int((i + 0.5) * step))] for i in range(slots)}
+    return sorted(v for v in keep if v in ordered)
+
+
 def measured_values(values: list[float], base: float, count: int = 3) -> list[float]:
     """The few sweep points worth measuring: the smallest, the base and the next one up."""
     ordered = sorted(values)
@@ -361,8 +380,11 @@ def stage(ctx: Any, result: Any) -> None:
         sized = {s.value: s.latency for s in meas.run.sizes}
         batched = {float(b.batch_size): b.latency for b in meas.run.batches}
     sweeps = []
+    base_ops = max(1, len(ctx.products["trace"].records))
+    max_points = max(MIN_POINTS, SWEEP_OPS_BUDGET // base_ops)
     for axis, unit, base, values in (domain_axis(resolved.domain.value, resolved.inputs),
                                      batch_axis(resolved.inputs)):
+        values = thin(values, base, max_points)
         sweeps.append(run_sweep(axis, unit, base, values, resolved.inputs, trace_fn, predict,
                                 measured=batched if axis == "batch_size" else sized,
                                 limits=limits, platform_memory_bytes=cap))

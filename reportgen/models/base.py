@@ -120,9 +120,28 @@ def _params_to_meta() -> Iterator[None]:
         nn.Module.register_buffer = orig_buffer  # type: ignore[method-assign]
 
 
-def construct(fn: Callable[[], nn.Module], device: str) -> nn.Module:
+# Meta modules hold no data and tracing does not change them, so studies that trace the same
+# model at several input sizes (scaling sweeps, hypotheses) build it once.
+_META_CACHE: dict[str, nn.Module] = {}
+_META_CACHE_SIZE = 4
+
+
+def construct(fn: Callable[[], nn.Module], device: str, key: str | None = None) -> nn.Module:
     """Build a module on ``device``. On meta, builders that compute with tensors in __init__
-    are retried with only their parameters and buffers placed on meta."""
+    are retried with only their parameters and buffers placed on meta. ``key`` (a canonical
+    description of the recipe) lets meta builds be reused."""
+    if device == "meta" and key is not None:
+        cached = _META_CACHE.get(key)
+        if cached is None:
+            cached = _construct(fn, device)
+            if len(_META_CACHE) >= _META_CACHE_SIZE:
+                _META_CACHE.pop(next(iter(_META_CACHE)))
+            _META_CACHE[key] = cached
+        return cached
+    return _construct(fn, device)
+
+
+def _construct(fn: Callable[[], nn.Module], device: str) -> nn.Module:
     try:
         with torch.device(device):
             return fn()

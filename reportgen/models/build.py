@@ -119,7 +119,7 @@ def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel
         hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(sorted(recsys.REGISTRY))}"
         raise ModelBuildError(f"no built-in recommender '{src.name}': {hint}")
     try:
-        model = construct(lambda: recsys.REGISTRY[src.name](**src.kwargs), device)
+        model = construct(lambda: recsys.REGISTRY[src.name](**src.kwargs), device, key=src.model_dump_json())
     except TypeError as e:
         raise ModelBuildError(f"recommender '{src.name}': bad kwargs: {e}") from None
     model.eval()

@@ -27,7 +27,7 @@ def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) ->
         raise ModelBuildError(f"torchaudio.models has no builder '{src.builder}': {hint}")
     fn = getattr(tam, src.builder)
     try:
-        model = construct(lambda: fn(**src.kwargs), device)
+        model = construct(lambda: fn(**src.kwargs), device, key=src.model_dump_json())
     except TypeError as e:
         raise ModelBuildError(f"torchaudio.models.{src.builder}: bad kwargs: {e}") from None
     model.eval()

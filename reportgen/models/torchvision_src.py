@@ -46,7 +46,8 @@ def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -
     elif src.name in torchvision.models.list_models(module=torchvision.models.segmentation):
         kwargs.setdefault("weights_backbone", None)
     try:
-        model = construct(lambda: torchvision.models.get_model(src.name, **kwargs), device)
+        model = construct(lambda: torchvision.models.get_model(src.name, **kwargs), device,
+                          key=src.model_dump_json())
     except TypeError as e:
         raise ModelBuildError(f"torchvision.models.{src.name}: bad kwargs: {e}") from None
     model.eval()

@@ -10,7 +10,14 @@ from typing import Any
 import torch
 
 from reportgen.errors import ModelBuildError
-from reportgen.models.base import LoadedModel, audio_frames, audio_samples, image_tensor, token_ids
+from reportgen.models.base import (
+    LoadedModel,
+    audio_frames,
+    audio_samples,
+    construct,
+    image_tensor,
+    token_ids,
+)
 from reportgen.spec import AudioInput, Domain, ImageInput, Inputs, TextInput, TransformersSource
 
 OFFLINE_HINT = ("reportgen never downloads: put the hyper-parameters in the spec (model_type + "
@@ -63,12 +70,14 @@ def build(src: TransformersSource, inputs: Inputs, domain: Domain, device: str,
     auto = getattr(transformers, src.auto_class, None)
     if auto is None or not hasattr(auto, "from_config"):
         raise ModelBuildError(f"transformers has no Auto class '{src.auto_class}'")
+    def make() -> Any:
+        try:
+            return auto.from_config(cfg, attn_implementation="sdpa")
+        except (ValueError, ImportError):
+            return auto.from_config(cfg, attn_implementation="eager")
+
     try:
-        with torch.device(device):
-            try:
-                model = auto.from_config(cfg, attn_implementation="sdpa")
-            except (ValueError, ImportError):
-                model = auto.from_config(cfg, attn_implementation="eager")
+        model = construct(make, device, key=f"{src.auto_class}:{cfg.to_json_string(use_diff=False)}")
     except ValueError as e:
         raise ModelBuildError(f"{src.auto_class} cannot build a '{cfg.model_type}' model: {e}") from None
     model.eval()
