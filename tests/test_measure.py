@@ -161,7 +161,8 @@ def test_real_small_measurement_is_sane() -> None:
     # a point is skipped (and noted) only when a loaded machine makes it too slow for the budget
     assert batches == [1, 2] or (batches == [1] and any("batch 2" in n for n in run.notes))
     assert run.batches[-1].throughput_per_s == pytest.approx(batches[-1] / run.batches[-1].latency.median_s)
-    assert [t.threads for t in run.threads] == [1]
+    threads = [t.threads for t in run.threads]
+    assert threads == [1] or (threads == [] and any("thread" in n for n in run.notes))
     prof = run.profile
     assert prof is not None and prof.ops
     assert sum(o.share for o in prof.ops) <= 1.0 + 1e-9
