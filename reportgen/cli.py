@@ -66,14 +66,15 @@ def build(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="Allow `source: python` models, which run code from the spec.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Treat any section not computed (failed, skipped or not available) as an error (exit 1).")] = False,
     templates: Annotated[Path | None, typer.Option("--templates", help="Your own template directory (rendered sandboxed).")] = None,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, max=64, help="Build up to N specs in parallel (measurements still run one at a time). Several specs also write index.html, a gallery, in the output directory.")] = 1,
 ) -> None:
     """Build the report(s) for one or more study specs."""
-    from reportgen.build import build_many
+    from reportgen.batch import build_batch
 
     fmts = _formats(formats)
     try:
-        outcomes = build_many(specs, output=output, formats=fmts, deterministic=deterministic,
-                              allow_code=allow_code, template_root=templates, console=err)
+        outcomes = build_batch(specs, output=output, formats=fmts, deterministic=deterministic,
+                               allow_code=allow_code, template_root=templates, jobs=jobs, console=err)
     except ReportgenError as e:
         _fail(e)
         return

@@ -141,3 +141,28 @@ def test_counted_macs_match_published(card_id: str) -> None:
         if fig.unit in ("MACs", "FLOPs"):
             counted = macs if fig.unit == "MACs" else 2 * macs
             assert abs(counted - fig.value) <= fig.tolerance * fig.value, (card_id, counted, fig.value)
+
+
+PUBLISHED_CARDS = [i for i in IDS if load_card(i).published]
+
+
+@pytest.mark.parametrize("card_id", PUBLISHED_CARDS)
+def test_pipeline_agrees_with_every_published_figure(card_id: str) -> None:
+    """Acceptance, through the real pipeline: a minimal study of the card (its default inputs)
+    compares every published figure (params, MACs, FLOPs) in its ``published`` stage, and each
+    agrees within the tolerance the card states — the comparison table of report section 1."""
+    from reportgen import pipeline
+    from reportgen.spec import parse_spec
+
+    card = load_card(card_id)
+    if missing := missing_requirements(card):
+        pytest.skip(f"optional package(s) not installed: {missing}")
+    spec = parse_spec(f'title: "{card_id}"\nmodel: {{card: {card_id}}}\nplatform: raspberry_pi_5\n')
+    stages = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs", "published")]
+    result = pipeline.run(spec, None, deterministic=True, stages=stages)
+    assert [s.state for s in result.stages] == ["ok"] * 4, result.stages
+    assert [p.quantity for p in result.published] == [f.unit for f in card.published]
+    for p, fig in zip(result.published, card.published, strict=True):
+        assert p.tolerance == fig.tolerance and p.published == fig.value
+        assert p.agrees, (card_id, p.quantity, p.counted, p.published, p.relative_difference)
+        assert abs(p.counted - fig.value) <= fig.tolerance * fig.value * (1 + 1e-9)
