@@ -67,14 +67,21 @@ def build(
     strict: Annotated[bool, typer.Option("--strict", help="Treat any section not computed (failed, skipped or not available) as an error (exit 1).")] = False,
     templates: Annotated[Path | None, typer.Option("--templates", help="Your own template directory (rendered sandboxed).")] = None,
     jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, max=64, help="Build up to N specs in parallel (measurements still run one at a time). Several specs also write index.html, a gallery, in the output directory.")] = 1,
+    measurements: Annotated[Path | None, typer.Option("--measurements", help="Merge a file from `reportgen profile` (one spec only) as the measured section.")] = None,
 ) -> None:
     """Build the report(s) for one or more study specs."""
     from reportgen.batch import build_batch
 
     fmts = _formats(formats)
     try:
-        outcomes = build_batch(specs, output=output, formats=fmts, deterministic=deterministic,
-                               allow_code=allow_code, template_root=templates, jobs=jobs, console=err)
+        if measurements is not None:  # a measurements file belongs to one study
+            from reportgen.build import build_measured
+            outcomes = build_measured(specs, measurements, output=output, formats=fmts,
+                                      deterministic=deterministic, allow_code=allow_code,
+                                      template_root=templates, console=err)
+        else:
+            outcomes = build_batch(specs, output=output, formats=fmts, deterministic=deterministic,
+                                   allow_code=allow_code, template_root=templates, jobs=jobs, console=err)
     except ReportgenError as e:
         _fail(e)
         return
@@ -178,16 +185,16 @@ def models(
     out.print(table)
 
 
-def _register_optional() -> None:
-    """Commands contributed by other modules (platform catalog, profiling)."""
-    try:
-        from reportgen.cli_platforms import register as register_platforms
-    except ImportError:
-        return
-    register_platforms(app)
+def _register_subcommands() -> None:
+    """Commands defined in their own modules (profiling, the platform catalog)."""
+    from reportgen.cli_platforms import app as platforms_app
+    from reportgen.cli_profile import register as register_profile
+
+    register_profile(app)
+    app.add_typer(platforms_app, name="platforms")
 
 
-_register_optional()
+_register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> Any:
