@@ -27,6 +27,7 @@ from reportgen.result import (
     Reproduction,
     StageStatus,
     StudyResult,
+    TensorInfo,
 )
 from reportgen.spec import StudySpec, study_id
 
@@ -82,6 +83,7 @@ class Stage:
 # --------------------------------------------------------------------------- stages
 
 def _stage_model(ctx: Context, result: StudyResult) -> None:
+    from reportgen.models.base import input_summary
     from reportgen.models.build import build, resolve
 
     resolved = resolve(ctx.spec, str(ctx.spec_path or "<spec>"))
@@ -99,7 +101,8 @@ def _stage_model(ctx: Context, result: StudyResult) -> None:
         description=getattr(card.description, lang) if card else ctx.spec.description,
         architecture=getattr(card.architecture, lang) if card else None,
         paper=PaperInfo(**card.paper.model_dump()) if card else None,
-        notes=list(loaded.notes))
+        notes=[m.en() for m in loaded.notes], note_msgs=list(loaded.notes),
+        input_msg=input_summary(resolved.domain, resolved.inputs))
 
 
 def _source_name(src: Any) -> str:
@@ -131,6 +134,28 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
     ctx.products["trace"] = trace
     ctx.products["trace_notes"] = notes
+    if result.model is not None:
+        result.model.input_tensors = _tensor_infos(loaded.module, args, kwargs)
+
+
+def _tensor_infos(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[TensorInfo]:
+    """Name, shape and dtype of each tensor the forward receives (names from its signature)."""
+    import inspect
+
+    import torch
+
+    try:
+        names = [n for n in inspect.signature(module.forward).parameters if n not in ("self",)]
+    except (TypeError, ValueError):
+        names = []
+    out: list[TensorInfo] = []
+    items = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)]
+    items += list(kwargs.items())
+    for name, value in items:
+        if isinstance(value, torch.Tensor):
+            out.append(TensorInfo(name=name, shape=list(value.shape),
+                                  dtype=str(value.dtype).removeprefix("torch.")))
+    return out
 
 
 def _stage_costs(ctx: Context, result: StudyResult) -> None:
@@ -147,9 +172,12 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
 
 def _stage_published(ctx: Context, result: StudyResult) -> None:
     resolved = ctx.products["resolved"]
-    if resolved.card is None or not resolved.card.published:
+    if resolved.card is None:
         raise StageSkipped("no published figures: the model is not from a model card",
                            code="no_published")
+    if not resolved.card.published:
+        raise StageSkipped(f"model card '{resolved.card.id}' lists no published figures",
+                           code="card_without_figures", card=resolved.card.id)
     costs = result.costs
     assert costs is not None
     counted = {"params": costs.params.total, "MACs": costs.summary.macs, "FLOPs": costs.summary.flops}

@@ -63,6 +63,14 @@ class PaperInfo(BaseModel):
     url: str | None = None
 
 
+class TensorInfo(BaseModel):
+    """One tensor argument of the traced forward pass."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+
+
 class ModelInfo(BaseModel):
     name: str
     card: str | None
@@ -74,7 +82,11 @@ class ModelInfo(BaseModel):
     description: str | None = None  # card text in the report's language
     architecture: str | None = None
     paper: PaperInfo | None = None
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # English, for data.json readers
+    note_msgs: list[Msg] = Field(default_factory=list)  # the same, localizable
+    input_msg: Msg | None = None  # the spec's inputs in the domain's words
+    input_tensors: list[TensorInfo] = Field(default_factory=list)  # what the forward received
+
 
 
 class PublishedComparison(BaseModel):

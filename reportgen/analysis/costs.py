@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, Field
 
+from reportgen.analysis.messages import Msg
 from reportgen.analysis.records import OpKind, OpRecord, Trace
 from reportgen.spec import Precision
 
@@ -87,7 +88,8 @@ class CostAnalysis(BaseModel):
     by_kind: list[CostRow]
     top_ops: list[CostRow]
     not_counted: list[NotCountedRow]
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # English, for data.json readers
+    note_msgs: list[Msg] = Field(default_factory=list)  # the same, localizable
 
 
 def _accumulate(records: Iterable[OpRecord], key: Callable[[OpRecord], str]) -> dict[str, CostRow]:
@@ -167,7 +169,7 @@ def _blocks(trace: Trace, total_macs: int, total_bytes: int, max_rows: int = 40)
     return _finish(out, total_macs, total_bytes)
 
 
-def analyse(trace: Trace, notes: list[str] | None = None, max_depth: int = 3) -> CostAnalysis:
+def analyse(trace: Trace, notes: list[Msg] | None = None, max_depth: int = 3) -> CostAnalysis:
     recs = trace.records
     macs = sum(r.macs for r in recs)
     vflops = sum(r.vector_flops for r in recs)
@@ -227,4 +229,5 @@ def analyse(trace: Trace, notes: list[str] | None = None, max_depth: int = 3) ->
         summary=summary, params=params, blocks=_blocks(trace, macs, moved), by_module=by_module,
         by_layer_type=by_layer, by_op=by_op, by_kind=by_kind,
         top_ops=_finish(top_rows, macs, moved),
-        not_counted=sorted(not_counted.values(), key=lambda r: -r.bytes), notes=list(notes or []))
+        not_counted=sorted(not_counted.values(), key=lambda r: -r.bytes),
+        notes=[m.en() for m in notes or []], note_msgs=list(notes or []))

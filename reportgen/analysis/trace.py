@@ -21,6 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from reportgen.analysis import formulas
+from reportgen.analysis.messages import Msg, msg
 from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
 from reportgen.errors import ModelBuildError
 
@@ -112,7 +113,7 @@ class _Recorder(TorchDispatchMode):
         self.born: dict[int, int] = {}
         self.last_use: dict[int, int] = {}
         self.size: dict[int, int] = {}
-        self.assumed_scalars: list[str] = []
+        self.assumed_scalars: list[Msg] = []
         # (exception, op, described inputs) for ops that raised; see trace_forward
         self.failed_ops: list[tuple[BaseException, str, str]] = []
 
@@ -125,7 +126,7 @@ class _Recorder(TorchDispatchMode):
             value: Any = True if t.dtype == torch.bool else (
                 0.0 if t.dtype.is_floating_point else (self.int_scalar or 0))
             where = self.modules.current[0] or "<model>"
-            self.assumed_scalars.append(f"{where}: .item() on a meta tensor assumed {value!r}")
+            self.assumed_scalars.append(msg("trace_note.item", module_code=where, value=repr(value)))
             return value
         try:
             out = func(*args, **kwargs)
@@ -328,10 +329,10 @@ def _no_fast_paths() -> Iterator[None]:
 
 
 def trace_forward(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None,
-                  *, int_scalar: int | None = None) -> tuple[Trace, Any, list[str]]:
+                  *, int_scalar: int | None = None) -> tuple[Trace, Any, list[Msg]]:
     """Trace one forward pass. Model and inputs should be on the meta device.
 
-    Returns the Trace, the model's output (meta tensors) and notes (assumptions made).
+    Returns the Trace, the model's output (meta tensors) and notes (assumptions made, as messages).
     Raises ForwardError naming the module, op and input shapes if the forward fails.
     """
     kwargs = kwargs or {}
@@ -365,7 +366,7 @@ def trace_forward(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
         output_shapes=[list(t.shape) for t in out_tensors],
         dtype=str(ref.dtype).removeprefix("torch.") if ref is not None else "float32",
     )
-    notes = sorted(set(recorder.assumed_scalars))
+    notes = list({m.model_dump_json(): m for m in recorder.assumed_scalars}.values())
     return trace, output, notes
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reportgen.analysis.messages import Msg, msg
 from reportgen.spec import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
 
 # builds (args, kwargs) for a forward pass on the given device
@@ -24,7 +25,7 @@ class LoadedModel:
     make_inputs: InputFactory
     recipe: str  # one line saying how it was built, e.g. "torchvision.models.resnet50(weights=None)"
     input_description: str  # e.g. "1×3×224×224 float32 image"
-    notes: list[str] = field(default_factory=list)
+    notes: list[Msg] = field(default_factory=list)  # localizable (analysis/messages.py)
     # optional step run (untraced) before the traced forward, e.g. an LLM prefill filling a KV cache
     prepare: Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
     # answer for integer `.item()` calls on meta tensors (e.g. a max sequence length); None → 0
@@ -151,3 +152,23 @@ def _construct(fn: Callable[[], nn.Module], device: str) -> nn.Module:
     with _params_to_meta():
         model = fn()
     return model.to("meta")
+
+
+def input_summary(domain: Domain, inputs: Inputs) -> Msg:
+    """The spec's inputs in the domain's words, as a localizable sentence."""
+    b = inputs.batch_size
+    if domain is Domain.cv:
+        img = inputs.image or ImageInput()
+        return msg("inputs.image", batch=b, height=img.height, width=img.width, channels=img.channels)
+    if domain is Domain.nlp:
+        t = inputs.text or TextInput()
+        if t.mode == "decode":
+            return msg("inputs.text_decode", batch=b, tokens=t.sequence_length)
+        return msg("inputs.text", batch=b, tokens=t.sequence_length)
+    if domain is Domain.speech:
+        a = inputs.audio or AudioInput()
+        code = "inputs.audio_log_mel" if a.representation == "log_mel" else "inputs.audio_waveform"
+        return msg(code, batch=b, seconds=a.seconds, rate=a.sample_rate, mels=a.n_mels)
+    r = inputs.recsys or RecsysInput()
+    return msg("inputs.recsys", batch=b, candidates=r.num_candidates, dense=r.dense_features,
+               sparse=r.sparse_features, ids=r.ids_per_feature)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reportgen.analysis.messages import Msg
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
 from reportgen.spec import Domain, Inputs, TorchvisionSource
@@ -51,7 +52,7 @@ def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -
     except TypeError as e:
         raise ModelBuildError(f"torchvision.models.{src.name}: bad kwargs: {e}") from None
     model.eval()
-    notes: list[str] = []
+    notes: list[Msg] = []
     recipe = f"torchvision.models.{src.name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     if hasattr(model, "anchor_generator") and hasattr(model, "head"):
         model = DetectorNetwork(model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import torch
 
+from reportgen.analysis.messages import Msg, msg
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import (
     LoadedModel,
@@ -92,7 +94,7 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
     vocab = int(getattr(cfg, "vocab_size", None) or 1000)
     enc_dec = bool(getattr(cfg, "is_encoder_decoder", False))
     t = inputs.text or TextInput()
-    notes: list[str] = []
+    notes: list[Msg] = []
     dec_len = (t.decoder_sequence_length if inputs.text else None) or \
         (inputs.audio.decoder_sequence_length if inputs.audio else None) or \
         (t.sequence_length if domain is Domain.nlp else 32)
@@ -136,9 +138,12 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
             dev = args[0].device.type
             with torch.no_grad():
                 out = m(token_ids(b, t.sequence_length, vocab, dev), use_cache=True)
-            return args, {**kwargs, "past_key_values": out.past_key_values}
+            # transformers >= 5.2x names the cache argument `cache` (past_key_values deprecated)
+            cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+            name = "cache" if "cache" in inspect.signature(m.forward).parameters else "past_key_values"
+            return args, {**kwargs, name: cache}
 
-        notes.append(f"decode step: 1 new token with a KV cache of {t.sequence_length} tokens")
+        notes.append(msg("model_note.decode", tokens=t.sequence_length))
         return LoadedModel(module=model, make_inputs=make, recipe=recipe, notes=notes,
                            input_description=f"{b}×1 token ids + KV cache of {t.sequence_length} tokens",
                            prepare=prepare)

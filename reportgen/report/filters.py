@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 _SI = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+# Russian SI prefixes (GOST 8.417): П, Т, Г, М, к
+_SI_RU = {"P": "П", "T": "Т", "G": "Г", "M": "М", "k": "к"}
 _BYTE_UNITS = {"en": ["B", "kB", "MB", "GB", "TB"], "ru": ["Б", "КБ", "МБ", "ГБ", "ТБ"]}
 NBSP = "\u00a0"
 
@@ -46,6 +48,8 @@ class Formatter:
         v = float(value)
         for scale, prefix in _SI:
             if abs(v) >= scale:
+                if self.lang == "ru":
+                    prefix = _SI_RU[prefix]
                 return f"{self.sig(v / scale, digits)}{NBSP}{prefix}"
         return self.sig(v, digits)
 
