@@ -282,6 +282,7 @@ def architectural(s: Study) -> list[Hypothesis]:
                  title_args={"axis": Arg(v=f"findings.axis.{axis}", f="key")},
                  mechanism_args={"axis": Arg(v=f"findings.axis.{axis}", f="key"),
                                  "old": Arg(v=old), "new": Arg(v=new)})
+        h.notes.append(CHANGES_REQUIREMENT)
         out.append(evaluate(s, h, Variant(t2, s.platform, s.precision)))
     return out
 
@@ -475,11 +476,21 @@ def combined(s: Study, items: list[Hypothesis]) -> Hypothesis | None:
     return evaluate(s, h, dataclasses.replace(v))
 
 
+CHANGES_REQUIREMENT = "findings.note.changes_requirement"
+_CHANGES_TASK = (CHANGES_REQUIREMENT, "findings.note.student_other_task")
+
+
+def changes_task(h: Hypothesis) -> bool:
+    """A hypothesis that meets the budget by changing what is asked (less context, lower
+    resolution, a student for another task) is only recommended when nothing else works."""
+    return any(n in h.notes for n in _CHANGES_TASK)
+
+
 def recommend(items: list[Hypothesis]) -> str | None:
-    """The cheapest single hypothesis that meets every constraint; else the combined stack;
-    else the top-ranked one."""
+    """The cheapest single hypothesis that meets every constraint without changing the task;
+    else the combined stack; else the top-ranked one."""
     single = [h for h in items if h.meets_all and h.cls != Q.combined and h.applicable
-              and (h.speedup or 0) > 1.05]
+              and (h.speedup or 0) > 1.05 and not changes_task(h)]
     if single:
         return min(single, key=lambda h: (_RISK[h.risk] + _RISK[h.effort] + _RISK[h.maintenance],
                                           h.rank)).id

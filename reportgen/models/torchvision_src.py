@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reportgen.analysis.messages import Msg
+from reportgen.analysis.messages import Msg, msg
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
 from reportgen.spec import Domain, Inputs, TorchvisionSource
@@ -56,7 +56,6 @@ def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -
     recipe = f"torchvision.models.{src.name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     if hasattr(model, "anchor_generator") and hasattr(model, "head"):
         model = DetectorNetwork(model)
-        notes.append("detector: backbone + head counted; resize pre-processing and box decoding / "
-                     "NMS post-processing are not (data-dependent, run on the CPU in most deployments)")
+        notes.append(msg("model_note.detector"))
     make, desc = generic_inputs(domain if domain else Domain.cv, inputs)
     return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes)
