@@ -116,6 +116,8 @@ class HypothesesReport(BaseModel):
     alone_meet: list[str] = Field(default_factory=list, description="ids that alone meet every "
                                                                     "constraint")
     recommended: str | None = None
+    baseline_meets: bool | None = Field(None, description="the baseline already meets every "
+                                                          "constraint (None: cannot be judged)")
     missing: list[str] = Field(default_factory=list)
 
     def get(self, hid: str) -> Hypothesis | None:
@@ -316,6 +318,10 @@ def generate(s: Study) -> HypothesesReport:
     rep.items = rank(items)
     rep.alone_meet = [h.id for h in rep.items if h.meets_all and h.cls != MethodClass.combined]
     rep.recommended = methods.recommend(rep.items)
+    outcomes = next((h.constraints for h in rep.items if h.constraints), [])
+    before = [o.verdict_before for o in outcomes if o.name != "fits" or o.verdict_before != "unknown"]
+    if before:
+        rep.baseline_meets = None if "unknown" in before else all(x == "pass" for x in before)
     return rep
 
 
