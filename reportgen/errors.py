@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 
 
 class ReportgenError(Exception):
-    """Base class: a user-facing error with a one-screen message. CLI exit status 2."""
+    """Base class: a user-facing error with a one-screen message. CLI exit status 2.
+
+    ``code`` (with ``params``) names a locale message (``stage_reason.<code>``), so a report in
+    another language can explain a failed stage in that language."""
 
     exit_code = 2
+    code: str | None = None
+    params: dict[str, str | int | float] = {}  # noqa: RUF012 - replaced per instance, never mutated
 
 
 @dataclass(frozen=True)

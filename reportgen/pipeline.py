@@ -349,7 +349,8 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
             status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint,  # type: ignore[arg-type]
                                  code=s.code, params=s.params)
         except ReportgenError as e:
-            status = StageStatus(name=stage.name, state="failed", reason=str(e), hint=stage.hint)
+            status = StageStatus(name=stage.name, state="failed", reason=str(e), hint=stage.hint,
+                                 code=e.code, params=dict(e.params))
         except KeyboardInterrupt:
             raise
         except Exception as e:  # isolate any stage failure: the report is still built

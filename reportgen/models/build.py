@@ -85,9 +85,13 @@ def build(resolved: Resolved, *, device: str = "meta", base_dir: Path | None = N
     if resolved.card is not None:
         missing = [r for r in resolved.card.requires if not _importable(r)]
         if missing:
-            raise ModelBuildError(
+            extra = "yolo" if "ultralytics" in missing else missing[0]
+            err = ModelBuildError(
                 f"model card '{resolved.card.id}' needs the optional package(s) {', '.join(missing)}: "
-                f"pip install 'reportgen[{'yolo' if 'ultralytics' in missing else missing[0]}]'")
+                f"pip install 'reportgen[{extra}]'")
+            err.code = "optional_package"
+            err.params = {"card": resolved.card.id, "packages": ", ".join(missing), "extra": extra}
+            raise err
     try:
         if isinstance(src, TorchvisionSource):
             from reportgen.models import torchvision_src
