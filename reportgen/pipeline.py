@@ -134,6 +134,9 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
     ctx.products["trace"] = trace
     ctx.products["trace_notes"] = notes
+    resolved = ctx.products["resolved"]
+    ctx.products.setdefault("trace_cache", {})[
+        (resolved.source.model_dump_json(), resolved.inputs.model_dump_json())] = trace
     if result.model is not None:
         result.model.input_tensors = _tensor_infos(loaded.module, args, kwargs)
 

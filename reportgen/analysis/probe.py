@@ -27,17 +27,25 @@ def efficiency_of(est: PlatformEstimate | None) -> Efficiency | None:
 
 
 def retrace(ctx: Any, inputs: Inputs, resolved: Any = None) -> Trace:
-    """Build the (or another resolved) model with ``inputs`` on meta and trace one forward."""
+    """Build the (or another resolved) model with ``inputs`` on meta and trace one forward.
+
+    Traces are shared through ``ctx.products["trace_cache"]``: the scaling sweep, the findings'
+    probe and the hypotheses often ask for the same input sizes."""
     from reportgen.analysis.trace import trace_forward
     from reportgen.models.build import build
 
     res = dataclasses.replace(resolved or ctx.products["resolved"], inputs=inputs)
+    cache = ctx.products.setdefault("trace_cache", {}) if hasattr(ctx, "products") else {}
+    key = (res.source.model_dump_json(), inputs.model_dump_json())
+    if key in cache:
+        return cache[key]
     base = ctx.spec_path.parent if getattr(ctx, "spec_path", None) else Path.cwd()
     loaded = build(res, device="meta", base_dir=base, allow_code=getattr(ctx, "allow_code", False))
     args, kwargs = loaded.make_inputs("meta")
     if loaded.prepare is not None:
         args, kwargs = loaded.prepare(loaded.module, args, kwargs)
     trace, _, _ = trace_forward(loaded.module, args, kwargs, int_scalar=loaded.meta_int_scalar)
+    cache[key] = trace
     return trace
 
 

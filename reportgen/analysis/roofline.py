@@ -19,7 +19,7 @@ rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hl
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -247,8 +247,10 @@ def _prec(p: Precision | str) -> Precision:
     return p if isinstance(p, Precision) else Precision(str(p))
 
 
+@cache
 def byte_scales(record_element_bytes: float, precision: Precision) -> tuple[float, float]:
-    """(weight scale, activation scale) from the traced dtype to ``precision``."""
+    """(weight scale, activation scale) from the traced dtype to ``precision`` (cached: it is
+    asked once per op and precision)."""
     el = record_element_bytes if record_element_bytes > 0 else 4.0
     w = precision.bytes / el
     a = (2.0 if precision is Precision.int4 else precision.bytes) / el  # int4 = W4A16

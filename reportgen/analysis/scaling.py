@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -227,16 +226,20 @@ def with_size(inputs: Inputs, axis: Axis, value: float) -> Inputs:
 
 def thin(values: list[float], base: float, max_points: int) -> list[float]:
     """At most ``max_points`` of ``values``: the smallest, the base and the largest, then the
-    others spread evenly (by rank) between them."""
+    ones nearest to log-evenly spaced sizes between them (sizes the other stages reuse, such as
+    the batching hypothesis' batch 8 and half the sequence, fall on such points)."""
     ordered = sorted(values)
     if len(ordered) <= max_points:
         return ordered
     keep = {ordered[0], ordered[-1], base}
-    rest = [v for v in ordered if v not in keep]
     slots = max(0, max_points - len(keep))
-    if slots and rest:
-        step = len(rest) / slots
-        keep |= {rest[min(len(rest) - 1, int((i + 0.5) * step))] for i in range(slots)}
+    lo, hi = math.log(max(ordered[0], 1e-9)), math.log(max(ordered[-1], 1e-9))
+    for i in range(1, slots + 1):
+        target = lo + (hi - lo) * i / (slots + 1)
+        rest = [v for v in ordered if v not in keep]
+        if not rest:
+            break
+        keep.add(min(rest, key=lambda v: (abs(math.log(max(v, 1e-9)) - target), v)))
     return sorted(v for v in keep if v in ordered)
 
 
@@ -333,22 +336,15 @@ def run_sweep(axis: Axis, unit: str, base: float, values: list[float], inputs: I
 
 def stage(ctx: Any, result: Any) -> None:
     """Pipeline stage ``scaling``: counted/predicted sweeps (also in snapshot mode)."""
+    from reportgen.analysis.probe import retrace
     from reportgen.analysis.roofline import estimate
-    from reportgen.analysis.trace import trace_forward
-    from reportgen.models.build import build
 
     resolved = ctx.products["resolved"]
-    base_dir = ctx.spec_path.parent if ctx.spec_path else None
     plat = ctx.products.get("platform")
     precisions = [p.value for p in ctx.spec.precisions]
 
     def trace_fn(inp: Inputs) -> Any:
-        loaded = build(replace(resolved, inputs=inp), device="meta", base_dir=base_dir,
-                       allow_code=ctx.allow_code)
-        args, kwargs = loaded.make_inputs("meta")
-        if loaded.prepare is not None:
-            args, kwargs = loaded.prepare(loaded.module, args, kwargs)
-        return trace_forward(loaded.module, args, kwargs)[0]
+        return retrace(ctx, inp)  # shared with the findings' probe and the hypotheses
 
     best: str | None = None
     if plat is not None:

@@ -31,7 +31,21 @@ _EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
-    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+    """Tensors in an op's (args, kwargs): a plain recursion over tuples, lists and dicts
+    (pytree's general flatten was the tracer's largest cost on LLM-sized graphs)."""
+    out: list[torch.Tensor] = []
+    stack = [tree]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, torch.Tensor):
+            out.append(x)
+        elif isinstance(x, tuple | list):
+            stack.extend(reversed(x))
+        elif isinstance(x, dict):
+            stack.extend(reversed(list(x.values())))
+        elif hasattr(x, "__dataclass_fields__") or type(x).__name__.endswith("Output"):
+            stack.extend(reversed(tree_flatten(x)[0]))  # model outputs, caches: rare, let pytree
+    return out
 
 
 def _key(t: torch.Tensor) -> int:
