@@ -287,7 +287,7 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
     F = r.total_flops
     B = op_bytes(r, precision)
     if r.kind == OpKind.view or (F == 0 and B == 0):  # views, allocation-only ops: no kernel
-        return OpEstimate(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
+        return OpEstimate.model_construct(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
                           bytes=0.0, arithmetic_intensity_flop_per_byte=None, compute_time_s=0.0,
                           memory_time_s=0.0, ideal_time_s=0.0, predicted_time_s=0.0, bound="none")
     tc0 = _time(F, peak)
@@ -309,7 +309,7 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
     ideal = _max_known(tc0, tm0)
     derated = _max_known(tc, tm)
     pred = derated + eff.op_overhead_us * 1e-6 if derated is not None else None
-    return OpEstimate(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
+    return OpEstimate.model_construct(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
                       bytes=B, arithmetic_intensity_flop_per_byte=ai, compute_time_s=tc,
                       memory_time_s=tm, ideal_time_s=ideal, predicted_time_s=pred, bound=bound)
 
