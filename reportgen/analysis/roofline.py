@@ -321,7 +321,9 @@ def _first_unsupported(records: list[OpRecord], platform: Platform) -> tuple[int
         if platform.supported_op_kinds is not None and r.kind.value not in kinds:
             return pos, msg("roofline.op_unsupported", index=r.index, op_code=r.op, kind=r.kind.value)
         if platform.max_tensor_dims is not None and r.kind != OpKind.view:
-            for shape in r.input_shapes + r.output_shapes:
+            # the limit is on activation tensors: a conv's 4-D weight (OHWI) is fine
+            acts = r.input_shapes[:1] if r.kind == OpKind.conv else r.input_shapes
+            for shape in acts + r.output_shapes:
                 if sum(1 for d in shape if d > 1) > platform.max_tensor_dims:
                     return pos, msg("roofline.op_dims", index=r.index, op_code=r.op,
                                     shape=str(list(shape)), dims=platform.max_tensor_dims)
