@@ -32,3 +32,12 @@ model:
   card: resnet18
 platform: raspberry_pi_5
 """
+
+
+def catalog_strings(node: object) -> list[str]:
+    """Every string in a (nested) message catalog."""
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in catalog_strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in catalog_strings(v)]
+    return [node] if isinstance(node, str) else []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.report.i18n import catalog, flat_keys
+from tests.conftest import catalog_strings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "md"
@@ -86,14 +87,6 @@ def test_message_codes_have_english_and_russian() -> None:
         assert set(re.findall(r"\{(\w+)", en)) == set(re.findall(r"\{(\w+)", ru)), code
 
 
-def _strings(node: object) -> list[str]:
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in _strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in _strings(v)]
-    return [node] if isinstance(node, str) else []
-
-
 def _scrub(md: str, names: list[str]) -> str:
     """The report without what may stay English: code spans, URLs, quotes from the catalogs
     (inline "из каталога (англ.): «…»" and list items under the Russian catalog label), and
@@ -129,8 +122,8 @@ def ru_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str,
 
 
 def test_no_english_catalog_string(ru_reports: dict[str, tuple[str, list[str]]]) -> None:
-    ru_values = set(_strings(catalog("ru")))
-    en = [s for s in _strings(catalog("en")) if "{" not in s and len(s) >= 15
+    ru_values = set(catalog_strings(catalog("ru")))
+    en = [s for s in catalog_strings(catalog("en")) if "{" not in s and len(s) >= 15
           and not any(s in v for v in ru_values)]
     for name, (md, _) in ru_reports.items():
         md = re.sub(QUOTE, " ", md)
@@ -141,7 +134,7 @@ def test_no_english_catalog_string(ru_reports: dict[str, tuple[str, list[str]]])
 def test_no_english_generated_sentence(ru_reports: dict[str, tuple[str, list[str]]]) -> None:
     from reportgen.analysis.messages import template
 
-    ru_values = set(_strings(catalog("ru")))
+    ru_values = set(catalog_strings(catalog("ru")))
     pieces: set[str] = set()
     for k in flat_keys(catalog("en")):
         if k.startswith(("msg.", "stage_reason.")):

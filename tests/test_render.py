@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from reportgen.report.i18n import catalog
+from tests.conftest import catalog_strings
 
 SPEC_EN = """\
 title: "ResNet-18 on a Raspberry Pi 5"
@@ -100,22 +101,14 @@ def test_markdown_mentions_every_number_origin(en_study: Path) -> None:
         assert word in md
 
 
-def _en_strings(node: object) -> list[str]:
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in _en_strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in _en_strings(v)]
-    return [node] if isinstance(node, str) else []
-
-
 def test_russian_report_has_no_english_fixed_text(tmp_path: Path) -> None:
     proc, folder = _build(tmp_path, SPEC_RU, "r18ru", "--format", "md,html")
     assert proc.returncode in (0, 1), proc.stderr
     md = (folder / "report.md").read_text(encoding="utf-8")
     assert "## 1. Описание модели" in md and "Анализ вычислительной сложности" in md
-    ru_values = set(_en_strings(catalog("ru")))
+    ru_values = set(catalog_strings(catalog("ru")))
     # every English catalog sentence that differs from Russian must be absent
-    for s in _en_strings(catalog("en")):
+    for s in catalog_strings(catalog("en")):
         plain = re.sub(r"\{[a-z_]+\}", "", s).strip()
         quoted_in_ru = any(s in v for v in ru_values)  # e.g. the course's own "Computer Vision"
         if len(plain) >= 15 and not quoted_in_ru and "{" not in s:
