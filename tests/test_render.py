@@ -115,3 +115,18 @@ def test_russian_report_has_no_english_fixed_text(tmp_path: Path) -> None:
             assert s not in md, s
     assert "25 557 032" not in md  # ru grouping uses non-breaking spaces
     assert "11\u00a0689\u00a0512" in md
+
+
+def test_orphaned_temp_folder_of_a_killed_build_is_removed(tmp_path: Path) -> None:
+    import os
+
+    from reportgen.report.render import _remove_orphans
+
+    out = tmp_path / "study"
+    dead = tmp_path / ".study.tmp-999999999-abc"  # no such process
+    live = tmp_path / f".study.tmp-{os.getpid()}-def"  # this process: a build in progress
+    other = tmp_path / ".other.tmp-999999999-x"
+    for d in (dead, live, other):
+        d.mkdir()
+    _remove_orphans(out)
+    assert not dead.exists() and live.exists() and other.exists()

@@ -10,6 +10,7 @@ Everything is written to a temporary folder and moved into place at the end (ato
 from __future__ import annotations
 
 import base64
+import glob
 import json
 import os
 import re
@@ -190,6 +191,22 @@ def check_replaceable(out_dir: Path) -> None:
             "it (choose another folder with -o or `output.name`, or remove it yourself)")
 
 
+def _remove_orphans(out_dir: Path) -> None:
+    """Remove temp folders of earlier builds of this study whose process is gone (a build killed
+    with SIGKILL cannot clean up after itself). Folders of a live build are left alone."""
+    for tmp in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.tmp-*"):
+        parts = tmp.name.rsplit(".tmp-", 1)[-1].split("-")
+        pid = int(parts[0]) if parts and parts[0].isdigit() else None
+        if pid is None or not tmp.is_dir():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's live process
+
+
 def write_study(result: StudyResult, out_dir: Path, formats: list[str],
                 template_root: Path | None = None,
                 on_step: Callable[[str], None] | None = None) -> list[str]:
@@ -197,7 +214,8 @@ def write_study(result: StudyResult, out_dir: Path, formats: list[str],
     out_dir = Path(out_dir)
     check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    _remove_orphans(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     warnings: list[str] = []
     try:
         if on_step:
