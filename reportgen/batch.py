@@ -241,15 +241,23 @@ def _best_latency(data: dict[str, Any]) -> tuple[str | None, str]:
     return str(chosen.get("precision") or "—"), text
 
 
+def _plain(v: float) -> str:
+    """3 significant digits, large values without an exponent (24,000 not 2.4e+04)."""
+    text = f"{v:.3g}"
+    return f"{v:,.0f}" if "e+" in text else text
+
+
 def _first_to_break(data: dict[str, Any]) -> str:
     ftb = _get(data, "first_to_break")
     if isinstance(ftb, dict):
         name = str(ftb.get("name", "?"))
         unit = str(ftb.get("unit") or "")
-        pred, req = ftb.get("predicted"), ftb.get("requirement")
-        if _num(pred) is not None and _num(req) is not None:
-            return f"{name}: {_num(pred):.3g} vs {_num(req):.3g} {unit}".rstrip()
-        return name
+        pred, req = _num(ftb.get("predicted")), _num(ftb.get("requirement"))
+        # first_to_break names the tightest constraint when none fails
+        prefix = "none; tightest " if ftb.get("verdict") == "pass" else ""
+        if pred is not None and req is not None:
+            return f"{prefix}{name}: {_plain(pred)} vs {_plain(req)} {unit}".rstrip()
+        return prefix + name
     verdicts = _get(data, "verdicts")
     if isinstance(verdicts, list) and verdicts:
         if all(isinstance(v, dict) and v.get("verdict") == "pass" for v in verdicts):
