@@ -261,9 +261,9 @@ def make(s: Study, method: str, cls: MethodClass, *, hid: str | None = None,
 def rank(items: list[Hypothesis]) -> list[Hypothesis]:
     """Meets everything first, then by how much of the worst constraint gap is closed, then by
     speed-up; not applicable last."""
-    def key(h: Hypothesis) -> tuple[float, ...]:
-        from reportgen.analysis.methods import changes_task
+    from reportgen.analysis.methods import changes_task  # methods imports this module
 
+    def key(h: Hypothesis) -> tuple[float, ...]:
         other_task = changes_task(h)  # meets the budget by changing what is asked
         return (0 if h.applicable else 1, 1 if other_task else 0, 0 if h.meets_all else 1,
                 1 if h.after is not None and h.after.lower_bound else 0,

@@ -347,10 +347,11 @@ def stage(ctx: Any, result: Any) -> None:
         return retrace(ctx, inp)  # shared with the findings' probe and the hypotheses
 
     best: str | None = None
-    if plat is not None:
-        base_est = estimate(ctx.products["trace"], plat, precisions,
-                            batch_size=resolved.inputs.batch_size, keep_ops=False)
-        best = base_est.best_precision
+    if result.roofline is not None:  # the roofline stage already predicted this very trace
+        best = result.roofline.best_precision
+    elif plat is not None:
+        best = estimate(ctx.products["trace"], plat, precisions,
+                        batch_size=resolved.inputs.batch_size, keep_ops=False).best_precision
 
     def predict(tr: Any, batch: int) -> tuple[float | None, float | None, str | None]:
         if plat is None or best is None:
