@@ -37,8 +37,8 @@ def main() -> int:
     import torch
 
     from reportgen import pipeline
-    from reportgen.analysis.measure import comparison_for, measure
-    from reportgen.spec import Profiling, StudySpec
+    from reportgen.analysis.measurement.measure import comparison_for, measure
+    from reportgen.spec.schema import Profiling, StudySpec
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: nothing to measure", file=sys.stderr)
@@ -63,7 +63,7 @@ def main() -> int:
             print(f"{card}: stage {bad[0].name} {bad[0].state}: {bad[0].reason}", file=sys.stderr)
             continue
         # the pipeline keeps its products private: rebuild resolved + trace the same way
-        from reportgen.analysis.trace import trace_forward
+        from reportgen.analysis.counting.trace import trace_forward
         from reportgen.models.build import build, resolve
 
         resolved = resolve(spec)

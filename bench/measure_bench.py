@@ -38,12 +38,12 @@ def main() -> int:
 
     import torch
 
-    from reportgen.analysis.measure import machine_info, make_runner, time_model
-    from reportgen.analysis.roofline import estimate
-    from reportgen.analysis.trace import trace_forward
+    from reportgen.analysis.counting.trace import trace_forward
+    from reportgen.analysis.measurement.measure import machine_info, make_runner, time_model
+    from reportgen.analysis.prediction.roofline import estimate
     from reportgen.catalog.host import host_platform
     from reportgen.models.build import build, resolve
-    from reportgen.spec import StudySpec
+    from reportgen.spec.schema import StudySpec
 
     host = host_platform()
     mach = machine_info("cpu")

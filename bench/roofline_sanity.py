@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace  # noqa: E402
-from reportgen.analysis.roofline import estimate  # noqa: E402
+from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.analysis.prediction.roofline import estimate
 
 
 def linear(i: int, name: str, k: int, n: int, m: int = 1, el: float = 2.0) -> OpRecord:

@@ -45,8 +45,8 @@ def static_stage(config: dict[str, int]) -> tuple[float, int, int]:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from reportgen.analysis.costs import analyse
-    from reportgen.analysis.trace import trace_forward
+    from reportgen.analysis.counting.costs import analyse
+    from reportgen.analysis.counting.trace import trace_forward
 
     t0 = time.perf_counter()
     cfg = AutoConfig.for_model("llama", **config)

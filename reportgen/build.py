@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from reportgen.errors import RenderError, ReportgenError
-from reportgen.spec import StudySpec, load_spec, study_id
+from reportgen.spec.schema import StudySpec, load_spec, study_id
 
 
 @dataclass
@@ -39,13 +39,13 @@ class Outcome:
 def validate_spec(path: Path) -> str:
     """Load the spec and resolve its card and platform; say what would be built."""
     from reportgen.models.build import resolve
-    from reportgen.speccheck import check_references
+    from reportgen.study import check_references
 
     spec = load_spec(path)
     check_references(spec, path, allow_code=None)
     resolved = resolve(spec, str(path))
     try:
-        from reportgen.catalog.platforms import resolve_platform
+        from reportgen.catalog.lookup import resolve_platform
     except ImportError:
         plat = spec.platform.id
     else:
@@ -67,7 +67,7 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
               measurements: Path | None = None) -> Outcome:
     from reportgen import pipeline
     from reportgen.report.render import check_replaceable, write_study
-    from reportgen.speccheck import check_references
+    from reportgen.study import check_references
 
     spec = load_spec(path)
     check_references(spec, path, allow_code=allow_code)
@@ -132,7 +132,7 @@ def _measurements(path: Path | None, spec: StudySpec, spec_path: Path) -> object
     """The checked measurements file (a ReportgenError, exit 2, when it does not fit)."""
     if path is None:
         return None
-    from reportgen.analysis.measure_file import load
+    from reportgen.analysis.measurement.file import load
     from reportgen.models.build import resolve
 
     return load(path, resolve(spec, str(spec_path)))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reportgen import __version__
+from reportgen.analysis.stage import StageSkipped
 from reportgen.errors import ReportgenError
 from reportgen.result import (
     ConstraintGiven,
@@ -29,7 +30,7 @@ from reportgen.result import (
     StudyResult,
     TensorInfo,
 )
-from reportgen.spec import StudySpec, study_id
+from reportgen.spec.schema import StudySpec, study_id
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
@@ -44,19 +45,6 @@ _CONSTRAINT_UNITS = {
     "latency_ms": "ms", "throughput_per_s": "1/s", "memory_mb": "MB", "power_w": "W",
     "energy_mj": "mJ", "cost_usd": "USD", "input_bandwidth_mb_s": "MB/s", "connectivity": "",
 }
-
-
-class StageSkipped(Exception):
-    """Raised by a stage that cannot run for a non-error reason (disabled, not available)."""
-
-    def __init__(self, reason: str, hint: str | None = None, state: str = "not_available",
-                 code: str | None = None, **params: str | int | float) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
-        self.state = state
-        self.code = code  # message key under `stage_reason.` in the locale catalogs
-        self.params = params
 
 
 @dataclass
@@ -114,7 +102,7 @@ def _source_name(src: Any) -> str:
 
 
 def _stage_trace(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.trace import ForwardError, trace_forward
+    from reportgen.analysis.counting.trace import ForwardError, trace_forward
     from reportgen.errors import ModelBuildError
 
     loaded = ctx.products["loaded"]
@@ -162,11 +150,11 @@ def _tensor_infos(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 
 
 def _stage_costs(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.costs import analyse
+    from reportgen.analysis.counting.costs import analyse
 
     result.costs = analyse(ctx.products["trace"], ctx.products.get("trace_notes"))
     if result.costs.summary.at_least:
-        from reportgen.analysis.messages import msg
+        from reportgen.text import msg
 
         w = msg("warning.not_counted", share=result.costs.summary.not_counted_bytes_share)
         result.warnings.append(w.en())
@@ -194,8 +182,8 @@ def _stage_published(ctx: Context, result: StudyResult) -> None:
 
 
 def _stage_platform(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.platform_card import platform_card
-    from reportgen.catalog.platforms import resolve_platform
+    from reportgen.analysis.prediction.platform_card import platform_card
+    from reportgen.catalog.lookup import resolve_platform
 
     ref = ctx.spec.platform
     if ref.id == "host" and ref.custom is None and ctx.deterministic:
@@ -210,9 +198,9 @@ def _stage_platform(ctx: Context, result: StudyResult) -> None:
 
 
 def _stage_roofline(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.platform_card import block_times
-    from reportgen.analysis.roofline import estimate
-    from reportgen.analysis.verdicts import (
+    from reportgen.analysis.prediction.platform_card import block_times
+    from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.analysis.prediction.verdicts import (
         constraint_verdicts,
         first_constraint_to_break,
         zoo_comparison,
@@ -262,11 +250,11 @@ STAGES: list[Stage] = [
     Stage("published", _stage_published, needs=("costs",)),
     Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
     Stage("roofline", _stage_roofline, needs=("trace", "platform", "costs")),
-    Stage("measure", _lazy("reportgen.analysis.measure"), needs=("trace",),
+    Stage("measure", _lazy("reportgen.analysis.measurement.measure"), needs=("trace",),
           hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
-    Stage("scaling", _lazy("reportgen.analysis.scaling"), needs=("trace",)),
-    Stage("findings", _lazy("reportgen.analysis.findings"), needs=("costs",)),
-    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses"), needs=("findings", "roofline"),
+    Stage("scaling", _lazy("reportgen.analysis.measurement.scaling"), needs=("trace",)),
+    Stage("findings", _lazy("reportgen.analysis.findings.stage"), needs=("costs",)),
+    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses.stage"), needs=("findings", "roofline"),
           hint="the hypotheses need the op trace and the target platform"),
     Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
 ]

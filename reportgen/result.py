@@ -11,16 +11,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.analysis.costs import CostAnalysis
-from reportgen.analysis.findings import FindingsReport
-from reportgen.analysis.hypotheses import HypothesesReport
-from reportgen.analysis.measure_models import Measurements
-from reportgen.analysis.messages import Msg
-from reportgen.analysis.platform_card import BlockTime, PlatformCard
-from reportgen.analysis.roofline import PlatformEstimate
-from reportgen.analysis.scaling import Scaling
+from reportgen.analysis.counting.costs import CostAnalysis
+from reportgen.analysis.findings.models import FindingsReport
+from reportgen.analysis.hypotheses.models import HypothesesReport
+from reportgen.analysis.measurement.models import Measurements
+from reportgen.analysis.measurement.scaling import Scaling
+from reportgen.analysis.prediction.platform_card import BlockTime, PlatformCard
+from reportgen.analysis.prediction.roofline import PlatformEstimate
+from reportgen.analysis.prediction.verdicts import ConstraintVerdict, ZooRow
 from reportgen.analysis.tradeoffs import TradeOffs
-from reportgen.analysis.verdicts import ConstraintVerdict, ZooRow
+from reportgen.text import Msg
 
 SCHEMA_VERSION = 1
 

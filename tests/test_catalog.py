@@ -6,17 +6,11 @@ import json
 
 import pytest
 
-from reportgen.catalog.platforms import (
-    USABLE_STATUSES,
-    Peak,
-    apply_overrides,
-    get_platform,
-    load_catalog,
-    platform_ids,
-    resolve_platform,
-)
+from reportgen.catalog.lookup import apply_overrides, get_platform, resolve_platform
+from reportgen.catalog.platforms import load_catalog, platform_ids
+from reportgen.catalog.schema import USABLE_STATUSES, Peak
 from reportgen.errors import SpecError, UnknownIdError
-from reportgen.spec import PlatformRef
+from reportgen.spec.schema import PlatformRef
 
 
 def test_catalog_has_24_researched_platforms_plus_host() -> None:

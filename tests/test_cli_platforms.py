@@ -7,7 +7,7 @@ import sys
 
 from typer.testing import CliRunner
 
-from reportgen.cli_platforms import app
+from reportgen.cli.platforms import app
 
 runner = CliRunner()
 
@@ -47,6 +47,6 @@ def test_show_unknown_id_did_you_mean_exit_2() -> None:
 
 def test_module_does_not_import_torch() -> None:
     code = ("import sys, reportgen.cli_platforms, reportgen.analysis.roofline, "
-            "reportgen.analysis.verdicts; print('torch' in sys.modules)")
+            "reportgen.analysis.prediction.verdicts; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,9 +17,9 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from typer.testing import CliRunner
 
 from reportgen.catalog.cards import card_ids, load_card
-from reportgen.catalog.platforms import resolve_platform
-from reportgen.cli import app
-from reportgen.spec import PlatformRef, load_spec, parse_spec
+from reportgen.catalog.lookup import resolve_platform
+from reportgen.cli.main import app
+from reportgen.spec.schema import PlatformRef, load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

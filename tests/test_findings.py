@@ -6,13 +6,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reportgen.analysis.costs import analyse
-from reportgen.analysis.findings import ScalingProbe, find_bottlenecks
-from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
-from reportgen.analysis.roofline import Efficiency, estimate
-from reportgen.analysis.trace import trace_forward
-from reportgen.catalog.platforms import get_platform
-from reportgen.spec import Constraints
+from reportgen.analysis.counting.costs import analyse
+from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.analysis.counting.trace import trace_forward
+from reportgen.analysis.findings.finders import find_bottlenecks
+from reportgen.analysis.findings.models import ScalingProbe
+from reportgen.analysis.prediction.roofline import Efficiency, estimate
+from reportgen.catalog.lookup import get_platform
+from reportgen.spec.schema import Constraints
 
 ONE = Efficiency(eta_c=1.0, eta_m=1.0, op_overhead_us=0.0)
 

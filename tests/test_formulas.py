@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reportgen.analysis.records import OpKind
-from reportgen.analysis.trace import trace_forward
+from reportgen.analysis.counting.records import OpKind
+from reportgen.analysis.counting.trace import trace_forward
 
 B = 2
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 import torchvision
 
-from reportgen.analysis import transforms as tf
-from reportgen.analysis.hypotheses import Study, Variant, predict
-from reportgen.analysis.methods import pruning, quantization
-from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
-from reportgen.analysis.roofline import Efficiency, estimate
-from reportgen.analysis.trace import trace_forward
-from reportgen.catalog.platforms import get_platform
-from reportgen.spec import Constraints
+from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.analysis.counting.trace import trace_forward
+from reportgen.analysis.hypotheses import transforms as tf
+from reportgen.analysis.hypotheses.methods import pruning, quantization
+from reportgen.analysis.hypotheses.study import Study, Variant, predict
+from reportgen.analysis.prediction.roofline import Efficiency, estimate
+from reportgen.catalog.lookup import get_platform
+from reportgen.spec.schema import Constraints
 
 ONE = Efficiency(eta_c=1.0, eta_m=1.0, op_overhead_us=0.0)
 
@@ -116,7 +116,7 @@ def test_unstructured_pruning_saves_storage_not_time() -> None:
 @pytest.fixture(scope="module")
 def resnet18_result(tmp_path_factory: pytest.TempPathFactory):
     from reportgen.pipeline import run
-    from reportgen.spec import load_spec
+    from reportgen.spec.schema import load_spec
 
     d = tmp_path_factory.mktemp("h")
     p = Path(d) / "s.yaml"

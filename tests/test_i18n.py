@@ -79,7 +79,7 @@ def test_every_literal_template_key_exists() -> None:
 
 
 def test_message_codes_have_english_and_russian() -> None:
-    from reportgen.analysis.messages import template
+    from reportgen.text import template
 
     codes = sorted(k.removeprefix("msg.") for k in flat_keys(catalog("en")) if k.startswith("msg."))
     for code in codes:
@@ -132,7 +132,7 @@ def test_no_english_catalog_string(ru_reports: dict[str, tuple[str, list[str]]])
 
 
 def test_no_english_generated_sentence(ru_reports: dict[str, tuple[str, list[str]]]) -> None:
-    from reportgen.analysis.messages import template
+    from reportgen.text import template
 
     ru_values = set(catalog_strings(catalog("ru")))
     pieces: set[str] = set()

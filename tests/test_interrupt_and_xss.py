@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reportgen.cli import app
+from reportgen.cli.main import app
 from tests.test_reliability import MODEL_CODE, SPEC
 
 runner = CliRunner()

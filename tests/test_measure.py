@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from reportgen import pipeline
-from reportgen.analysis import measure
-from reportgen.analysis.timing import median_is_stable, percentile, summarize, time_runs
-from reportgen.pipeline import StageSkipped
-from reportgen.spec import Profiling, StudySpec
+from reportgen.analysis.measurement import measure
+from reportgen.analysis.measurement.timing import median_is_stable, percentile, summarize, time_runs
+from reportgen.analysis.stage import StageSkipped
+from reportgen.spec.schema import Profiling, StudySpec
 
 KWS = """\
 title: "KWS"
@@ -180,7 +180,7 @@ def test_real_small_measurement_is_sane() -> None:
 
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from reportgen.cli import app
+    from reportgen.cli.main import app
 
     d = tmp_path_factory.mktemp("profile")
     spec = d / "kws.yaml"
@@ -200,7 +200,7 @@ def test_profile_writes_a_measurements_file(profiled: tuple[Path, Path]) -> None
 
 
 def test_build_merges_measurements_file(profiled: tuple[Path, Path], tmp_path: Path) -> None:
-    from reportgen.cli import app
+    from reportgen.cli.main import app
 
     spec, out = profiled
     res = CliRunner().invoke(app, ["build", str(spec), "--measurements", str(out), "--deterministic",
@@ -221,7 +221,7 @@ def test_build_merges_measurements_file(profiled: tuple[Path, Path], tmp_path: P
 ])
 def test_build_rejects_a_wrong_measurements_file(profiled: tuple[Path, Path], tmp_path: Path,
                                                  change: object, message: str) -> None:
-    from reportgen.cli import app
+    from reportgen.cli.main import app
 
     spec, out = profiled
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -238,7 +238,7 @@ def test_build_rejects_a_wrong_measurements_file(profiled: tuple[Path, Path], tm
 # ---------------------------------------------------------------------------- comparison (pure)
 
 def _op(i: int, op: str, kind: str, t: float) -> object:
-    from reportgen.analysis.roofline import OpEstimate
+    from reportgen.analysis.prediction.roofline import OpEstimate
 
     return OpEstimate(index=i, op=op, kind=kind, module="m", flops=1, bytes=1.0,
                       arithmetic_intensity_flop_per_byte=1.0, compute_time_s=t, memory_time_s=t,
@@ -246,9 +246,9 @@ def _op(i: int, op: str, kind: str, t: float) -> object:
 
 
 def test_compare_classes_efficiency_and_flags() -> None:
-    from reportgen.analysis.compare import compare
-    from reportgen.analysis.measure_models import Machine, MeasuredRun, ProfiledOp, ProfilePass
-    from reportgen.analysis.roofline import PrecisionEstimate
+    from reportgen.analysis.measurement.compare import compare
+    from reportgen.analysis.measurement.models import Machine, MeasuredRun, ProfiledOp, ProfilePass
+    from reportgen.analysis.prediction.roofline import PrecisionEstimate
 
     def row(name: str, trace_op: str | None, kind: str, group: str, t: float) -> ProfiledOp:
         return ProfiledOp(name=name, trace_op=trace_op, kind=kind, group=group, calls=1,

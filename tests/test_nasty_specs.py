@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from reportgen.cli import app
+from reportgen.cli.main import app
 from reportgen.errors import ReportgenError
-from reportgen.spec import parse_spec
+from reportgen.spec.schema import parse_spec
 
 NASTY = Path(__file__).parent / "nasty_specs"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((NASTY / "expected.yaml").read_text("utf-8"))
@@ -178,7 +178,7 @@ def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
 @given(mutated_specs())
 def test_mutated_valid_specs_only_raise_reportgen_errors(doc: dict[str, Any]) -> None:
     """Mutations go through loading *and* the catalog checks (card, platform, domain)."""
-    from reportgen.speccheck import check_references
+    from reportgen.study import check_references
 
     text = yaml.safe_dump(doc, allow_unicode=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,7 +195,7 @@ def test_mutated_valid_specs_only_raise_reportgen_errors(doc: dict[str, Any]) ->
 @FAST
 @given(st.binary(max_size=400))
 def test_random_bytes_through_the_file_reader(data: bytes) -> None:
-    from reportgen.spec import load_spec
+    from reportgen.spec.schema import load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "bytes.yaml"
@@ -207,7 +207,7 @@ def test_random_bytes_through_the_file_reader(data: bytes) -> None:
 
 
 def test_valid_base_spec_of_the_mutations_is_valid(tmp_path: Path) -> None:
-    from reportgen.speccheck import check_references
+    from reportgen.study import check_references
 
     p = tmp_path / "v.yaml"
     p.write_text(yaml.safe_dump(VALID), encoding="utf-8")

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from reportgen import pipeline
 from reportgen.build import Outcome
-from reportgen.cli import app
+from reportgen.cli.main import app
 from reportgen.paths import templates_dir
-from reportgen.spec import load_spec, parse_spec, study_id
+from reportgen.spec.schema import load_spec, parse_spec, study_id
 
 runner = CliRunner()
 

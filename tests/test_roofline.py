@@ -6,15 +6,20 @@ import math
 
 import pytest
 
-from reportgen.analysis.records import OpKind, OpRecord, ParamGroup, Trace
-from reportgen.analysis.roofline import Efficiency, estimate, estimate_precision, op_estimate
-from reportgen.analysis.verdicts import (
+from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
+from reportgen.analysis.prediction.roofline import (
+    Efficiency,
+    estimate,
+    estimate_precision,
+    op_estimate,
+)
+from reportgen.analysis.prediction.verdicts import (
     constraint_verdicts,
     first_constraint_to_break,
     zoo_comparison,
 )
-from reportgen.catalog.platforms import get_platform
-from reportgen.spec import Constraints, Precision
+from reportgen.catalog.lookup import get_platform
+from reportgen.spec.schema import Constraints, Precision
 
 A100_FP16 = 312e12
 A100_BW = 2039e9
@@ -107,7 +112,7 @@ def test_unsupported_and_unknown_precisions_are_reported() -> None:
     assert sd.latency_is_lower_bound  # memory-time lower bound only
     # the user confirms the claim: now predicted
     plat = get_platform("qualcomm_snapdragon_8_gen3")
-    from reportgen.catalog.platforms import apply_overrides
+    from reportgen.catalog.lookup import apply_overrides
 
     conf = apply_overrides(plat, {"compute_units.npu.peak.int8": 45})
     assert estimate(t, conf, ["int8"]).get("int8").status == "ok"

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from reportgen import pipeline
-from reportgen.analysis.scaling import (
+from reportgen.analysis.measurement.scaling import (
     batch_axis,
     domain_axis,
     first_break,
@@ -17,7 +17,7 @@ from reportgen.analysis.scaling import (
     slope_change,
     with_size,
 )
-from reportgen.spec import Inputs, StudySpec
+from reportgen.spec.schema import Inputs, StudySpec
 
 
 def test_power_fit_recovers_exponent() -> None:

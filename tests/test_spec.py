@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.errors import SpecError
-from reportgen.spec import (
+from reportgen.spec.schema import (
     CardRef,
     Domain,
     Precision,

@@ -9,9 +9,9 @@ import torch
 import torchvision
 from torchvision.models import get_model_weights, list_models
 
-from reportgen.analysis.trace import trace_forward
+from reportgen.analysis.counting.trace import trace_forward
 from reportgen.models.torchvision_src import build
-from reportgen.spec import Domain, ImageInput, Inputs, TorchvisionSource
+from reportgen.spec.schema import Domain, ImageInput, Inputs, TorchvisionSource
 
 # Builder kwargs that the pretrained weights imply (weights=None keeps the defaults otherwise).
 _WEIGHTS_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False},

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen.analysis.costs import analyse
-from reportgen.analysis.trace import trace_forward
+from reportgen.analysis.counting.costs import analyse
+from reportgen.analysis.counting.trace import trace_forward
 
 
 def test_tied_weights_counted_once() -> None:

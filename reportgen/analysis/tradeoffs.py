@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from reportgen.analysis.findings import Arg, FindingsReport
-from reportgen.analysis.hypotheses import HypothesesReport, Hypothesis, Level, MethodClass
+from reportgen.analysis.findings.models import Arg, FindingsReport
+from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
 
 Rating = Literal["good", "fair", "poor", "unknown"]
 RESEARCH = ["depth", "applicability", "novelty", "modularity", "universality", "redundancy",
@@ -211,7 +211,7 @@ def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> Trade
 
 def stage(ctx: Any, result: Any) -> None:
     """Pipeline stage "tradeoffs": needs the hypotheses."""
-    from reportgen.pipeline import StageSkipped
+    from reportgen.analysis.stage import StageSkipped
 
     if result.hypotheses is None:
         raise StageSkipped("no hypotheses to weigh", code="no_hypotheses")

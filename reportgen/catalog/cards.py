@@ -12,8 +12,8 @@ from pydantic import Field, ValidationError
 
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
 from reportgen.paths import model_cards_dir
-from reportgen.spec import Domain, Inputs, ModelSource, Strict, validation_issues
-from reportgen.yamlpos import load_located, read_text
+from reportgen.spec.schema import Domain, Inputs, ModelSource, Strict, validation_issues
+from reportgen.spec.yamlpos import load_located, read_text
 
 
 class Bilingual(Strict):

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reportgen.catalog.platforms import Platform, load_catalog, validate_platform
+from reportgen.catalog.platforms import load_catalog, validate_platform
+from reportgen.catalog.schema import Platform
 
 MATMUL_N = 1024
 COPY_BYTES = 256 * 1024 * 1024

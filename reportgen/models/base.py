@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from reportgen.analysis.messages import Msg, msg
-from reportgen.spec import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
+from reportgen.spec.schema import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
+from reportgen.text import Msg, msg
 
 # builds (args, kwargs) for a forward pass on the given device
 InputFactory = Callable[[str], tuple[tuple[Any, ...], dict[str, Any]]]

@@ -11,7 +11,7 @@ import torch
 from reportgen.catalog.cards import ModelCard, load_card
 from reportgen.errors import ModelBuildError, SpecError, SpecIssue
 from reportgen.models.base import LoadedModel, construct, recsys_inputs
-from reportgen.spec import (
+from reportgen.spec.schema import (
     CardRef,
     Domain,
     Inputs,

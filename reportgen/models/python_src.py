@@ -12,7 +12,7 @@ from torch import nn
 
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
-from reportgen.spec import Domain, Inputs, PythonSource
+from reportgen.spec.schema import Domain, Inputs, PythonSource
 
 BUILTIN_PREFIX = "reportgen."
 

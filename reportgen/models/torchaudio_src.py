@@ -10,7 +10,7 @@ import torch
 
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, audio_frames, construct, generic_inputs
-from reportgen.spec import AudioInput, Domain, Inputs, TorchaudioSource
+from reportgen.spec.schema import AudioInput, Domain, Inputs, TorchaudioSource
 
 
 def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) -> LoadedModel:

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from reportgen.analysis.messages import Msg, msg
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
-from reportgen.spec import Domain, Inputs, TorchvisionSource
+from reportgen.spec.schema import Domain, Inputs, TorchvisionSource
+from reportgen.text import Msg, msg
 
 
 class DetectorNetwork(nn.Module):

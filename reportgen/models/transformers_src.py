@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 
-from reportgen.analysis.messages import Msg, msg
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import (
     LoadedModel,
@@ -20,7 +19,15 @@ from reportgen.models.base import (
     image_tensor,
     token_ids,
 )
-from reportgen.spec import AudioInput, Domain, ImageInput, Inputs, TextInput, TransformersSource
+from reportgen.spec.schema import (
+    AudioInput,
+    Domain,
+    ImageInput,
+    Inputs,
+    TextInput,
+    TransformersSource,
+)
+from reportgen.text import Msg, msg
 
 OFFLINE_HINT = ("reportgen never downloads: put the hyper-parameters in the spec (model_type + "
                 "config overrides) or point `config_file` at a local config.json")

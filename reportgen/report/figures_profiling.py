@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reportgen.report.figures import FigureFile, save
+from reportgen.report.figures_base import FigureFile, save
 from reportgen.report.filters import Formatter
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult

@@ -27,7 +27,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from reportgen.errors import ReportgenError
 from reportgen.paths import templates_dir
 from reportgen.report import filters
-from reportgen.report.figures import FigureFile, draw_all
+from reportgen.report.figures import draw_all
+from reportgen.report.figures_base import FigureFile
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult, dump
 
@@ -56,7 +57,8 @@ def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
     text parameters escaped for Markdown; ``msgs(list, sep)``: several; ``tl(key, **params)``: a
     catalog sentence with numbers formatted per locale (stage reasons); ``quote(text)``: catalog
     prose, labelled as quoted; ``u(unit)``: a unit symbol; ``pclass(id)``: a platform class."""
-    from reportgen.analysis.messages import Msg, render, render_text
+    from reportgen.report.messages import render, render_text
+    from reportgen.text import Msg
 
     def one(m: Msg | None, fallback: Any = None) -> str:
         return render(m, lang, filters.md) if m is not None else filters.md(fallback)

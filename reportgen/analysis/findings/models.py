@@ -1,0 +1,132 @@
+"""Bottlenecks: a ranked list of findings, each with a stable type id, a location, the evidence
+(numbers with units and origin) and why it matters against the spec's constraints. No torch.
+
+Impact is the share of the predicted latency a finding explains (0–1); findings that block the
+deployment outright (capacity, constraint failures) rank above 1. Times are seconds, bytes are
+bytes, shares are fractions. Thresholds come from ``thresholds.yaml``. Sentences are not written
+here: each finding names catalog keys (``findings.*``) and the arguments to fill in.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from reportgen.text import Msg
+
+if TYPE_CHECKING:
+    pass
+
+Fmt = Literal["num", "int", "si", "bytes", "pct", "ms", "x", "code", "text", "key", "exp"]
+
+
+OriginName = Literal["counted", "predicted", "measured", "published", "given"]
+
+THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yaml")
+
+
+@lru_cache(maxsize=1)
+def thresholds() -> dict[str, Any]:
+    """``thresholds.yaml`` as a dict (findings and hypotheses sections)."""
+    with THRESHOLDS_PATH.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@unique
+class FindingType(StrEnum):
+    compute_bound = "compute-bound"
+    memory_bound = "memory-bound"
+    overhead_bound = "overhead-bound"
+    capacity = "capacity"
+    bandwidth_io = "bandwidth-io"
+    scaling = "scaling"
+    unsupported = "unsupported"
+    uncounted = "uncounted"
+
+
+class Arg(BaseModel):
+    """A value filled into a catalog sentence; ``f`` says how the template formats it
+    (ms: seconds shown in ms; key: a catalog key to translate; code/text: model text)."""
+
+    v: float | int | str | None
+    f: Fmt = "num"
+
+
+class Evidence(BaseModel):
+    label: str = Field(description="catalog key under findings.ev")
+    value: float | int | str | None
+    unit: str = Field(description="s, B, fraction, MAC, FLOP/B, count, exponent, text")
+    f: Fmt = "num"
+    origin: OriginName
+    msg: Msg | None = Field(None, description="a generated sentence (analysis/messages.py) the "
+                            "report prints instead of a text value")
+
+
+class Location(BaseModel):
+    module: str | None = None
+    op: str | None = None
+    layer_type: str | None = None
+
+
+class Finding(BaseModel):
+    """One bottleneck."""
+
+    id: str = Field(description="stable: type:subtype:layer type")
+    type: FindingType
+    subtype: str = ""
+    rank: int = 0
+    impact: float = Field(description="share of predicted latency explained; > 1 = blocking")
+    severity: Literal["blocking", "high", "medium", "low"]
+    location: Location
+    time_s: float | None = Field(None, description="predicted time attributable, s")
+    summary_key: str
+    summary_args: dict[str, Arg] = Field(default_factory=dict)
+    why_key: str
+    why_args: dict[str, Arg] = Field(default_factory=dict)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class ScalingProbe(BaseModel):
+    """Cost at the spec's input size and at ``factor`` × it (re-traced on meta)."""
+
+    axis: str = Field(description="catalog key of the swept size (pixels, tokens, seconds, batch)")
+    size: float
+    factor: float
+    macs: int
+    macs_scaled: int
+    latency_s: float | None = None
+    latency_scaled_s: float | None = None
+    macs_exponent: float
+    latency_exponent: float | None = None
+    linear: float = Field(1.0, description="the exponent of linear growth on this axis (2 for an "
+                                          "image side: cost ∝ pixels)")
+    budget_size: float | None = Field(None, description="size at which the latency budget is "
+                                                        "reached (power-law extrapolation)")
+    origin: Literal["counted", "predicted", "measured"] = "predicted"
+
+
+class FindingsReport(BaseModel):
+    """The findings stage's output."""
+
+    platform_id: str | None = None
+    precision: str | None = Field(None, description="precision the findings were judged at")
+    predicted_latency_s: float | None = None
+    latency_budget_s: float | None = None
+    items: list[Finding] = Field(default_factory=list)
+    scaling: ScalingProbe | None = None
+    missing: list[str] = Field(default_factory=list, description="catalog keys: what could not "
+                                                                 "be judged and why")
+
+    def of_type(self, t: FindingType | str) -> list[Finding]:
+        return [f for f in self.items if f.type == t]
+
+    @property
+    def types(self) -> list[str]:
+        return list(dict.fromkeys(f.type.value for f in self.items))
+
+

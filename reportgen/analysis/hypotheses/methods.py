@@ -1,0 +1,495 @@
+"""Hypothesis generators, one per class of the course. Each builds a Variant (a transformed or
+re-traced Trace on a platform at a precision) and evaluates it with the roofline
+(``hypotheses.evaluate``). Catalog keys: ``findings.hyp.<method>.*``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import cache
+
+from reportgen.analysis.counting.records import OpKind
+from reportgen.analysis.findings.models import Arg, thresholds
+from reportgen.analysis.hypotheses import transforms as tf
+from reportgen.analysis.hypotheses.models import Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.study import Study, Variant, evaluate, make, predict
+from reportgen.spec.schema import Precision
+
+Q = MethodClass
+
+
+def knobs() -> dict:
+    return thresholds()["hypotheses"]
+
+
+@cache
+def _catalog_ids() -> tuple[str, ...]:
+    from reportgen.catalog.platforms import load_catalog
+
+    return tuple(load_catalog())
+
+
+def portability_precision(prec: str) -> int:
+    """Catalog platforms whose default unit runs ``prec`` with a usable peak (int4: fp16 peak)."""
+    from reportgen.catalog.platforms import load_catalog
+
+    n = 0
+    for p in load_catalog().values():
+        cp = "fp16" if prec == "int4" else prec
+        pk = p.peak(cp) if p.runs(prec) else None
+        n += int(pk is not None and pk.usable)
+    return n
+
+
+def portability_sparse() -> int:
+    from reportgen.catalog.platforms import load_catalog
+
+    return sum(1 for p in load_catalog().values()
+               if any(pk.sparse for pk in p.unit().peak.values() if pk.supported))
+
+
+def everywhere() -> int:
+    return len(_catalog_ids())
+
+
+def _mac_share(s: Study, pred: Callable[[object], bool]) -> float:
+    total = sum(r.macs for r in s.trace.records) or 1
+    return sum(r.macs for r in s.trace.records if pred(r)) / total
+
+
+# ---------------------------------------------------------------------------- quantization
+
+_PREREQ = {
+    "fp16": ["findings.prereq.cast"],
+    "bf16": ["findings.prereq.cast"],
+    "int8": ["findings.prereq.calibration", "findings.prereq.toolchain_int8",
+             "findings.prereq.qat_fallback"],
+    "int4": ["findings.prereq.calibration_gptq", "findings.prereq.int4_kernels"],
+}
+
+
+def quantization(s: Study) -> list[Hypothesis]:
+    out: list[Hypothesis] = []
+    base = Precision(s.precision).bytes
+    targets = s.finding_ids("memory-bound", "capacity", "compute-bound", "bandwidth-io",
+                            "unsupported")
+    bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
+    for prec in ("fp16", "bf16", "int8", "int4"):
+        if Precision(prec).bytes >= base or not s.platform.runs(prec):
+            continue
+        if prec == "bf16" and s.platform.runs("fp16") and "fp16" != s.precision:
+            continue  # same bytes and peak as fp16 on the catalog's units: one is enough
+        method = f"quant_{prec}"
+        h = make(s, method, Q.quantization, targets=targets, prerequisites=_PREREQ[prec],
+                 portability=portability_precision(prec),
+                 title_args={"precision": Arg(v=prec, f="text")})
+        v = Variant(s.trace, s.platform, prec)
+        evaluate(s, h, v)
+        assert h.after is not None
+        h.mechanism_args = {"precision": Arg(v=prec, f="text"), "base": Arg(v=s.precision, f="text"),
+                            "bw": Arg(v=Precision(prec).bytes), "bw0": Arg(v=base),
+                            "peak": Arg(v=h.after.peak_op_per_s, f="si"),
+                            "peak0": Arg(v=bp.peak_op_per_s, f="si")}
+        out.append(h)
+    if s.platform.default_unit.startswith("cpu") and s.precision == "fp32" and s.platform.runs("fp32"):
+        share = _mac_share(s, lambda r: r.kind == OpKind.matmul)  # type: ignore[attr-defined]
+        if share >= knobs()["min_share_to_propose"]:
+            h = make(s, "quant_int8_dynamic", Q.quantization, targets=targets,
+                     prerequisites=["findings.prereq.none_dynamic"],
+                     portability=portability_precision("fp32"),
+                     mechanism_args={"share": Arg(v=share, f="pct")})
+            out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0), s.platform, "fp32")))
+    return out
+
+
+# ---------------------------------------------------------------------------- pruning
+
+def pruning(s: Study) -> list[Hypothesis]:
+    k = knobs()
+    out: list[Hypothesis] = []
+    targets = s.finding_ids("compute-bound", "memory-bound", "capacity")
+    bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
+    sp = k["unstructured_sparsity"]
+    bits = Precision(s.precision).bytes * 8
+    stored = bp.weight_bytes * (1 - sp) + bp.weight_bytes / bits  # values kept + 1-bit mask
+    h = make(s, "prune_unstructured", Q.pruning, targets=s.finding_ids("capacity"),
+             prerequisites=["findings.prereq.finetune"], portability=everywhere(),
+             title_args={"sparsity": Arg(v=sp, f="pct")},
+             mechanism_args={"sparsity": Arg(v=sp, f="pct")},
+             notes=["findings.note.no_sparse_kernels"])
+    out.append(evaluate(s, h, Variant(s.trace, s.platform, s.precision, storage_bytes=stored)))
+    if len(tf.mac_positions(s.trace)) >= 3:
+        f = k["prune_fraction"]
+        h = make(s, "prune_structured", Q.pruning, targets=targets,
+                 prerequisites=["findings.prereq.finetune", "findings.prereq.train_data"],
+                 portability=everywhere(), title_args={"fraction": Arg(v=f, f="pct")},
+                 mechanism_args={"fraction": Arg(v=f, f="pct")})
+        out.append(evaluate(s, h, Variant(tf.prune_channels(s.trace, f), s.platform, s.precision)))
+    cands = [p for p in dict.fromkeys([s.precision, "fp16", "int8"])
+             if s.platform.runs(p) and (pk := s.platform.peak(p, sparse=True)) is not None
+             and pk.si and pk.usable]
+    h = make(s, "prune_2_4", Q.pruning, targets=s.finding_ids("compute-bound"),
+             prerequisites=["findings.prereq.finetune", "findings.prereq.sparse_runtime"],
+             portability=portability_sparse())
+    if cands:
+        prec = cands[0]
+        h.title_args = {"precision": Arg(v=prec, f="text")}
+        h.mechanism_args = {"precision": Arg(v=prec, f="text")}
+        out.append(evaluate(s, h, Variant(tf.sparse_weights(s.trace, 0.5, 2.0), s.platform,
+                                          prec, sparse=True)))
+    else:
+        h.applicable, h.not_applicable_key = False, "findings.na.no_sparse"
+        h.title_args = {"precision": Arg(v=s.precision, f="text")}
+        h.mechanism_args = h.title_args
+        out.append(h)
+    return out
+
+
+# ---------------------------------------------------------------------------- distillation
+
+def _student_inputs(s: Study, student_card: object) -> object:
+    from reportgen.spec.schema import Inputs
+
+    teacher = s.ctx.products["resolved"].inputs
+    data = student_card.inputs.model_dump()  # type: ignore[attr-defined]
+    section = teacher.section_for(student_card.domain)  # type: ignore[attr-defined]
+    if getattr(teacher, section) is not None and data.get(section) is not None:
+        data[section] = getattr(teacher, section).model_dump()
+    data["batch_size"] = teacher.batch_size
+    return Inputs.model_validate(data)
+
+
+def distillation(s: Study) -> list[Hypothesis]:
+    from reportgen.analysis.counting.retrace import retrace
+    from reportgen.catalog.cards import load_card
+    from reportgen.models.build import Resolved
+
+    out: list[Hypothesis] = []
+    targets = s.finding_ids("compute-bound", "memory-bound", "capacity", "scaling")
+    students = list(s.card.distillation_students) if s.card is not None else []
+    teacher_params = s.trace.params.total or 1
+    for sid in students[:2]:
+        sc = load_card(sid)
+        if sc.domain.value != s.domain or s.ctx is None:
+            continue
+        res = Resolved(source=sc.build, card=sc, domain=sc.domain, task=sc.task,
+                       inputs=sc.inputs)
+        own_input = False
+        try:
+            trace = retrace(s.ctx, _student_inputs(s, sc), resolved=res)  # type: ignore[arg-type]
+        except Exception:
+            trace, own_input = retrace(s.ctx, sc.inputs, resolved=res), True
+        ratio = trace.params.total / teacher_params
+        same_task = s.card is not None and sc.task.split("(")[0].strip() == \
+            s.card.task.split("(")[0].strip()
+        risk = "high" if ratio < 0.1 or not same_task else "medium"
+        h = make(s, "distillation", Q.distillation, hid=f"distill_{sid}", targets=targets,
+                 prerequisites=["findings.prereq.teacher_data", "findings.prereq.training"],
+                 risk=risk, portability=everywhere(),  # type: ignore[arg-type]
+                 title_args={"student": Arg(v=sc.name, f="text")},
+                 mechanism_args={"student": Arg(v=sc.name, f="text"),
+                                 "teacher": Arg(v=s.card.name if s.card else "", f="text")},
+                 risk_args={"ratio": Arg(v=ratio, f="pct"),
+                            "task": Arg(v=sc.task, f="text")},
+                 notes=["findings.note.student_own_input"] if own_input else [])
+        if not same_task:
+            h.notes.append("findings.note.student_other_task")
+        out.append(evaluate(s, h, Variant(trace, s.platform, s.precision)))
+    if not out:
+        found = tf.repeated_layers(s.trace)
+        if found is not None:
+            prefix, idx = found
+            t2 = tf.drop_layers(s.trace)
+            h = make(s, "distillation", Q.distillation, hid="distill_half_depth", targets=targets,
+                     prerequisites=["findings.prereq.teacher_data", "findings.prereq.training"],
+                     portability=everywhere(),
+                     title_args={"student": Arg(v="findings.hyp.distillation.half_depth", f="key")},
+                     mechanism_args={"student": Arg(v="findings.hyp.distillation.half_depth", f="key"),
+                                     "teacher": Arg(v=f"{prefix} ×{len(idx)}", f="code")},
+                     risk_args={"ratio": Arg(v=t2.param_bytes / (s.trace.param_bytes or 1), f="pct"),
+                                "task": Arg(v="", f="text")})
+            out.append(evaluate(s, h, Variant(t2, s.platform, s.precision)))
+    return out
+
+
+# ---------------------------------------------------------------------------- architectural
+
+def _standard_conv(r: object) -> bool:
+    shapes = r.input_shapes  # type: ignore[attr-defined]
+    if r.kind != OpKind.conv or len(shapes) < 2 or len(shapes[1]) != 4:  # type: ignore[attr-defined]
+        return False
+    cout, cin_g, kh, kw = shapes[1]
+    return kh * kw > 1 and len(shapes[0]) > 1 and cin_g == shapes[0][1]
+
+
+def architectural(s: Study) -> list[Hypothesis]:
+    k = knobs()
+    out: list[Hypothesis] = []
+    share = _mac_share(s, _standard_conv)
+    if share >= k["min_share_to_propose"]:
+        h = make(s, "arch_depthwise", Q.architectural, targets=s.finding_ids("compute-bound"),
+                 prerequisites=["findings.prereq.retrain"], portability=everywhere(),
+                 mechanism_args={"share": Arg(v=share, f="pct")})
+        out.append(evaluate(s, h, Variant(tf.depthwise_separable(s.trace), s.platform, s.precision)))
+    min_b = k["low_rank_min_weight_mb"] * 1e6
+    share = _mac_share(s, lambda r: r.kind == OpKind.matmul and r.weight_bytes >= min_b)  # type: ignore[attr-defined]
+    if share >= k["min_share_to_propose"]:
+        f = k["low_rank_fraction"]
+        h = make(s, "arch_low_rank", Q.architectural,
+                 targets=s.finding_ids("compute-bound", "memory-bound", "capacity"),
+                 prerequisites=["findings.prereq.finetune"], portability=everywhere(),
+                 mechanism_args={"share": Arg(v=share, f="pct"), "rank": Arg(v=f, f="pct")})
+        out.append(evaluate(s, h, Variant(tf.low_rank(s.trace, f, min_b), s.platform, s.precision)))
+    total_b = sum(r.bytes_moved for r in s.trace.records) or 1
+    att = tf.attention_score_bytes(s.trace) / total_b
+    if att >= k["min_share_to_propose"]:
+        h = make(s, "arch_efficient_attention", Q.architectural,
+                 targets=s.finding_ids("memory-bound", subtypes=("softmax", "elementwise")) +
+                 s.finding_ids("scaling"),
+                 prerequisites=["findings.prereq.runtime_sdpa"], portability=everywhere(),
+                 mechanism_args={"share": Arg(v=att, f="pct")})
+        out.append(evaluate(s, h, Variant(tf.flash_attention(s.trace), s.platform, s.precision)))
+    emb = s.trace.params.embedding / (s.trace.params.total or 1)
+    if emb >= 0.5:
+        rows = k["hashed_embedding_rows"]
+        h = make(s, "arch_hashed_embeddings", Q.architectural,
+                 targets=s.finding_ids("capacity", "memory-bound"),
+                 prerequisites=["findings.prereq.retrain"], portability=everywhere(),
+                 mechanism_args={"share": Arg(v=emb, f="pct"), "rows": Arg(v=rows, f="pct")})
+        out.append(evaluate(s, h, Variant(tf.hash_embeddings(s.trace, rows), s.platform, s.precision)))
+    scale = k["input_scale"].get(s.domain)
+    resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
+    if scale and resolved is not None:
+        from reportgen.analysis.counting.retrace import retrace, scaled_inputs
+
+        factor = scale * scale if s.domain == "cv" else scale
+        inputs2, axis, size, achieved = scaled_inputs(resolved.inputs, s.domain, factor)
+        t2 = retrace(s.ctx, inputs2)
+        new = inputs2.image.height if s.domain == "cv" and inputs2.image else size * achieved
+        old = resolved.inputs.image.height if s.domain == "cv" and resolved.inputs.image else size
+        if s.domain == "cv":
+            axis = "image_size"
+        h = make(s, "arch_smaller_input", Q.architectural,
+                 targets=s.finding_ids("compute-bound", "memory-bound", "scaling"),
+                 prerequisites=["findings.prereq.finetune"], portability=everywhere(),
+                 title_args={"axis": Arg(v=f"findings.axis.{axis}", f="key")},
+                 mechanism_args={"axis": Arg(v=f"findings.axis.{axis}", f="key"),
+                                 "old": Arg(v=old), "new": Arg(v=new)})
+        h.notes.append(CHANGES_REQUIREMENT)
+        out.append(evaluate(s, h, Variant(t2, s.platform, s.precision)))
+    return out
+
+
+# ---------------------------------------------------------------------------- hardware
+
+RUNTIMES = ("TensorRT", "OpenVINO", "ONNX Runtime", "torch.compile", "Core ML", "QNN", "RKNN",
+            "HailoRT", "Dataflow Compiler", "edgetpu_compiler", "Vitis AI", "ExecuTorch", "TFLite",
+            "X-CUBE-AI", "ESP-DL")
+
+
+def runtimes_of(platform: object) -> str:
+    names = [n for n in RUNTIMES if any(n in t for t in platform.toolchain)]  # type: ignore[attr-defined]
+    return ", ".join(names[:3]) or (platform.toolchain[0] if platform.toolchain else "—")  # type: ignore[attr-defined]
+
+
+def _best_on(s: Study, platform: object, trace: object = None) -> tuple[Variant, float] | None:
+    best: tuple[Variant, float] | None = None
+    for prec in ("fp32", "bf16", "fp16", "int8"):
+        if not platform.runs(prec):  # type: ignore[attr-defined]
+            continue
+        v = Variant(trace or s.trace, platform, prec)  # type: ignore[arg-type]
+        p, _ = predict(s, v)
+        if p.status != "ok" or p.latency_s is None or p.fits == "fail":
+            continue
+        if best is None or p.latency_s < best[1] * 0.999:
+            best = (v, p.latency_s)
+    return best
+
+
+def _demands(platform: object, s: Study) -> dict[str, Arg]:
+    kinds = platform.supported_op_kinds  # type: ignore[attr-defined]
+    bad = 0 if kinds is None else sum(1 for r in s.trace.records if r.kind.value not in kinds)
+    static = platform.class_.value in ("specialized", "fpga", "mcu")  # type: ignore[attr-defined]
+    return {"format": Arg(v=platform.required_format or "—", f="text"),  # type: ignore[attr-defined]
+            "precisions": Arg(v=", ".join(platform.unit().precisions), f="text"),  # type: ignore[attr-defined]
+            "static": Arg(v="findings.hyp.hw.static_yes" if static else "findings.hyp.hw.static_no",
+                          f="key"),
+            "unsupported": Arg(v=bad, f="int"), "runtime": Arg(v=runtimes_of(platform), f="text")}
+
+
+def hardware(s: Study) -> list[Hypothesis]:
+    from reportgen.catalog.lookup import get_platform
+    from reportgen.catalog.platforms import load_catalog
+
+    out: list[Hypothesis] = []
+    targets = s.finding_ids("compute-bound", "memory-bound", "unsupported", "capacity")
+    base, _ = predict(s, Variant(s.trace, s.platform, s.precision))
+    best_unit: tuple[Variant, float] | None = None
+    for u in s.platform.compute_units:
+        if u.unit == s.platform.default_unit:
+            continue
+        p2 = s.platform.model_copy(update={"default_unit": u.unit})
+        got = _best_on(s, p2)
+        if got and (best_unit is None or got[1] < best_unit[1]):
+            best_unit = got
+    if best_unit is not None:
+        v = best_unit[0]
+        h = make(s, "hw_unit", Q.hardware, targets=targets, portability=1,
+                 prerequisites=["findings.prereq.toolchain_format"],
+                 title_args={"unit": Arg(v=v.platform.default_unit, f="text")},
+                 mechanism_args={"unit": Arg(v=v.platform.default_unit, f="text"),
+                                 **_demands(v.platform, s)})
+        out.append(evaluate(s, h, v))
+    alts = knobs()["hardware_alternatives"].get(s.platform.id)
+    cat = load_catalog()
+    if alts is None and s.platform.class_.value in ("powerful", "budget", "cpu"):
+        # no listed add-on: the platform's peers in the hardware zoo (SoCs and accelerators
+        # with their own formats are not interchangeable, so they get no automatic peers)
+        alts = [p.id for p in cat.values() if p.zoo_class == s.platform.zoo_class
+                and p.id not in (s.platform.id, "host")]
+    best_dev: tuple[Variant, float] | None = None
+    for pid in alts or []:
+        if pid not in cat:
+            continue
+        got = _best_on(s, get_platform(pid))
+        if got and (best_dev is None or got[1] < best_dev[1]):
+            best_dev = got
+    if best_dev is not None and (base.latency_s is None or best_dev[1] < base.latency_s or base.fits == "fail"):
+        v = best_dev[0]
+        h = make(s, "hw_device", Q.hardware, hid=f"hw_{v.platform.id}", targets=targets,
+                 portability=1, prerequisites=["findings.prereq.toolchain_format",
+                                               "findings.prereq.hardware_cost"],
+                 title_args={"device": Arg(v=v.platform.name, f="text")},
+                 mechanism_args={"device": Arg(v=v.platform.name, f="text"), **_demands(v.platform, s)})
+        out.append(evaluate(s, h, v))
+    return out
+
+
+# ---------------------------------------------------------------------------- inference
+
+def inference(s: Study) -> list[Hypothesis]:
+    out: list[Hypothesis] = []
+    fused = tf.fuse(s.trace)
+    before_b = sum(r.bytes_moved for r in s.trace.records)
+    after_b = sum(r.bytes_moved for r in fused.records)
+    ops0 = sum(1 for r in s.trace.records if r.kind != OpKind.view)
+    ops1 = sum(1 for r in fused.records if r.kind != OpKind.view)
+    h = make(s, "opt_fusion", Q.inference,
+             targets=s.finding_ids("memory-bound", subtypes=("elementwise", "normalization",
+                                                             "softmax", "reduction")) +
+             s.finding_ids("overhead-bound"),
+             prerequisites=["findings.prereq.compiler"], portability=everywhere(),
+             mechanism_args={"ops0": Arg(v=ops0, f="int"), "ops1": Arg(v=ops1, f="int"),
+                             "bytes0": Arg(v=before_b, f="bytes"), "bytes1": Arg(v=after_b, f="bytes"),
+                             "runtime": Arg(v=runtimes_of(s.platform), f="text")})
+    out.append(evaluate(s, h, Variant(fused, s.platform, s.precision)))
+    resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
+    wants = s.constraints.throughput_per_s is not None or s.domain == "recsys" or \
+        s.platform.class_.value in ("powerful", "cpu")
+    if wants and resolved is not None:
+        from reportgen.analysis.counting.retrace import retrace
+
+        b = knobs()["batch_for_throughput"] * resolved.inputs.batch_size
+        inputs2 = resolved.inputs.model_copy(update={"batch_size": b})
+        t2 = retrace(s.ctx, inputs2)
+        h = make(s, "opt_batching", Q.inference,
+                 targets=s.finding_ids("memory-bound", subtypes=("weight_streaming", "embedding")) +
+                 s.finding_ids("overhead-bound"),
+                 prerequisites=["findings.prereq.batch_queue"], portability=everywhere(),
+                 title_args={"batch": Arg(v=b, f="int")},
+                 mechanism_args={"batch": Arg(v=b, f="int")})
+        out.append(evaluate(s, h, Variant(t2, s.platform, s.precision, batch=b)))
+    return out
+
+
+GENERATORS: list[Callable[[Study], list[Hypothesis]]] = [
+    distillation, quantization, pruning, architectural, hardware, inference]
+
+
+# ---------------------------------------------------------------------------- combined
+
+_RISK = {"low": 0, "medium": 1, "high": 2}
+
+
+def _best(items: list[Hypothesis], pred: Callable[[Hypothesis], bool], *, need_fit: bool = True,
+          by_memory: bool = False) -> Hypothesis | None:
+    # lower-bound predictions only count when the baseline itself is one (unsourced peaks)
+    lb_ok = any(h.before.lower_bound for h in items)
+    ok = [h for h in items if h.applicable and h.after is not None and pred(h)
+          and ((h.speedup or 0) > 1.0 or by_memory) and (lb_ok or not h.after.lower_bound)
+          and (h.after.fits != "fail" or not need_fit)]
+    if by_memory:
+        return min(ok, key=lambda h: (h.memory_ratio or 1.0, h.id), default=None)
+    return max(ok, key=lambda h: (h.speedup or 0.0, h.id), default=None)
+
+
+def combined(s: Study, items: list[Hypothesis]) -> Hypothesis | None:
+    """A concrete stack: best low/medium-risk structural change + best quantization + fusion,
+    with the best other unit/device when it makes the stack faster."""
+    capacity = bool(s.findings and s.findings.of_type("capacity"))
+    structural = _best(items, lambda h: (h.cls in (Q.distillation, Q.architectural) or
+                                         h.method == "prune_structured") and h.risk != "high",
+                       need_fit=False, by_memory=capacity)
+    quant = _best(items, lambda h: h.cls == Q.quantization and h.risk != "high")
+    if quant is None:
+        quant = _best(items, lambda h: h.cls == Q.quantization, need_fit=False)
+    hw = _best(items, lambda h: h.cls == Q.hardware)
+    parts = [h for h in (structural, quant) if h is not None]
+    if not parts:
+        return None
+    base_trace = s.variants[structural.id].trace if structural else s.trace
+    trace = tf.fuse(base_trace)
+    prec = quant.after.precision if quant and quant.after else s.precision
+    options: list[tuple[Variant, list[Hypothesis]]] = []
+    if s.platform.runs(prec):
+        options.append((Variant(trace, s.platform, prec), parts))
+    if hw is not None:
+        plat = s.variants[hw.id].platform
+        p = prec if plat.runs(prec) else s.variants[hw.id].precision
+        options.append((Variant(trace, plat, p), parts + [hw]))
+    scored = []
+    for v, comps in options:
+        pr, _ = predict(s, v)
+        if pr.latency_s is not None and pr.status in ("ok", "unknown"):
+            scored.append((pr.latency_s, len(comps), v, comps))
+    if not scored:
+        return None
+    budget = s.constraints.latency_ms / 1e3 if s.constraints.latency_ms else None
+    meeting = [x for x in scored if budget is not None and x[0] <= budget]
+    _, _, v, comps = min(meeting, key=lambda x: (x[1], x[0])) if meeting else min(scored, key=lambda x: x[0])
+    fusion = next((h for h in items if h.method == "opt_fusion"), None)
+    ids = [h.id for h in comps] + ([fusion.id] if fusion else [])
+    risk = max((h.risk for h in comps), key=lambda r: _RISK[r])
+    h = make(s, "combined", Q.combined, hid="combined", components=ids, risk=risk,  # type: ignore[arg-type]
+             targets=sorted({t for c in comps for t in c.targets}),
+             prerequisites=sorted({p for c in comps for p in c.prerequisites}),
+             portability=min(c.portability for c in comps),
+             mechanism_args={"stack": Arg(v=" + ".join(ids), f="code"),
+                             "platform": Arg(v=v.platform.name, f="text"),
+                             "precision": Arg(v=v.precision, f="text")})
+    return evaluate(s, h, dataclasses.replace(v))
+
+
+CHANGES_REQUIREMENT = "findings.note.changes_requirement"
+_CHANGES_TASK = (CHANGES_REQUIREMENT, "findings.note.student_other_task")
+
+
+def changes_task(h: Hypothesis) -> bool:
+    """A hypothesis that meets the budget by changing what is asked (less context, lower
+    resolution, a student for another task) is only recommended when nothing else works."""
+    return any(n in h.notes for n in _CHANGES_TASK)
+
+
+def recommend(items: list[Hypothesis]) -> str | None:
+    """The cheapest single hypothesis that meets every constraint without changing the task;
+    else the combined stack; else the top-ranked one."""
+    single = [h for h in items if h.meets_all and h.cls != Q.combined and h.applicable
+              and (h.speedup or 0) > 1.05 and not changes_task(h)]
+    if single:
+        return min(single, key=lambda h: (_RISK[h.risk] + _RISK[h.effort] + _RISK[h.maintenance],
+                                          h.rank)).id
+    combo = next((h for h in items if h.cls == Q.combined), None)
+    if combo is not None and combo.applicable:
+        return combo.id
+    safe = [h for h in items if h.applicable and h.risk != "high" and (h.speedup or 0) > 1.05]
+    return safe[0].id if safe else (items[0].id if items else None)

@@ -1,0 +1,116 @@
+"""Acceleration hypotheses with computed effects: every hypothesis re-runs the cost model and the
+roofline under its transformation (``transforms.py``, or a re-trace on meta) and reports
+latency, memory and energy before → after on the target. No constant speed-ups.
+
+Units: seconds, bytes, millijoules per sample; ratios are after / before (speed-up is
+before / after). The seven classes are the course's. Generators live in ``methods.py``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field
+
+from reportgen.analysis.findings.models import Arg
+from reportgen.analysis.prediction.roofline import Verdict
+
+if TYPE_CHECKING:
+    pass
+
+Level = Literal["low", "medium", "high"]
+
+
+@unique
+class MethodClass(StrEnum):
+    distillation = "distillation"
+    quantization = "quantization"
+    pruning = "pruning"
+    architectural = "architectural"
+    hardware = "hardware"
+    inference = "inference"
+    combined = "combined"
+
+
+class Prediction(BaseModel):
+    """One predicted configuration (roofline on a catalog platform)."""
+
+    platform_id: str
+    platform_name: str
+    unit: str = ""
+    precision: str
+    sparse: bool = False
+    status: str = "ok"
+    latency_s: float | None = Field(None, description="predicted latency per batch, s")
+    lower_bound: bool = False
+    throughput_per_s: float | None = None
+    macs: int = 0
+    weight_bytes: float = 0
+    peak_activation_bytes: float = 0
+    memory_bytes: float = Field(0, description="weights + peak activations at the precision, B")
+    storage_bytes: float = Field(0, description="bytes of the stored model (weights), B")
+    energy_mj: float | None = Field(None, description="per sample, mJ")
+    fits: Verdict = "unknown"
+    peak_op_per_s: float | None = None
+    batch_size: int = 1
+
+
+class ConstraintOutcome(BaseModel):
+    name: str
+    unit: str
+    requirement: float | str | None
+    before: float | None
+    after: float | None
+    verdict_before: Verdict
+    verdict_after: Verdict
+
+
+class Hypothesis(BaseModel):
+    id: str
+    method: str = Field(description="key in thresholds.yaml hypotheses.methods and the catalog")
+    cls: MethodClass
+    rank: int = 0
+    title_args: dict[str, Arg] = Field(default_factory=dict)
+    mechanism_args: dict[str, Arg] = Field(default_factory=dict)
+    targets: list[str] = Field(default_factory=list, description="finding ids it addresses")
+    applicable: bool = True
+    not_applicable_key: str | None = None
+    before: Prediction
+    after: Prediction | None = None
+    speedup: float | None = Field(None, description="before latency / after latency")
+    throughput_gain: float | None = None
+    memory_ratio: float | None = Field(None, description="after / before (weights + activations)")
+    storage_ratio: float | None = None
+    energy_ratio: float | None = None
+    constraints: list[ConstraintOutcome] = Field(default_factory=list)
+    meets_all: bool | None = Field(None, description="every constraint passes after (None: "
+                                                     "some cannot be judged)")
+    gap_closed: float | None = Field(None, description="worst closure of the failing "
+                                                       "constraints' gaps; 1 = closed")
+    prerequisites: list[str] = Field(default_factory=list, description="catalog keys")
+    risk: Level = "medium"
+    risk_args: dict[str, Arg] = Field(default_factory=dict)
+    effort: Level = "medium"
+    maintenance: Level = "medium"
+    portability: int = Field(0, description="catalog platforms that can use it")
+    components: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="catalog keys")
+
+
+class HypothesesReport(BaseModel):
+    baseline: Prediction
+    latency_budget_s: float | None = None
+    platforms_in_catalog: int = 0
+    items: list[Hypothesis] = Field(default_factory=list)
+    alone_meet: list[str] = Field(default_factory=list, description="ids that alone meet every "
+                                                                    "constraint")
+    recommended: str | None = None
+    baseline_meets: bool | None = Field(None, description="the baseline already meets every "
+                                                          "constraint (None: cannot be judged)")
+    missing: list[str] = Field(default_factory=list)
+
+    def get(self, hid: str) -> Hypothesis | None:
+        return next((h for h in self.items if h.id == hid), None)
+
+

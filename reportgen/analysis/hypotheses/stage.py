@@ -1,0 +1,77 @@
+"""Acceleration hypotheses with computed effects: every hypothesis re-runs the cost model and the
+roofline under its transformation (``transforms.py``, or a re-trace on meta) and reports
+latency, memory and energy before → after on the target. No constant speed-ups.
+
+Units: seconds, bytes, millijoules per sample; ratios are after / before (speed-up is
+before / after). The seven classes are the course's. Generators live in ``methods.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.study import Study, Variant, build_study, predict
+
+if TYPE_CHECKING:
+    pass
+
+def rank(items: list[Hypothesis]) -> list[Hypothesis]:
+    """Meets everything first, then by how much of the worst constraint gap is closed, then by
+    speed-up; not applicable last."""
+    from reportgen.analysis.hypotheses.methods import changes_task
+
+    def key(h: Hypothesis) -> tuple[float, ...]:
+        other_task = changes_task(h)  # meets the budget by changing what is asked
+        return (0 if h.applicable else 1, 1 if other_task else 0, 0 if h.meets_all else 1,
+                1 if h.after is not None and h.after.lower_bound else 0,
+                -(h.gap_closed if h.gap_closed is not None else -math.inf),
+                -(h.speedup or 0.0))
+    out = sorted(items, key=lambda h: (key(h), h.id))
+    for i, h in enumerate(out, 1):
+        h.rank = i
+    return out
+
+
+def generate(s: Study) -> HypothesesReport:
+    from reportgen.analysis.hypotheses import methods
+    from reportgen.catalog.platforms import load_catalog
+
+    bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
+    rep = HypothesesReport(baseline=bp, platforms_in_catalog=len(load_catalog()),
+                           latency_budget_s=s.constraints.latency_ms / 1e3
+                           if s.constraints.latency_ms else None)
+    items: list[Hypothesis] = []
+    for gen in methods.GENERATORS:
+        try:
+            items += gen(s)
+        except Exception as e:  # one method failing must not lose the others
+            rep.missing.append(f"{gen.__name__}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    items = [h for h in items if h.after is not None or not h.applicable]
+    combo = methods.combined(s, items)
+    if combo is not None:
+        items.append(combo)
+    rep.items = rank(items)
+    rep.alone_meet = [h.id for h in rep.items if h.meets_all and h.cls != MethodClass.combined]
+    rep.recommended = methods.recommend(rep.items)
+    outcomes = next((h.constraints for h in rep.items if h.constraints), [])
+    before = [o.verdict_before for o in outcomes if o.name != "fits" or o.verdict_before != "unknown"]
+    if before:
+        rep.baseline_meets = None if "unknown" in before else all(x == "pass" for x in before)
+    return rep
+
+
+def stage(ctx: Any, result: Any) -> None:
+    """Pipeline stage "hypotheses": needs the trace and the platform."""
+    from reportgen.analysis.stage import StageSkipped
+
+    s = build_study(ctx, result)
+    if s is None:
+        raise StageSkipped("the hypotheses need the op trace and a platform with a runnable "
+                           "precision", hint="check the platform and precisions in the spec",
+                           code="hypotheses_need_trace")
+    result.hypotheses = generate(s)
+    ctx.products["study"] = s
+
+

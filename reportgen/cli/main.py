@@ -1,0 +1,209 @@
+"""The ``reportgen`` command line. Imports torch lazily so ``--help`` answers instantly.
+
+Exit status: 0 built; 1 built but partial (a stage or figure failed or was skipped; with
+``--strict`` also any section not available); 2 nothing built: bad input (spec, ids, options)
+or the report could not be rendered — printed as a one-screen message, never a traceback, and
+the earlier report is left as it was; 130 interrupted (Ctrl-C; no temporary folders left).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reportgen import __version__
+from reportgen.errors import ReportgenError
+
+app = typer.Typer(
+    name="reportgen", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    help="Model acceleration studies: exact cost analysis of a PyTorch model, its prediction on "
+         "a target platform, bottlenecks and acceleration hypotheses, as Markdown/HTML/PDF reports.")
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+
+
+def _fail(e: ReportgenError) -> None:
+    err.print("error: " + str(e), markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"reportgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False) -> None:
+    pass
+
+
+def _formats(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in ("md", "html", "pdf")]
+    if bad or not items:
+        raise typer.BadParameter(f"formats are md, html, pdf (comma-separated), got {value!r}")
+    return items
+
+
+@app.command()
+def build(
+    specs: Annotated[list[Path], typer.Argument(help="Study spec YAML file(s).", show_default=False)],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output directory (default: the spec's output.directory, 'outputs').")] = None,
+    formats: Annotated[str | None, typer.Option("--format", "-f", help="Comma-separated: md,html,pdf (default: the spec's output.formats).")] = None,
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="Snapshot mode: no host measurements, frozen clock, rounded floats.")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="Allow `source: python` models, which run code from the spec.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat any section not computed (failed, skipped or not available) as an error (exit 1).")] = False,
+    templates: Annotated[Path | None, typer.Option("--templates", help="Your own template directory (rendered sandboxed).")] = None,
+    jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, max=64, help="Build up to N specs in parallel (measurements still run one at a time). Several specs also write index.html, a gallery, in the output directory.")] = 1,
+    measurements: Annotated[Path | None, typer.Option("--measurements", help="Merge a file from `reportgen profile` (one spec only) as the measured section.")] = None,
+) -> None:
+    """Build the report(s) for one or more study specs."""
+    from reportgen.batch import build_batch
+
+    fmts = _formats(formats)
+    try:
+        if measurements is not None:  # a measurements file belongs to one study
+            from reportgen.build import build_measured
+            outcomes = build_measured(specs, measurements, output=output, formats=fmts,
+                                      deterministic=deterministic, allow_code=allow_code,
+                                      template_root=templates, console=err)
+        else:
+            outcomes = build_batch(specs, output=output, formats=fmts, deterministic=deterministic,
+                                   allow_code=allow_code, template_root=templates, jobs=jobs, console=err)
+    except ReportgenError as e:
+        _fail(e)
+        return
+    except KeyboardInterrupt:
+        err.print("interrupted: earlier reports are left as they were", markup=False)
+        raise typer.Exit(130) from None
+    codes = [o.exit_code(strict) for o in outcomes]
+    if len(outcomes) > 1:
+        table = Table(title="Batch summary", show_lines=False)
+        for col in ("spec", "outcome", "report"):
+            table.add_column(col)
+        for o in outcomes:
+            table.add_row(str(o.spec_path), o.summary, str(o.folder or ""))
+        err.print(table)
+    raise typer.Exit(max(codes) if codes else 0)
+
+
+@app.command()
+def validate(spec: Annotated[Path, typer.Argument(help="Study spec YAML file.")]) -> None:
+    """Check a study spec (and its card and platform ids) without building anything."""
+    from reportgen.build import validate_spec
+
+    try:
+        summary = validate_spec(spec)
+    except ReportgenError as e:
+        _fail(e)
+        return
+    out.print(f"{spec}: ok — {summary}", markup=False)
+
+
+STARTER = """\
+# A reportgen study spec. Build it with:  reportgen build {name}
+# Every key is documented in the README ("The study spec"). Unknown keys are errors.
+title: "ResNet-50 on a Raspberry Pi 5"
+author: "Your Name"
+language: en            # en | ru
+
+model:
+  card: resnet50        # `reportgen models` lists the cards; or an inline source:
+  # source: torchvision
+  # name: resnet50
+  # kwargs: {{num_classes: 1000}}
+
+task: "image classification for a shelf-monitoring camera"
+
+inputs:
+  batch_size: 1
+  image: {{height: 224, width: 224, channels: 3}}
+
+platform: raspberry_pi_5   # a catalog id (`reportgen platforms`)
+
+constraints:
+  latency_ms: 100          # per inference
+  memory_mb: 512
+  power_w: 10
+  # throughput_per_s, energy_mj, cost_usd, input_bandwidth_mb_s, connectivity
+  # sensor: {{width: 1920, height: 1080, channels: 3, rate_hz: 30}}
+
+precisions: [fp32, fp16, int8]
+
+output:
+  formats: [md, html, pdf]
+  directory: outputs
+"""
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter spec.")] = Path("study.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter study spec."""
+    if path.exists() and not force:
+        err.print(f"error: {path} exists; pass --force to overwrite it", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    path.write_text(STARTER.format(name=path.name), encoding="utf-8")
+    out.print(f"wrote {path}; build it with: reportgen build {path}", markup=False)
+
+
+@app.command()
+def models(
+    domain: Annotated[str | None, typer.Option("--domain", "-d", help="cv, nlp, speech or recsys.")] = None,
+) -> None:
+    """List the model cards."""
+    from reportgen.catalog.cards import card_ids, load_card
+
+    if domain is not None and domain not in ("cv", "nlp", "speech", "recsys"):
+        err.print(f"error: unknown domain {domain!r}; use cv, nlp, speech or recsys", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    table = Table(title="Model cards")
+    for col in ("id", "name", "domain", "task", "source"):
+        table.add_column(col)
+    try:
+        for cid in card_ids():
+            card = load_card(cid)
+            if domain and card.domain.value != domain:
+                continue
+            table.add_row(card.id, card.name, card.domain.value, card.task, card.build.source)
+    except ReportgenError as e:
+        _fail(e)
+    out.print(table)
+
+
+def _register_subcommands() -> None:
+    """Commands defined in their own modules (profiling, the platform catalog)."""
+    from reportgen.cli.platforms import app as platforms_app
+    from reportgen.cli.profile import register as register_profile
+
+    register_profile(app)
+    app.add_typer(platforms_app, name="platforms")
+
+
+_register_subcommands()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return app(args=argv, prog_name="reportgen")
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""``reportgen platforms``: list the hardware catalog and show one platform with its sources.
+
+A typer sub-app (``app``) the main CLI mounts with ``app.add_typer(platforms_app, name="platforms")``.
+No torch import: ``show host`` prints the unmeasured entry (measurement happens in a build).
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reportgen.catalog.lookup import get_platform
+from reportgen.catalog.platforms import platforms_by_class
+from reportgen.catalog.schema import STATUS_MEANING, Figure, Platform, PlatformClass
+from reportgen.errors import ReportgenError
+
+app = typer.Typer(help="The hardware platform catalog.", no_args_is_help=False,
+                  invoke_without_command=True, add_completion=False)
+
+MARK = {"sourced": "", "derived": " (derived)", "claim_low": " (claim_low: not used)",
+        "unsourced": " (unsourced)", "measured": " (measured)", "user": " (given in the spec)"}
+
+
+def _console() -> Console:
+    return Console(width=140, soft_wrap=False, highlight=False)
+
+
+def _fmt(f: Figure | None, unit: str = "") -> str:
+    if f is None:
+        return "-"
+    unit = unit or f.unit
+    if f.value is None:
+        if f.status == "claim_low" and f.claimed_value is not None:
+            return f"? (claimed {f.claimed_value:g} {unit})"
+        return "?" if f.status != "sourced" else "n/a"
+    return f"{f.value:g} {unit}".strip() + ("*" if f.status in ("derived", "claim_low") else "")
+
+
+def _best_peak(p: Platform) -> str:
+    u = p.unit()
+    parts = []
+    for prec in ("int8", "fp16", "bf16", "fp32"):
+        if prec in u.peak and p.runs(prec):
+            parts.append(f"{prec} {_fmt(u.peak[prec].figure())}")
+    return ", ".join(parts[:2]) or "?"
+
+
+@app.callback()
+def list_platforms(
+    ctx: typer.Context,
+    cls: str | None = typer.Option(None, "--class", help="powerful, budget, specialized, fpga, "
+                                                         "mcu or cpu"),
+) -> None:
+    """List catalog platforms (dense peaks; * = derived estimate; ? = unknown)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        plats = platforms_by_class(cls)
+    except ReportgenError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    t = Table(title="Hardware platforms" + (f" — class {cls}" if cls else ""))
+    for col in ("id", "class", "name", "peak (dense)", "memory BW", "memory", "power", "price"):
+        t.add_column(col)
+    for p in plats:
+        pw = p.power.for_energy()
+        t.add_row(p.id, p.class_.value, p.name, _best_peak(p), _fmt(p.bandwidth()),
+                  _fmt(p.capacity()), _fmt(pw[1]) if pw else "?", _fmt(p.price_usd))
+    _console().print(t)
+    _console().print("* derived (estimate)   ? unknown   classes: "
+                     + ", ".join(c.value for c in PlatformClass))
+
+
+@app.command("show")
+def show(platform_id: str = typer.Argument(..., help="platform id, e.g. nvidia_a100_80gb_sxm")) -> None:
+    """All facts about one platform, each number with its status and sources."""
+    try:
+        p = get_platform(platform_id, measure_host=False)
+    except ReportgenError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    c = _console()
+    c.print(f"[bold]{p.name}[/bold]  ({p.id})")
+    c.print(f"class {p.class_.value} / zoo class {p.zoo_class}; vendor {p.vendor}; "
+            f"{p.form_factor}; released {p.release_year}")
+    if p.status_note:
+        c.print(f"status: {p.status_note}")
+    c.print(f"runs the model on: {p.default_unit}; roofline rule: {p.memory_model}")
+    t = Table(title="Numbers (dense peaks unless marked sparse)")
+    for col in ("field", "value", "status", "sources", "note"):
+        t.add_column(col, overflow="fold")
+    for path, f in p.figures():
+        value = _fmt(f).rstrip("*")
+        t.add_row(path, value, f.status + MARK[f.status].replace(f" ({f.status})", ""),
+                  ", ".join(f.src), f.derivation or f.note or f.text or "")
+    c.print(t)
+    for title, items in (("Precisions (vendor)", p.precisions_supported),
+                         ("Toolchain", p.toolchain), ("Acceleration methods", p.acceleration_methods),
+                         ("Constraints", p.constraints), ("Variants", p.variants)):
+        if items:
+            c.print(f"[bold]{title}[/bold]")
+            for it in items:
+                c.print(f"  - {it}")
+    if p.required_format:
+        c.print(f"[bold]Required format[/bold]: {p.required_format}")
+    if p.operator_support:
+        c.print(f"[bold]Operator support[/bold]: {p.operator_support}")
+    if p.sparsity:
+        c.print(f"[bold]Sparsity[/bold]: {p.sparsity}")
+    c.print("[bold]Sources[/bold]")
+    for s in p.sources:
+        c.print(f"  [{s.id}] {s.url}  ({s.kind})" + (f" — {s.note}" if s.note else ""))
+    c.print("Status: " + "; ".join(f"{k} = {v}" for k, v in STATUS_MEANING.items()))

@@ -1,0 +1,49 @@
+"""Matplotlib figures drawn from StudyResult (Agg backend; SVG + PNG; metadata stripped so
+deterministic builds give byte-identical files). Each figure is one function in FIGURES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reportgen.report.filters import Formatter
+from reportgen.report.i18n import Translator
+from reportgen.result import StudyResult
+
+
+@dataclass
+class FigureFile:
+    id: str
+    title: str
+    svg: str  # path relative to the study folder
+    png: str
+
+
+def _setup() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "svg.hashsalt": "reportgen", "svg.fonttype": "none", "font.family": "DejaVu Sans",
+        "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+        "figure.dpi": 100,
+    })
+    return plt
+
+
+def save(plt: Any, fig: Any, folder: Path, fid: str) -> tuple[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    svg, png = folder / f"{fid}.svg", folder / f"{fid}.png"
+    fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(png, format="png", bbox_inches="tight", dpi=150, metadata={"Software": None})
+    plt.close(fig)
+    return f"figures/{svg.name}", f"figures/{png.name}"
+
+
+FigureFn = Callable[[StudyResult, Translator, Formatter, Any, Path], FigureFile | None]
+
+

@@ -1,0 +1,493 @@
+"""The study spec: what a user writes. Strict pydantic models; YAML errors carry line:column.
+
+A spec names a model (a card from ``model_cards/`` or an inline offline source), its domain and
+inputs, a target platform, the deployment's constraints and the precisions to consider.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from enum import StrEnum, unique
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from reportgen.errors import SpecError, SpecIssue
+from reportgen.spec.yamlpos import Located, load_located, read_text
+
+
+class Strict(BaseModel):
+    """Base for every spec part: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+
+
+@unique
+class Domain(StrEnum):
+    cv = "cv"
+    nlp = "nlp"
+    speech = "speech"
+    recsys = "recsys"
+
+
+@unique
+class Precision(StrEnum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+    int4 = "int4"
+
+    @property
+    def bytes(self) -> float:
+        """Bytes per element at this precision (int4 packs two per byte)."""
+        return {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}[self.value]
+
+
+@unique
+class Language(StrEnum):
+    en = "en"
+    ru = "ru"
+
+
+@unique
+class OutputFormat(StrEnum):
+    md = "md"
+    html = "html"
+    pdf = "pdf"
+
+
+# ----------------------------------------------------------------------------- model sources
+
+class TorchvisionSource(Strict):
+    """A torchvision model builder, always with ``weights=None`` (no downloads)."""
+
+    source: Literal["torchvision"]
+    name: str = Field(description="builder name, e.g. resnet50")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TransformersSource(Strict):
+    """A Hugging Face transformers model built from a config (never from hub weights)."""
+
+    source: Literal["transformers"]
+    model_type: str | None = Field(None, description="AutoConfig.for_model(model_type, **config)")
+    config: dict[str, Any] = Field(default_factory=dict, description="config overrides")
+    config_file: str | None = Field(None, description="a local config.json")
+    hub_id: str | None = Field(None, description="only resolved from a local cache, offline")
+    auto_class: str = Field("AutoModel", description="e.g. AutoModel, AutoModelForCausalLM")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> TransformersSource:
+        given = [n for n in ("model_type", "config_file", "hub_id") if getattr(self, n)]
+        if not given:
+            raise ValueError("give one of model_type (with config overrides), config_file or hub_id")
+        if len(given) > 1 and not (given == ["model_type", "config_file"]):
+            raise ValueError(f"give only one of model_type / config_file / hub_id, got {given}")
+        if not re.fullmatch(r"(TF|Flax)?Auto[A-Za-z0-9]+", self.auto_class) or self.auto_class.startswith(("TF", "Flax")):
+            raise ValueError(f"auto_class must be a PyTorch transformers Auto class, got {self.auto_class!r}")
+        return self
+
+
+class TorchaudioSource(Strict):
+    """A torchaudio model builder such as ``wav2vec2_base`` or ``conformer``."""
+
+    source: Literal["torchaudio"]
+    builder: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class PythonSource(Strict):
+    """User code: ``module:callable`` returning an ``nn.Module``. Needs ``--allow-code``."""
+
+    source: Literal["python"]
+    callable: str = Field(description="module.path:function")
+    path: str | None = Field(None, description="directory added to sys.path, relative to the spec")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("callable")
+    @classmethod
+    def _shape(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):
+            raise ValueError("must look like 'package.module:function'")
+        return v
+
+
+class RecsysSource(Strict):
+    """A built-in recommender from ``reportgen.models.recsys``."""
+
+    source: Literal["recsys"]
+    name: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class CardRef(Strict):
+    """A model card from ``model_cards/<card>.yaml``."""
+
+    card: str
+
+
+def _model_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        if "card" in v:
+            return "card"
+        src = v.get("source")
+        return src if isinstance(src, str) else None
+    if isinstance(v, BaseModel):
+        return "card" if isinstance(v, CardRef) else getattr(v, "source", None)
+    return None
+
+
+ModelSource = Annotated[
+    Annotated[TorchvisionSource, Tag("torchvision")]
+    | Annotated[TransformersSource, Tag("transformers")]
+    | Annotated[TorchaudioSource, Tag("torchaudio")]
+    | Annotated[PythonSource, Tag("python")]
+    | Annotated[RecsysSource, Tag("recsys")],
+    Discriminator(_model_tag, custom_error_type="model_source",
+                  custom_error_message="model needs `source:` (torchvision, transformers, "
+                                       "torchaudio, python, recsys)"),
+]
+
+ModelRef = Annotated[
+    Annotated[CardRef, Tag("card")]
+    | Annotated[TorchvisionSource, Tag("torchvision")]
+    | Annotated[TransformersSource, Tag("transformers")]
+    | Annotated[TorchaudioSource, Tag("torchaudio")]
+    | Annotated[PythonSource, Tag("python")]
+    | Annotated[RecsysSource, Tag("recsys")],
+    Discriminator(_model_tag, custom_error_type="model_source",
+                  custom_error_message="model needs either `card: <id>` or `source:` (torchvision, "
+                                       "transformers, torchaudio, python, recsys)"),
+]
+
+# ----------------------------------------------------------------------------- inputs
+
+MAX_BATCH = 65_536
+
+
+class ImageInput(Strict):
+    height: int = Field(224, ge=8, le=16_384)
+    width: int = Field(224, ge=8, le=16_384)
+    channels: int = Field(3, ge=1, le=64)
+
+
+class TextInput(Strict):
+    sequence_length: int = Field(128, ge=1, le=1_048_576)
+    mode: Literal["prefill", "decode"] = Field(
+        "prefill", description="prefill: the whole sequence at once; decode: one new token "
+                               "attending to sequence_length cached tokens")
+    decoder_sequence_length: int | None = Field(None, ge=1, le=1_048_576,
+                                                description="encoder-decoder models only")
+
+
+class AudioInput(Strict):
+    seconds: float = Field(1.0, gt=0, le=3_600)
+    sample_rate: int = Field(16_000, ge=1_000, le=384_000)
+    representation: Literal["waveform", "log_mel"] = "waveform"
+    n_mels: int = Field(80, ge=1, le=512)
+    hop_length: int = Field(160, ge=1, le=100_000)
+    decoder_sequence_length: int | None = Field(None, ge=1, le=65_536)
+
+
+class RecsysInput(Strict):
+    dense_features: int = Field(13, ge=0, le=100_000)
+    sparse_features: int = Field(26, ge=0, le=100_000)
+    ids_per_feature: int = Field(1, ge=1, le=100_000, description="bag size of each sparse feature")
+    num_candidates: int = Field(1, ge=1, le=100_000_000, description="items scored per query")
+
+
+class Inputs(Strict):
+    """Example inputs in the domain's own terms. Merged over the model card's defaults."""
+
+    batch_size: int = Field(1, ge=1, le=MAX_BATCH)
+    image: ImageInput | None = None
+    text: TextInput | None = None
+    audio: AudioInput | None = None
+    recsys: RecsysInput | None = None
+
+    def section_for(self, domain: Domain) -> str:
+        return {"cv": "image", "nlp": "text", "speech": "audio", "recsys": "recsys"}[domain.value]
+
+    def given_sections(self) -> list[str]:
+        return [s for s in ("image", "text", "audio", "recsys") if getattr(self, s) is not None]
+
+
+# ----------------------------------------------------------------------------- platform & constraints
+
+class PlatformRef(Strict):
+    """A platform from the catalog, with optional field overrides, or a custom inline platform."""
+
+    id: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    custom: dict[str, Any] | None = Field(None, description="a whole platform entry, catalog schema")
+
+
+class SensorStream(Strict):
+    """A raw sensor stream; its data rate is width × height × channels × bytes × fps."""
+
+    width: int = Field(ge=1, le=100_000)
+    height: int = Field(1, ge=1, le=100_000)
+    channels: int = Field(3, ge=1, le=1_024)
+    bytes_per_sample: float = Field(1, gt=0, le=16)
+    rate_hz: float = Field(gt=0, le=10_000_000, description="frames (or samples) per second")
+
+    @property
+    def bytes_per_s(self) -> float:
+        return self.width * self.height * self.channels * self.bytes_per_sample * self.rate_hz
+
+
+class Constraints(Strict):
+    """The course's real-world constraints. All optional; each given one gets a verdict."""
+
+    latency_ms: float | None = Field(None, gt=0, le=3_600_000)
+    throughput_per_s: float | None = Field(None, gt=0, le=1e9)
+    memory_mb: float | None = Field(None, gt=0, le=1e9)
+    power_w: float | None = Field(None, gt=0, le=1e6)
+    energy_mj: float | None = Field(None, gt=0, le=1e12, description="energy per inference, millijoules")
+    cost_usd: float | None = Field(None, gt=0, le=1e9)
+    input_bandwidth_mb_s: float | None = Field(None, gt=0, le=1e7, description="sensor data rate, MB/s")
+    sensor: SensorStream | None = Field(None, description="derive input bandwidth from a sensor")
+    connectivity: str | None = Field(None, max_length=200, description="e.g. offline, LTE uplink 5 Mbit/s")
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class Profiling(Strict):
+    """Host measurement options (the measurement stage arrives with the profiling issue)."""
+
+    enabled: bool = True
+    warmup: int = Field(3, ge=0, le=1_000)
+    min_runs: int = Field(10, ge=1, le=100_000)
+    max_runs: int = Field(200, ge=1, le=1_000_000)
+    time_budget_s: float = Field(20.0, gt=0, le=3_600)
+    threads: list[int] | None = None
+    batch_sizes: list[int] | None = None
+
+
+class Output(Strict):
+    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.md, OutputFormat.html, OutputFormat.pdf])
+    directory: str = "outputs"
+    name: str | None = Field(None, max_length=100, description="study folder name; default: spec file stem")
+
+    @field_validator("formats")
+    @classmethod
+    def _nonempty(cls, v: list[OutputFormat]) -> list[OutputFormat]:
+        if not v:
+            raise ValueError("give at least one format (md, html, pdf)")
+        return list(dict.fromkeys(v))
+
+    @field_validator("directory")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        # A spec may come from someone else: it names a folder below the working directory,
+        # never an absolute path or one above it (`-o` on the command line can go anywhere).
+        p = Path(v)
+        if not v.strip() or p.is_absolute() or ".." in p.parts or v.startswith("~") or "\x00" in v:
+            raise ValueError("must be a relative folder below the working directory (no '..', "
+                             "no absolute path); use `-o DIR` on the command line for elsewhere")
+        return v
+
+
+class StudySpec(Strict):
+    """A whole study: what to analyse, on what, under which constraints."""
+
+    title: str = Field(min_length=1, max_length=300)
+    author: str | None = Field(None, max_length=200)
+    language: Language = Language.en
+    model: ModelRef
+    domain: Domain | None = Field(None, description="default: the model card's domain")
+    task: str | None = Field(None, max_length=500)
+    description: str | None = Field(None, max_length=5_000)
+    inputs: Inputs = Field(default_factory=Inputs)
+    platform: PlatformRef
+    compare_platforms: list[str] = Field(default_factory=list)
+    constraints: Constraints = Field(default_factory=Constraints)
+    precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32, Precision.fp16, Precision.int8])
+    profiling: Profiling = Field(default_factory=Profiling)
+    output: Output = Field(default_factory=Output)
+    deterministic: bool = False
+
+    @field_validator("platform", mode="before")
+    @classmethod
+    def _platform_str(cls, v: Any) -> Any:
+        return {"id": v} if isinstance(v, str) else v
+
+    @field_validator("precisions")
+    @classmethod
+    def _precisions(cls, v: list[Precision]) -> list[Precision]:
+        if not v:
+            raise ValueError("give at least one precision")
+        return list(dict.fromkeys(v))
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_match_domain(cls, inputs: Inputs, info: ValidationInfo) -> Inputs:
+        # a field validator (not a model one) so the error points at `inputs:` in the file
+        domain = info.data.get("domain")
+        if domain is not None:
+            want = inputs.section_for(domain)
+            wrong = [s for s in inputs.given_sections() if s != want]
+            if wrong:
+                raise ValueError(
+                    f"domain '{domain.value}' takes `inputs.{want}`, but the spec gives "
+                    f"`inputs.{wrong[0]}`")
+        return inputs
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _unwrap(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic model classes an annotation can hold."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (Union, types.UnionType, list, dict):
+        out: list[type[BaseModel]] = []
+        for a in typing.get_args(tp):
+            out += _unwrap(a)
+        return out
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return []
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Field names allowed at the mapping that holds ``loc[-1]`` (for did-you-mean)."""
+    models: list[type[BaseModel]] = [root]
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for m in models:
+            f = m.model_fields.get(str(part))
+            if f is not None:
+                nxt += _unwrap(f.annotation)
+        if nxt:
+            models = nxt
+    names: list[str] = []
+    for m in models:
+        names += list(m.model_fields)
+    return sorted(set(names))
+
+
+_TAGS = {"card", "torchvision", "transformers", "torchaudio", "python", "recsys"}
+
+
+def _clean_loc(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
+    """Drop pydantic's union tags from an error location, keeping real keys."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            out.append(part)
+            node = node[part]
+        elif isinstance(part, str) and part in _TAGS:
+            continue
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+# a suggestion per pydantic error type, for errors whose message does not already say what to do
+_SUGGESTIONS = {
+    "greater_than": "give a value in the allowed range", "greater_than_equal": "give a value in the allowed range",
+    "less_than": "give a value in the allowed range", "less_than_equal": "give a value in the allowed range",
+    "int_parsing": "write a whole number, e.g. 8", "int_from_float": "write a whole number, e.g. 8",
+    "float_parsing": "write a number, e.g. 12.5", "bool_parsing": "write true or false",
+    "string_type": "write plain text (quote it if it looks like a list or number)",
+    "string_too_short": "give a non-empty text", "string_too_long": "shorten the text",
+    "dict_type": "write a mapping of `key: value` lines under this key",
+    "model_type": "write a mapping of `key: value` lines under this key",
+    "model_attributes_type": "write a mapping of `key: value` lines under this key",
+    "list_type": "write a list, e.g. [a, b]", "enum": "use one of the values listed",
+    "literal_error": "use one of the values listed", "model_source": "see `reportgen models`",
+    "finite_number": "give a finite number",
+}
+
+
+def validation_issues(err: ValidationError, located: Located, root: type[BaseModel],
+                      prefix: tuple[str | int, ...] = ()) -> list[SpecIssue]:
+    """Turn pydantic errors into located SpecIssues (all of them, in file order)."""
+    issues: list[SpecIssue] = []
+    for e in err.errors(include_url=False):
+        loc = prefix + _clean_loc(tuple(e["loc"]), located.data if not prefix else _dig(located.data, prefix))
+        path = ".".join(str(p) for p in loc)
+        suggestion = None
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(root, loc[len(prefix):])
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            msg = f"unknown key '{key}'"
+            suggestion = f"did you mean '{close[0]}'?" if close else (
+                "allowed here: " + ", ".join(allowed) if allowed else None)
+            pos = located.position(loc, key=True)
+        else:
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, "):]
+            suggestion = _SUGGESTIONS.get(e["type"])
+            if e["type"] == "missing":
+                msg = "required field is missing"
+                suggestion = f"add `{loc[-1]}:`" + (" (see `reportgen init`)" if len(loc) == 1 else "")
+            elif "input" in e and not isinstance(e["input"], dict | list) and e["type"] != "model_source":
+                msg += f" (got {e['input']!r})"[:200]
+            pos = located.position(loc)
+        line, col = pos if pos else (None, None)
+        issues.append(SpecIssue(message=msg, path=path, line=line, column=col, suggestion=suggestion))
+    issues.sort(key=lambda i: (i.line or 0, i.column or 0))
+    return issues
+
+
+def _dig(data: Any, loc: tuple[str | int, ...]) -> Any:
+    for p in loc:
+        try:
+            data = data[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def parse_spec(text: str, filename: str = "<spec>") -> StudySpec:
+    """Validate spec text. Raises SpecError with every problem found, located."""
+    located = load_located(text, filename)
+    if not isinstance(located.data, dict):
+        raise SpecError(filename, [SpecIssue(
+            f"a study spec is a YAML mapping (key: value lines), got a {type(located.data).__name__}",
+            line=1, column=1, suggestion="run `reportgen init` for a starter spec")])
+    try:
+        return StudySpec.model_validate(located.data)
+    except ValidationError as err:
+        raise SpecError(filename, validation_issues(err, located, StudySpec)) from None
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Load and validate a study spec file. Raises SpecError (exit status 2 in the CLI)."""
+    p = Path(path)
+    return parse_spec(read_text(p), str(path))
+
+
+def study_id(spec: StudySpec, spec_path: str | Path | None) -> str:
+    """A safe folder name for the study: lowercase letters, digits, '-', '_' only."""
+    raw = spec.output.name or (Path(spec_path).stem if spec_path else spec.title)
+    slug = re.sub(r"[^a-z0-9_-]+", "-", raw.lower()).strip("-._")
+    return slug[:80] or "study"
