@@ -160,7 +160,7 @@ def _base_dir(outcome: Outcome, output: Path | None) -> Path:
     if output is not None:
         return output
     try:
-        from reportgen.spec.schema import load_spec
+        from reportgen.spec.load import load_spec
 
         return output_folder(load_spec(outcome.spec_path), outcome.spec_path, None).parent
     except Exception:  # the spec itself is what failed: list it in the default gallery

@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 
 from reportgen.errors import RenderError, ReportgenError
-from reportgen.spec.schema import StudySpec, load_spec, study_id
+from reportgen.spec.load import load_spec, study_id
+from reportgen.spec.schema import StudySpec
 
 
 @dataclass

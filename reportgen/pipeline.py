@@ -30,7 +30,8 @@ from reportgen.result import (
     StudyResult,
     TensorInfo,
 )
-from reportgen.spec.schema import StudySpec, study_id
+from reportgen.spec.load import study_id
+from reportgen.spec.schema import StudySpec
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 

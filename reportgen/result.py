@@ -16,8 +16,8 @@ from reportgen.analysis.findings.models import FindingsReport
 from reportgen.analysis.hypotheses.models import HypothesesReport
 from reportgen.analysis.measurement.models import Measurements
 from reportgen.analysis.measurement.scaling import Scaling
+from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.platform_card import BlockTime, PlatformCard
-from reportgen.analysis.prediction.roofline import PlatformEstimate
 from reportgen.analysis.prediction.verdicts import ConstraintVerdict, ZooRow
 from reportgen.analysis.tradeoffs import TradeOffs
 from reportgen.text import Msg

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from reportgen import batch, pipeline
 from reportgen.build import Outcome
 from reportgen.cli.main import app
-from reportgen.spec.schema import parse_spec
+from reportgen.spec.load import parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

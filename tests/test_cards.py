@@ -152,7 +152,7 @@ def test_pipeline_agrees_with_every_published_figure(card_id: str) -> None:
     compares every published figure (params, MACs, FLOPs) in its ``published`` stage, and each
     agrees within the tolerance the card states — the comparison table of report section 1."""
     from reportgen import pipeline
-    from reportgen.spec.schema import parse_spec
+    from reportgen.spec.load import parse_spec
 
     card = load_card(card_id)
     if missing := missing_requirements(card):

@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from reportgen.catalog.cards import card_ids, load_card
 from reportgen.catalog.lookup import resolve_platform
 from reportgen.cli.main import app
-from reportgen.spec.schema import PlatformRef, load_spec, parse_spec
+from reportgen.spec.load import load_spec, parse_spec
+from reportgen.spec.schema import PlatformRef
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

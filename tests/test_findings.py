@@ -11,7 +11,8 @@ from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Tr
 from reportgen.analysis.counting.trace import trace_forward
 from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
-from reportgen.analysis.prediction.roofline import Efficiency, estimate
+from reportgen.analysis.prediction.assumptions import Efficiency
+from reportgen.analysis.prediction.roofline import estimate
 from reportgen.catalog.lookup import get_platform
 from reportgen.spec.schema import Constraints
 

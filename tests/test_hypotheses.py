@@ -14,7 +14,8 @@ from reportgen.analysis.counting.trace import trace_forward
 from reportgen.analysis.hypotheses import transforms as tf
 from reportgen.analysis.hypotheses.methods import pruning, quantization
 from reportgen.analysis.hypotheses.study import Study, Variant, predict
-from reportgen.analysis.prediction.roofline import Efficiency, estimate
+from reportgen.analysis.prediction.assumptions import Efficiency
+from reportgen.analysis.prediction.roofline import estimate
 from reportgen.catalog.lookup import get_platform
 from reportgen.spec.schema import Constraints
 
@@ -116,7 +117,7 @@ def test_unstructured_pruning_saves_storage_not_time() -> None:
 @pytest.fixture(scope="module")
 def resnet18_result(tmp_path_factory: pytest.TempPathFactory):
     from reportgen.pipeline import run
-    from reportgen.spec.schema import load_spec
+    from reportgen.spec.load import load_spec
 
     d = tmp_path_factory.mktemp("h")
     p = Path(d) / "s.yaml"

@@ -238,7 +238,7 @@ def test_build_rejects_a_wrong_measurements_file(profiled: tuple[Path, Path], tm
 # ---------------------------------------------------------------------------- comparison (pure)
 
 def _op(i: int, op: str, kind: str, t: float) -> object:
-    from reportgen.analysis.prediction.roofline import OpEstimate
+    from reportgen.analysis.prediction.estimates import OpEstimate
 
     return OpEstimate(index=i, op=op, kind=kind, module="m", flops=1, bytes=1.0,
                       arithmetic_intensity_flop_per_byte=1.0, compute_time_s=t, memory_time_s=t,
@@ -248,7 +248,7 @@ def _op(i: int, op: str, kind: str, t: float) -> object:
 def test_compare_classes_efficiency_and_flags() -> None:
     from reportgen.analysis.measurement.compare import compare
     from reportgen.analysis.measurement.models import Machine, MeasuredRun, ProfiledOp, ProfilePass
-    from reportgen.analysis.prediction.roofline import PrecisionEstimate
+    from reportgen.analysis.prediction.estimates import PrecisionEstimate
 
     def row(name: str, trace_op: str | None, kind: str, group: str, t: float) -> ProfiledOp:
         return ProfiledOp(name=name, trace_op=trace_op, kind=kind, group=group, calls=1,

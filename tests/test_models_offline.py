@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reportgen import pipeline
-from reportgen.spec.schema import parse_spec
+from reportgen.spec.load import parse_spec
 
 STAGES = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs")]
 
@@ -34,7 +34,7 @@ def test_local_config_json_builds(tmp_path: Path) -> None:
     spec_path.write_text("title: t\nmodel: {source: transformers, config_file: config.json}\n"
                          "domain: nlp\ninputs: {text: {sequence_length: 16}}\nplatform: nvidia_t4\n",
                          encoding="utf-8")
-    from reportgen.spec.schema import load_spec
+    from reportgen.spec.load import load_spec
 
     result = pipeline.run(load_spec(spec_path), spec_path, deterministic=True, stages=STAGES)
     assert [s.state for s in result.stages] == ["ok", "ok", "ok"]

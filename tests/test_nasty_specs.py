@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from reportgen.cli.main import app
 from reportgen.errors import ReportgenError
-from reportgen.spec.schema import parse_spec
+from reportgen.spec.load import parse_spec
 
 NASTY = Path(__file__).parent / "nasty_specs"
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((NASTY / "expected.yaml").read_text("utf-8"))
@@ -195,7 +195,7 @@ def test_mutated_valid_specs_only_raise_reportgen_errors(doc: dict[str, Any]) ->
 @FAST
 @given(st.binary(max_size=400))
 def test_random_bytes_through_the_file_reader(data: bytes) -> None:
-    from reportgen.spec.schema import load_spec
+    from reportgen.spec.load import load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "bytes.yaml"

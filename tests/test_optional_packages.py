@@ -10,7 +10,7 @@ import pytest
 from reportgen import pipeline
 from reportgen.models import build as build_mod
 from reportgen.report.render import write_study
-from reportgen.spec.schema import parse_spec
+from reportgen.spec.load import parse_spec
 
 
 @pytest.mark.parametrize("lang,needle", [("en", "install them: pip install 'reportgen[yolo]'"),

@@ -17,7 +17,7 @@ from reportgen import pipeline
 from reportgen.build import Outcome
 from reportgen.cli.main import app
 from reportgen.paths import templates_dir
-from reportgen.spec.schema import load_spec, parse_spec, study_id
+from reportgen.spec.load import load_spec, parse_spec, study_id
 
 runner = CliRunner()
 

@@ -7,12 +7,8 @@ import math
 import pytest
 
 from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
-from reportgen.analysis.prediction.roofline import (
-    Efficiency,
-    estimate,
-    estimate_precision,
-    op_estimate,
-)
+from reportgen.analysis.prediction.assumptions import Efficiency
+from reportgen.analysis.prediction.roofline import estimate, estimate_precision, op_estimate
 from reportgen.analysis.prediction.verdicts import (
     constraint_verdicts,
     first_constraint_to_break,

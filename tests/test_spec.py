@@ -7,15 +7,8 @@ from pathlib import Path
 import pytest
 
 from reportgen.errors import SpecError
-from reportgen.spec.schema import (
-    CardRef,
-    Domain,
-    Precision,
-    TransformersSource,
-    load_spec,
-    parse_spec,
-    study_id,
-)
+from reportgen.spec.load import load_spec, parse_spec, study_id
+from reportgen.spec.schema import CardRef, Domain, Precision, TransformersSource
 from tests.conftest import MINIMAL
 
 

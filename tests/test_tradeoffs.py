@@ -13,7 +13,7 @@ from reportgen.analysis.tradeoffs import PRINCIPLES, PRODUCTION, RESEARCH, build
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory):
     from reportgen.pipeline import run
-    from reportgen.spec.schema import load_spec
+    from reportgen.spec.load import load_spec
 
     p = Path(tmp_path_factory.mktemp("t")) / "s.yaml"
     p.write_text("title: t\nlanguage: ru\nmodel: {card: resnet18}\nplatform: raspberry_pi_5\n"

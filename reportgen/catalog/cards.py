@@ -12,7 +12,8 @@ from pydantic import Field, ValidationError
 
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
 from reportgen.paths import model_cards_dir
-from reportgen.spec.schema import Domain, Inputs, ModelSource, Strict, validation_issues
+from reportgen.spec.load import validation_issues
+from reportgen.spec.schema import Domain, Inputs, ModelSource, Strict
 from reportgen.spec.yamlpos import load_located, read_text
 
 

@@ -44,7 +44,7 @@ def _profile(spec_path: Path, output: Path, device: str, precision: str, platfor
     from reportgen.analysis.measurement.measure import RAM_SHARE, available_ram, measure, too_big
     from reportgen.analysis.measurement.scaling import domain_axis, measured_values
     from reportgen.models.build import build, resolve
-    from reportgen.spec.schema import load_spec
+    from reportgen.spec.load import load_spec
 
     if device not in ("cpu", "cuda", "auto"):
         raise ReportgenError(f"--device must be cpu, cuda or auto, got {device!r}")

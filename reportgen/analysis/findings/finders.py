@@ -25,7 +25,7 @@ from reportgen.analysis.findings.models import (
     thresholds,
 )
 from reportgen.analysis.prediction.baseline import DTYPE_PRECISION, baseline_precision
-from reportgen.analysis.prediction.roofline import OpEstimate, PlatformEstimate, PrecisionEstimate
+from reportgen.analysis.prediction.estimates import OpEstimate, PlatformEstimate, PrecisionEstimate
 
 if TYPE_CHECKING:
     from reportgen.analysis.counting.costs import CostAnalysis
@@ -204,7 +204,7 @@ def _capacity(pe: PrecisionEstimate | None, constraints: Constraints | None, tra
     out: list[Finding] = []
     checks = pe.fit_checks if pe is not None else []
     if pe is None and trace is not None and platform is not None and platform.capacity().usable:
-        from reportgen.analysis.prediction.roofline import FitCheck
+        from reportgen.analysis.prediction.estimates import FitCheck
         need = (trace.param_bytes + trace.peak_activation_bytes) / 1e6
         cap = (platform.capacity().value or 0) * 1e3
         checks = [FitCheck(name="memory capacity", required=need, available=cap, unit="MB",

@@ -13,7 +13,8 @@ from typing import Any
 from reportgen.analysis.counting.retrace import retrace, scaled_inputs
 from reportgen.analysis.findings.models import ScalingProbe, thresholds
 from reportgen.analysis.prediction.baseline import efficiency_of
-from reportgen.analysis.prediction.roofline import PlatformEstimate, estimate
+from reportgen.analysis.prediction.estimates import PlatformEstimate
+from reportgen.analysis.prediction.roofline import estimate
 
 
 def scaling_probe(ctx: Any, result: Any, est: PlatformEstimate | None,

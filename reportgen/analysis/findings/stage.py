@@ -15,7 +15,7 @@ from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
-from reportgen.analysis.prediction.roofline import PlatformEstimate
+from reportgen.analysis.prediction.estimates import PlatformEstimate
 
 if TYPE_CHECKING:
     pass

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import Arg
-from reportgen.analysis.prediction.roofline import Verdict
+from reportgen.analysis.prediction.estimates import Verdict
 
 if TYPE_CHECKING:
     pass
@@ -114,3 +114,5 @@ class HypothesesReport(BaseModel):
         return next((h for h in self.items if h.id == hid), None)
 
 
+#: message code of a hypothesis that meets the budget by changing the requirement
+CHANGES_REQUIREMENT = "findings.note.changes_requirement"

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def rank(items: list[Hypothesis]) -> list[Hypothesis]:
     """Meets everything first, then by how much of the worst constraint gap is closed, then by
     speed-up; not applicable last."""
-    from reportgen.analysis.hypotheses.methods import changes_task
+    from reportgen.analysis.hypotheses.plan import changes_task
 
     def key(h: Hypothesis) -> tuple[float, ...]:
         other_task = changes_task(h)  # meets the budget by changing what is asked
@@ -35,7 +35,7 @@ def rank(items: list[Hypothesis]) -> list[Hypothesis]:
 
 
 def generate(s: Study) -> HypothesesReport:
-    from reportgen.analysis.hypotheses import methods
+    from reportgen.analysis.hypotheses import methods, plan
     from reportgen.catalog.platforms import load_catalog
 
     bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
@@ -49,12 +49,12 @@ def generate(s: Study) -> HypothesesReport:
         except Exception as e:  # one method failing must not lose the others
             rep.missing.append(f"{gen.__name__}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     items = [h for h in items if h.after is not None or not h.applicable]
-    combo = methods.combined(s, items)
+    combo = plan.combined(s, items)
     if combo is not None:
         items.append(combo)
     rep.items = rank(items)
     rep.alone_meet = [h.id for h in rep.items if h.meets_all and h.cls != MethodClass.combined]
-    rep.recommended = methods.recommend(rep.items)
+    rep.recommended = plan.recommend(rep.items)
     outcomes = next((h.constraints for h in rep.items if h.constraints), [])
     before = [o.verdict_before for o in outcomes if o.name != "fits" or o.verdict_before != "unknown"]
     if before:

@@ -20,8 +20,10 @@ from reportgen.analysis.hypotheses.models import (
     MethodClass,
     Prediction,
 )
+from reportgen.analysis.prediction.assumptions import Efficiency
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
-from reportgen.analysis.prediction.roofline import Efficiency, PlatformEstimate, estimate
+from reportgen.analysis.prediction.estimates import PlatformEstimate
+from reportgen.analysis.prediction.roofline import estimate
 
 if TYPE_CHECKING:
     from reportgen.catalog.schema import Platform

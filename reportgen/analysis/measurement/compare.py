@@ -19,7 +19,7 @@ from reportgen.analysis.measurement.models import (
     OpFlag,
 )
 from reportgen.analysis.measurement.profile_ops import trace_packet
-from reportgen.analysis.prediction.roofline import PrecisionEstimate
+from reportgen.analysis.prediction.estimates import PrecisionEstimate
 
 FLAG_SHARE = 0.05  # ops with at least this share of measured time are checked
 UNDERPREDICTED = 3.0  # flagged when measured share ≥ 3 × predicted share

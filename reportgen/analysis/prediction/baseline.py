@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from reportgen.analysis.prediction.roofline import Efficiency, PlatformEstimate, PrecisionEstimate
+from reportgen.analysis.prediction.assumptions import Efficiency
+from reportgen.analysis.prediction.estimates import PlatformEstimate, PrecisionEstimate
 
 if TYPE_CHECKING:
     pass

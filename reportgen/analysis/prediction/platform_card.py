@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.counting.costs import CostRow
-from reportgen.analysis.prediction.roofline import PrecisionEstimate
+from reportgen.analysis.prediction.estimates import PrecisionEstimate
 from reportgen.catalog.schema import Figure, Platform
 from reportgen.text import Msg, msg
 

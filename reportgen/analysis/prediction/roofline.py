@@ -19,231 +19,37 @@ rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hl
 from __future__ import annotations
 
 import math
-from functools import cache, lru_cache
-from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from functools import cache
+from typing import Any
 
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
+from reportgen.analysis.prediction.assumptions import (
+    Efficiency,
+    _assumptions,
+    compute_precision,
+    efficiency_for,
+    load_assumptions,
+)
+from reportgen.analysis.prediction.estimates import (
+    DTYPE_BYTES,
+    Bound,
+    KindBreakdown,
+    OpEstimate,
+    PlatformEstimate,
+    PrecisionEstimate,
+)
+from reportgen.analysis.prediction.rules import (
+    _first_unsupported,
+    _fit_checks,
+    _overall,
+    _unsupported_reason,
+    power_basis,
+)
 from reportgen.catalog.lookup import get_platform
-from reportgen.catalog.schema import Figure, Platform
-from reportgen.report.messages import join_en
+from reportgen.catalog.schema import Platform
 from reportgen.spec.schema import Precision
-from reportgen.text import Msg, msg
+from reportgen.text import msg
 
-ASSUMPTIONS_PATH = Path(__file__).resolve().parents[2] / "catalog" / "assumptions.yaml"
-
-DTYPE_BYTES: dict[str, float] = {
-    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1,
-    "float8_e4m3fn": 1, "float8_e5m2": 1, "int32": 4, "int64": 8,
-}
-
-Verdict = Literal["pass", "fail", "unknown", "info"]
-Bound = Literal["compute", "memory", "none", "unknown"]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# ---------------------------------------------------------------------------- assumptions
-
-class Efficiency(Model):
-    """Calibration knobs (unsourced): η_c, η_m (fractions of peak) and per-op overhead (µs)."""
-
-    eta_c: float = Field(gt=0, le=1, description="compute efficiency, achieved/peak op/s")
-    eta_m: float = Field(gt=0, le=1, description="bandwidth efficiency, achieved/peak B/s")
-    op_overhead_us: float = Field(ge=0, le=1e6, description="fixed cost per non-view op, µs")
-    why: str = ""
-
-
-class AssumptionsConfig(Model):
-    note: str
-    classes: dict[str, Efficiency]
-    platforms: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    fpga_reuse_factor: int = Field(64, ge=1)
-    fallback_host: dict[str, str] = Field(default_factory=dict)
-
-
-@lru_cache(maxsize=1)
-def load_assumptions() -> AssumptionsConfig:
-    """``catalog/assumptions.yaml``: η and overheads per platform class (unsourced)."""
-    with ASSUMPTIONS_PATH.open(encoding="utf-8") as fh:
-        return AssumptionsConfig.model_validate(yaml.safe_load(fh))
-
-
-OVERRIDDEN = "(overridden in the spec)"
-
-
-def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None
-                   ) -> Efficiency:
-    """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides."""
-    cfg = load_assumptions()
-    base = cfg.classes[platform.class_.value].model_dump()
-    base.update(cfg.platforms.get(platform.id, {}))
-    if isinstance(overrides, Efficiency):
-        return overrides
-    if overrides:
-        base.update(overrides)
-        base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
-    return Efficiency.model_validate(base)
-
-
-# ---------------------------------------------------------------------------- result models
-
-class UsedFigure(Model):
-    """A platform number the prediction used, with its provenance."""
-
-    name: str
-    value: float | None
-    unit: str
-    status: str
-    src: list[str] = Field(default_factory=list)
-    urls: list[str] = Field(default_factory=list)
-    note: str | None = None
-
-    @classmethod
-    def of(cls, name: str, fig: Figure | None) -> UsedFigure:
-        if fig is None:
-            return cls(name=name, value=None, unit="", status="unsourced")
-        return cls(name=name, value=fig.value, unit=fig.unit, status=fig.status, src=fig.src,
-                   urls=fig.urls, note=fig.note or fig.derivation)
-
-
-class Assumptions(Model):
-    """Everything a prediction rests on: η, overheads, rules and the platform figures used."""
-
-    platform_id: str
-    platform_name: str
-    compute_unit: str
-    memory_model: str
-    eta_c: float
-    eta_m: float
-    op_overhead_us: float
-    efficiency_note: str
-    rules: list[str]
-    figures: list[UsedFigure]
-    # the same text, localizable (analysis/messages.py): catalog prose is quoted, not translated
-    efficiency_msgs: list[Msg] = Field(default_factory=list)
-    rule_msgs: list[Msg] = Field(default_factory=list)
-
-
-class OpEstimate(Model):
-    """One op at one precision. Times in seconds; bytes at the precision."""
-
-    index: int
-    op: str
-    kind: str
-    module: str
-    flops: int = Field(description="2 × MACs + vector FLOPs, op")
-    bytes: float = Field(description="bytes moved at this precision (un-fused upper bound), B")
-    arithmetic_intensity_flop_per_byte: float | None
-    compute_time_s: float | None = Field(description="F / (η_c · P_peak)")
-    memory_time_s: float | None = Field(description="B / (η_m · BW)")
-    ideal_time_s: float | None = Field(description="max(F/P_peak, B/BW), η = 1, no overhead")
-    predicted_time_s: float | None = Field(description="derated max + per-op overhead")
-    bound: Bound
-    on_device: bool = Field(True, description="False: falls back to the host CPU")
-
-
-class KindBreakdown(Model):
-    kind: str
-    ops: int
-    flops: int
-    bytes: float
-    ideal_time_s: float
-    predicted_time_s: float
-    share_of_predicted: float = Field(description="fraction of the predicted latency")
-
-
-class FitCheck(Model):
-    """A capacity test: what the model needs vs what the platform has."""
-
-    name: str
-    required: float | None
-    available: float | None
-    unit: str
-    verdict: Verdict
-    note: str = ""
-    name_msg: Msg | None = None  # ``name``, localizable
-    note_msgs: list[Msg] = Field(default_factory=list)  # ``note`` = their English, joined "; "
-
-
-class PrecisionEstimate(Model):
-    """Totals for one precision. ``origin`` = predicted (roofline with the stated assumptions)."""
-
-    precision: str
-    status: Literal["ok", "unsupported", "unknown"]
-    reason: str = ""
-    origin: Literal["predicted"] = "predicted"
-    latency_is_lower_bound: bool = Field(False, description="a term could not be computed "
-                                                            "(unknown bandwidth/peak)")
-    ideal_latency_s: float | None = None
-    predicted_latency_s: float | None = None
-    throughput_per_s: float | None = Field(None, description="samples/s = batch / predicted latency")
-    power_w: float | None = None
-    power_basis: str = ""
-    energy_per_batch_mj: float | None = Field(None, description="power × predicted latency, mJ")
-    energy_per_sample_mj: float | None = None
-    total_flops: int = 0
-    total_bytes: float = Field(0, description="sum of per-op bytes at this precision, B")
-    weight_bytes: float = Field(0, description="unique parameters at this precision, B")
-    peak_activation_bytes: float = Field(0, description="peak live activations at this precision, B")
-    peak_op_per_s: float | None = None
-    bandwidth_b_per_s: float | None = None
-    ridge_point_flop_per_byte: float | None = None
-    compute_bound_ops: int = 0
-    memory_bound_ops: int = 0
-    host_link_time_s: float = Field(0, description="weight streaming + input/output transfers "
-                                                   "over the host link, predicted")
-    fallback_time_s: float | None = Field(None, description="ops run on the host CPU")
-    fallback_from_op: int | None = Field(None, description="index of the first op that falls back")
-    fallback_ops: int = 0
-    fallback_platform: str | None = None
-    overhead_time_s: float = 0
-    fits: Verdict = "unknown"
-    fit_checks: list[FitCheck] = Field(default_factory=list)
-    by_kind: list[KindBreakdown] = Field(default_factory=list)
-    ops: list[OpEstimate] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    # localizable versions of reason / power_basis / notes (analysis/messages.py)
-    reason_msg: Msg | None = None
-    power_basis_msg: Msg | None = None
-    note_msgs: list[Msg] = Field(default_factory=list)
-
-    def set_reason(self, m: Msg) -> None:
-        self.reason_msg, self.reason = m, m.en()
-
-    def set_power_basis(self, m: Msg) -> None:
-        self.power_basis_msg, self.power_basis = m, m.en()
-
-    def add_note(self, m: Msg) -> None:
-        self.note_msgs.append(m)
-        self.notes.append(m.en())
-
-
-class PlatformEstimate(Model):
-    """The roofline stage's output for one platform."""
-
-    platform_id: str
-    platform_name: str
-    platform_class: str
-    origin: Literal["predicted"] = "predicted"
-    batch_size: int
-    assumptions: Assumptions
-    per_precision: list[PrecisionEstimate]
-    best_precision: str | None = Field(None, description="lowest predicted latency among runnable")
-
-    def get(self, precision: str) -> PrecisionEstimate:
-        for pe in self.per_precision:
-            if pe.precision == str(precision):
-                return pe
-        raise KeyError(precision)
-
-
-# ---------------------------------------------------------------------------- helpers
 
 def _prec(p: Precision | str) -> Precision:
     return p if isinstance(p, Precision) else Precision(str(p))
@@ -265,9 +71,7 @@ def op_bytes(r: OpRecord, precision: Precision) -> float:
     return r.weight_bytes * w + (r.act_bytes_read + r.bytes_written) * a
 
 
-def compute_precision(precision: Precision) -> str:
-    """The peak used for compute: int4 is weight-only, so it computes at fp16."""
-    return "fp16" if precision is Precision.int4 else precision.value
+
 
 
 def _time(x: float, rate: float | None) -> float | None:
@@ -316,91 +120,8 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
                       memory_time_s=tm, ideal_time_s=ideal, predicted_time_s=pred, bound=bound)
 
 
-def _first_unsupported(records: list[OpRecord], platform: Platform) -> tuple[int | None, Msg | None]:
-    """Position of the first op the device cannot run (Edge TPU partition rule)."""
-    kinds = set(platform.supported_op_kinds or [])
-    for pos, r in enumerate(records):
-        if platform.supported_op_kinds is not None and r.kind.value not in kinds:
-            return pos, msg("roofline.op_unsupported", index=r.index, op_code=r.op, kind=r.kind.value)
-        if platform.max_tensor_dims is not None and r.kind != OpKind.view:
-            # the limit is on activation tensors: a conv's 4-D weight (OHWI) is fine
-            acts = r.input_shapes[:1] if r.kind == OpKind.conv else r.input_shapes
-            for shape in acts + r.output_shapes:
-                if sum(1 for d in shape if d > 1) > platform.max_tensor_dims:
-                    return pos, msg("roofline.op_dims", index=r.index, op_code=r.op,
-                                    shape=str(list(shape)), dims=platform.max_tensor_dims)
-    return None, None
-
-
-def status_msg(status: str) -> Msg:
-    """A catalog figure status (sourced, derived, claim_low, ...) as a message."""
-    return msg(f"status.{status}")
-
-
-def power_basis(platform: Platform) -> tuple[float | None, Msg]:
-    """The power figure used for energy, and what it is."""
-    picked = platform.power.for_energy()
-    if picked is None:
-        return None, msg("power.none")
-    name, fig = picked
-    assert fig.value is not None
-    return fig.value, msg("power.basis", label=msg(f"power.label.{name}"), value=fig.value,
-                          status=status_msg(fig.status))
-
-
-def _power(platform: Platform) -> tuple[float | None, str]:
-    value, basis = power_basis(platform)
-    return value, basis.en()
-
-
 def trace_element_bytes(trace: Trace) -> float:
     return DTYPE_BYTES.get(trace.dtype.replace("torch.", ""), 4.0)
-
-
-def _fit(name: str, required: float, available: Figure | None, scale: float, unit: str,
-         *notes: Msg) -> FitCheck:
-    """``available`` converted with ``scale`` to ``unit``; unusable → unknown.
-
-    ``name`` is the message code under ``msg.fit.`` (its English text is the check's name)."""
-    nm = msg(f"fit.{name}")
-    if available is None or not available.usable:
-        why = msg("fit.capacity_unknown") if available is None else msg(
-            "fit.capacity_status", status=status_msg(available.status))
-        all_notes = [*notes, why]
-        return FitCheck(name=nm.en(), name_msg=nm, required=required, available=None, unit=unit,
-                        verdict="unknown", note=join_en(all_notes), note_msgs=all_notes)
-    assert available.value is not None
-    avail = available.value * scale
-    return FitCheck(name=nm.en(), name_msg=nm, required=required, available=avail, unit=unit,
-                    verdict="pass" if required <= avail else "fail", note=join_en(notes),
-                    note_msgs=list(notes))
-
-
-# ---------------------------------------------------------------------------- per precision
-
-def _unsupported_reason(platform: Platform, p: Precision) -> tuple[str, Msg] | None:
-    """(status, reason) when ``p`` cannot be predicted; None when it can."""
-    unit = platform.unit()
-    if not platform.runs(p.value):
-        pk = unit.peak.get(p.value)
-        why = msg("catalog_quote", text=pk.note) if pk is not None and pk.note else (
-            msg("roofline.unit_runs", unit=unit.unit, precisions=", ".join(unit.precisions))
-            if unit.precisions else msg("roofline.unit_runs_none", unit=unit.unit))
-        return "unsupported", msg("roofline.cannot_run", platform=platform.name, unit=unit.unit,
-                                  precision=p.value, why=why)
-    cp = compute_precision(p)
-    fig = platform.peak(cp)
-    if fig is None or not fig.usable:
-        status = fig.status if fig is not None else "unsourced"
-        extra: Msg | str = ""
-        if fig is not None and fig.status == "claim_low" and fig.claimed_value is not None:
-            extra = msg("roofline.claim_low", value=fig.claimed_value, unit=fig.unit,
-                        override_code=f"overrides: {{compute_units.{unit.unit}.peak.{cp}: "
-                                      f"{fig.claimed_value:g}}}")
-        code = "roofline.peak_status_int4" if p is Precision.int4 else "roofline.peak_status"
-        return "unknown", msg(code, precision=cp, unit=unit.unit, status=status_msg(status),
-                              extra=extra)
-    return None
 
 
 def estimate_precision(trace: Trace, platform: Platform, precision: Precision | str, *,
@@ -545,61 +266,6 @@ def _by_kind(ops: list[OpEstimate], total: float) -> list[KindBreakdown]:
     return sorted(rows.values(), key=lambda k: -k.predicted_time_s)
 
 
-def _overall(checks: list[FitCheck]) -> Verdict:
-    hard = [c for c in checks if c.verdict != "info"]
-    def code(c: FitCheck) -> str:
-        return c.name_msg.code if c.name_msg else ""
-
-    if any(c.verdict == "fail" and code(c) not in ("fit.param_cache", "fit.dsp", "fit.bram")
-           for c in hard):
-        return "fail"
-    if hard and all(c.verdict == "pass" for c in hard if code(c) not in ("fit.dsp", "fit.bram")):
-        return "pass"
-    return "unknown"
-
-
-def _fit_checks(trace: Trace, platform: Platform, p: Precision, weight_b: float,
-                act_b: float) -> list[FitCheck]:
-    """Capacity tests in bytes (MB = 1e6 B in the fields), per platform rule."""
-    mb = 1e-6
-    checks: list[FitCheck] = []
-    oc = platform.on_chip
-    if platform.memory_model == "dram":
-        notes = [msg("fit.weights_acts")]
-        if platform.memory.unified:
-            notes.append(msg("fit.unified"))
-        checks.append(_fit("memory_capacity", (weight_b + act_b) * mb, platform.capacity(), 1e3,
-                           "MB", *notes))
-    elif platform.memory_model == "param_cache":
-        checks.append(_fit("param_cache", weight_b * mb, oc.param_cache_mb, 1.0, "MB",
-                           msg("fit.param_cache_note")))
-    elif platform.memory_model == "on_chip":
-        checks.append(_fit("on_chip", (weight_b + act_b) * mb, oc.sram_mb, 1.0, "MB",
-                           msg("fit.on_chip_note")))
-    elif platform.memory_model == "mcu":
-        sram = oc.usable_sram_kb if oc.usable_sram_kb is not None and oc.usable_sram_kb.usable \
-            else oc.sram_kb
-        checks.append(_fit("sram_arena", act_b * mb, sram, 1e-3, "MB", msg("fit.sram_note")))
-        checks.append(_fit("flash", weight_b * mb, oc.flash_mb, 1.0, "MB"))
-    if platform.class_.value == "fpga" and oc.dsp_slices is not None:
-        rf = load_assumptions().fpga_reuse_factor
-        macs = sum(r.macs for r in trace.records)
-        dsp = oc.dsp_slices.value if oc.dsp_slices.usable else None
-        need = macs / rf
-        min_rf = math.ceil(macs / dsp) if dsp else None
-        name, note = msg("fit.dsp"), msg("fit.dsp_note", rf=rf,
-                                           min_rf=min_rf if min_rf is not None else "—")
-        checks.append(FitCheck(
-            name=name.en(), name_msg=name, required=need, available=dsp, unit="DSP",
-            verdict="unknown" if dsp is None else ("pass" if need <= dsp else "fail"),
-            note=note.en(), note_msgs=[note]))
-        checks.append(_fit("bram", weight_b * mb, oc.bram_uram_mb, 1.0, "MB",
-                           msg("fit.bram_note")))
-    return checks
-
-
-# ---------------------------------------------------------------------------- per platform
-
 def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision] | list[str],
              *, batch_size: int = 1, efficiency: dict[str, Any] | Efficiency | None = None,
              fallback: Platform | str | None = "auto", sparse: bool = False,
@@ -629,45 +295,3 @@ def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision]
                             per_precision=per, best_precision=best.precision if best else None)
 
 
-def _assumptions(plat: Platform, eff: Efficiency, precisions: list[Precision],
-                 fb: Platform | None, sparse: bool) -> Assumptions:
-    figs: list[UsedFigure] = []
-    for cp in dict.fromkeys(compute_precision(p) for p in precisions):
-        if plat.runs(cp) or cp == "fp16":
-            pk = plat.peak(cp, sparse=sparse)
-            if pk is not None:
-                figs.append(UsedFigure.of(f"peak {cp} {'sparse' if sparse else 'dense'}", pk))
-    figs.append(UsedFigure.of("memory bandwidth", plat.bandwidth()))
-    figs.append(UsedFigure.of("memory capacity", plat.capacity()))
-    for name in ("param_cache_mb", "sram_mb", "sram_kb", "usable_sram_kb", "flash_mb",
-                 "bram_uram_mb", "dsp_slices"):
-        f = getattr(plat.on_chip, name)
-        if f is not None:
-            figs.append(UsedFigure.of(f"on-chip {name}", f))
-    link = plat.host_link()
-    if link is not None:
-        figs.append(UsedFigure.of(f"host link {link.name}", link.bandwidth_gbps))
-    picked = plat.power.for_energy()
-    figs.append(UsedFigure.of(f"power ({picked[0]})" if picked else "power", picked[1] if picked
-                              else None))
-    figs.append(UsedFigure.of("price", plat.price_usd))
-    rules = [msg("rule.flops_bytes"), msg("rule.time"),
-             msg("rule.dense_sparse" if sparse else "rule.dense"), msg("rule.int4")]
-    if plat.memory_model == "param_cache":
-        rules.append(msg("rule.edge_tpu", host=msg("rule.edge_tpu_host", host=fb.id) if fb else ""))
-    if plat.memory_model == "on_chip":
-        rules.append(msg("rule.on_chip"))
-    if plat.memory_model == "mcu":
-        rules.append(msg("rule.mcu"))
-    why, overridden = eff.why, eff.why.endswith(OVERRIDDEN)
-    if overridden:
-        why = why[: -len(OVERRIDDEN)].strip()
-    eff_msgs = [msg("catalog_quote", text=f"{load_assumptions().note} {why}".strip())]
-    if overridden:
-        eff_msgs.append(msg("roofline.eta_overridden"))
-    return Assumptions(platform_id=plat.id, platform_name=plat.name, compute_unit=plat.default_unit,
-                       memory_model=plat.memory_model, eta_c=eff.eta_c, eta_m=eff.eta_m,
-                       op_overhead_us=eff.op_overhead_us,
-                       efficiency_note=f"{load_assumptions().note} {eff.why}".strip(),
-                       rules=[r.en() for r in rules], figures=figs, efficiency_msgs=eff_msgs,
-                       rule_msgs=rules)

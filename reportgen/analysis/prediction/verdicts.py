@@ -13,15 +13,14 @@ from typing import Literal
 from pydantic import Field
 
 from reportgen.analysis.counting.records import Trace
-from reportgen.analysis.prediction.roofline import (
+from reportgen.analysis.prediction.estimates import (
     Model,
     PlatformEstimate,
     PrecisionEstimate,
     Verdict,
-    estimate,
-    power_basis,
-    status_msg,
 )
+from reportgen.analysis.prediction.roofline import estimate
+from reportgen.analysis.prediction.rules import power_basis, status_msg
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
 from reportgen.report.messages import join_en

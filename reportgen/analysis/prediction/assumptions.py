@@ -1,0 +1,165 @@
+"""Roofline predictions of an op trace on a catalog platform, per precision. Pure Python, no torch.
+
+For each op, at precision ``p`` on the platform's default compute unit:
+
+* ``F`` = 2 × MACs + vector FLOPs  [op]
+* ``B`` = weight bytes + activation bytes read + bytes written, rescaled from the traced dtype to
+  ``p`` (``p.bytes / record.element_bytes``)  [byte]. **int4 is weight-only (W4A16)**: weights
+  take 0.5 byte, activations stay at fp16 (2 bytes) and compute runs at the fp16 peak.
+* ideal time  = max(F / P_peak, B / BW)                                [s], η = 1, no overhead
+* predicted   = max(F / (η_c · P_peak), B / (η_m · BW)) + per-op overhead   [s]
+* arithmetic intensity I = F / B vs ridge point I* = P_peak / BW → compute- or memory-bound.
+
+Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
+Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
+Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen.catalog.schema import Figure, Platform
+from reportgen.spec.schema import Precision
+from reportgen.text import Msg, msg
+
+ASSUMPTIONS_PATH = Path(__file__).resolve().parents[2] / "catalog" / "assumptions.yaml"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def compute_precision(precision: Precision) -> str:
+    """The peak used for compute: int4 is weight-only, so it computes at fp16."""
+    return "fp16" if precision is Precision.int4 else precision.value
+
+
+class Efficiency(Model):
+    """Calibration knobs (unsourced): η_c, η_m (fractions of peak) and per-op overhead (µs)."""
+
+    eta_c: float = Field(gt=0, le=1, description="compute efficiency, achieved/peak op/s")
+    eta_m: float = Field(gt=0, le=1, description="bandwidth efficiency, achieved/peak B/s")
+    op_overhead_us: float = Field(ge=0, le=1e6, description="fixed cost per non-view op, µs")
+    why: str = ""
+
+
+class AssumptionsConfig(Model):
+    note: str
+    classes: dict[str, Efficiency]
+    platforms: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    fpga_reuse_factor: int = Field(64, ge=1)
+    fallback_host: dict[str, str] = Field(default_factory=dict)
+
+
+@lru_cache(maxsize=1)
+def load_assumptions() -> AssumptionsConfig:
+    """``catalog/assumptions.yaml``: η and overheads per platform class (unsourced)."""
+    with ASSUMPTIONS_PATH.open(encoding="utf-8") as fh:
+        return AssumptionsConfig.model_validate(yaml.safe_load(fh))
+
+
+OVERRIDDEN = "(overridden in the spec)"
+
+
+def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None
+                   ) -> Efficiency:
+    """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides."""
+    cfg = load_assumptions()
+    base = cfg.classes[platform.class_.value].model_dump()
+    base.update(cfg.platforms.get(platform.id, {}))
+    if isinstance(overrides, Efficiency):
+        return overrides
+    if overrides:
+        base.update(overrides)
+        base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
+    return Efficiency.model_validate(base)
+
+
+class UsedFigure(Model):
+    """A platform number the prediction used, with its provenance."""
+
+    name: str
+    value: float | None
+    unit: str
+    status: str
+    src: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+    @classmethod
+    def of(cls, name: str, fig: Figure | None) -> UsedFigure:
+        if fig is None:
+            return cls(name=name, value=None, unit="", status="unsourced")
+        return cls(name=name, value=fig.value, unit=fig.unit, status=fig.status, src=fig.src,
+                   urls=fig.urls, note=fig.note or fig.derivation)
+
+
+class Assumptions(Model):
+    """Everything a prediction rests on: η, overheads, rules and the platform figures used."""
+
+    platform_id: str
+    platform_name: str
+    compute_unit: str
+    memory_model: str
+    eta_c: float
+    eta_m: float
+    op_overhead_us: float
+    efficiency_note: str
+    rules: list[str]
+    figures: list[UsedFigure]
+    # the same text, localizable (analysis/messages.py): catalog prose is quoted, not translated
+    efficiency_msgs: list[Msg] = Field(default_factory=list)
+    rule_msgs: list[Msg] = Field(default_factory=list)
+
+
+def _assumptions(plat: Platform, eff: Efficiency, precisions: list[Precision],
+                 fb: Platform | None, sparse: bool) -> Assumptions:
+    figs: list[UsedFigure] = []
+    for cp in dict.fromkeys(compute_precision(p) for p in precisions):
+        if plat.runs(cp) or cp == "fp16":
+            pk = plat.peak(cp, sparse=sparse)
+            if pk is not None:
+                figs.append(UsedFigure.of(f"peak {cp} {'sparse' if sparse else 'dense'}", pk))
+    figs.append(UsedFigure.of("memory bandwidth", plat.bandwidth()))
+    figs.append(UsedFigure.of("memory capacity", plat.capacity()))
+    for name in ("param_cache_mb", "sram_mb", "sram_kb", "usable_sram_kb", "flash_mb",
+                 "bram_uram_mb", "dsp_slices"):
+        f = getattr(plat.on_chip, name)
+        if f is not None:
+            figs.append(UsedFigure.of(f"on-chip {name}", f))
+    link = plat.host_link()
+    if link is not None:
+        figs.append(UsedFigure.of(f"host link {link.name}", link.bandwidth_gbps))
+    picked = plat.power.for_energy()
+    figs.append(UsedFigure.of(f"power ({picked[0]})" if picked else "power", picked[1] if picked
+                              else None))
+    figs.append(UsedFigure.of("price", plat.price_usd))
+    rules = [msg("rule.flops_bytes"), msg("rule.time"),
+             msg("rule.dense_sparse" if sparse else "rule.dense"), msg("rule.int4")]
+    if plat.memory_model == "param_cache":
+        rules.append(msg("rule.edge_tpu", host=msg("rule.edge_tpu_host", host=fb.id) if fb else ""))
+    if plat.memory_model == "on_chip":
+        rules.append(msg("rule.on_chip"))
+    if plat.memory_model == "mcu":
+        rules.append(msg("rule.mcu"))
+    why, overridden = eff.why, eff.why.endswith(OVERRIDDEN)
+    if overridden:
+        why = why[: -len(OVERRIDDEN)].strip()
+    eff_msgs = [msg("catalog_quote", text=f"{load_assumptions().note} {why}".strip())]
+    if overridden:
+        eff_msgs.append(msg("roofline.eta_overridden"))
+    return Assumptions(platform_id=plat.id, platform_name=plat.name, compute_unit=plat.default_unit,
+                       memory_model=plat.memory_model, eta_c=eff.eta_c, eta_m=eff.eta_m,
+                       op_overhead_us=eff.op_overhead_us,
+                       efficiency_note=f"{load_assumptions().note} {eff.why}".strip(),
+                       rules=[r.en() for r in rules], figures=figs, efficiency_msgs=eff_msgs,
+                       rule_msgs=rules)
+
+

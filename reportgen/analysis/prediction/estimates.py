@@ -1,0 +1,155 @@
+"""Roofline predictions of an op trace on a catalog platform, per precision. Pure Python, no torch.
+
+For each op, at precision ``p`` on the platform's default compute unit:
+
+* ``F`` = 2 × MACs + vector FLOPs  [op]
+* ``B`` = weight bytes + activation bytes read + bytes written, rescaled from the traced dtype to
+  ``p`` (``p.bytes / record.element_bytes``)  [byte]. **int4 is weight-only (W4A16)**: weights
+  take 0.5 byte, activations stay at fp16 (2 bytes) and compute runs at the fp16 peak.
+* ideal time  = max(F / P_peak, B / BW)                                [s], η = 1, no overhead
+* predicted   = max(F / (η_c · P_peak), B / (η_m · BW)) + per-op overhead   [s]
+* arithmetic intensity I = F / B vs ridge point I* = P_peak / BW → compute- or memory-bound.
+
+Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
+Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
+Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from reportgen.analysis.prediction.assumptions import Assumptions, Model
+from reportgen.text import Msg
+
+DTYPE_BYTES: dict[str, float] = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "uint8": 1,
+    "float8_e4m3fn": 1, "float8_e5m2": 1, "int32": 4, "int64": 8,
+}
+
+
+Verdict = Literal["pass", "fail", "unknown", "info"]
+
+
+Bound = Literal["compute", "memory", "none", "unknown"]
+
+
+
+
+
+class OpEstimate(Model):
+    """One op at one precision. Times in seconds; bytes at the precision."""
+
+    index: int
+    op: str
+    kind: str
+    module: str
+    flops: int = Field(description="2 × MACs + vector FLOPs, op")
+    bytes: float = Field(description="bytes moved at this precision (un-fused upper bound), B")
+    arithmetic_intensity_flop_per_byte: float | None
+    compute_time_s: float | None = Field(description="F / (η_c · P_peak)")
+    memory_time_s: float | None = Field(description="B / (η_m · BW)")
+    ideal_time_s: float | None = Field(description="max(F/P_peak, B/BW), η = 1, no overhead")
+    predicted_time_s: float | None = Field(description="derated max + per-op overhead")
+    bound: Bound
+    on_device: bool = Field(True, description="False: falls back to the host CPU")
+
+
+class KindBreakdown(Model):
+    kind: str
+    ops: int
+    flops: int
+    bytes: float
+    ideal_time_s: float
+    predicted_time_s: float
+    share_of_predicted: float = Field(description="fraction of the predicted latency")
+
+
+class FitCheck(Model):
+    """A capacity test: what the model needs vs what the platform has."""
+
+    name: str
+    required: float | None
+    available: float | None
+    unit: str
+    verdict: Verdict
+    note: str = ""
+    name_msg: Msg | None = None  # ``name``, localizable
+    note_msgs: list[Msg] = Field(default_factory=list)  # ``note`` = their English, joined "; "
+
+
+class PrecisionEstimate(Model):
+    """Totals for one precision. ``origin`` = predicted (roofline with the stated assumptions)."""
+
+    precision: str
+    status: Literal["ok", "unsupported", "unknown"]
+    reason: str = ""
+    origin: Literal["predicted"] = "predicted"
+    latency_is_lower_bound: bool = Field(False, description="a term could not be computed "
+                                                            "(unknown bandwidth/peak)")
+    ideal_latency_s: float | None = None
+    predicted_latency_s: float | None = None
+    throughput_per_s: float | None = Field(None, description="samples/s = batch / predicted latency")
+    power_w: float | None = None
+    power_basis: str = ""
+    energy_per_batch_mj: float | None = Field(None, description="power × predicted latency, mJ")
+    energy_per_sample_mj: float | None = None
+    total_flops: int = 0
+    total_bytes: float = Field(0, description="sum of per-op bytes at this precision, B")
+    weight_bytes: float = Field(0, description="unique parameters at this precision, B")
+    peak_activation_bytes: float = Field(0, description="peak live activations at this precision, B")
+    peak_op_per_s: float | None = None
+    bandwidth_b_per_s: float | None = None
+    ridge_point_flop_per_byte: float | None = None
+    compute_bound_ops: int = 0
+    memory_bound_ops: int = 0
+    host_link_time_s: float = Field(0, description="weight streaming + input/output transfers "
+                                                   "over the host link, predicted")
+    fallback_time_s: float | None = Field(None, description="ops run on the host CPU")
+    fallback_from_op: int | None = Field(None, description="index of the first op that falls back")
+    fallback_ops: int = 0
+    fallback_platform: str | None = None
+    overhead_time_s: float = 0
+    fits: Verdict = "unknown"
+    fit_checks: list[FitCheck] = Field(default_factory=list)
+    by_kind: list[KindBreakdown] = Field(default_factory=list)
+    ops: list[OpEstimate] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    # localizable versions of reason / power_basis / notes (analysis/messages.py)
+    reason_msg: Msg | None = None
+    power_basis_msg: Msg | None = None
+    note_msgs: list[Msg] = Field(default_factory=list)
+
+    def set_reason(self, m: Msg) -> None:
+        self.reason_msg, self.reason = m, m.en()
+
+    def set_power_basis(self, m: Msg) -> None:
+        self.power_basis_msg, self.power_basis = m, m.en()
+
+    def add_note(self, m: Msg) -> None:
+        self.note_msgs.append(m)
+        self.notes.append(m.en())
+
+
+class PlatformEstimate(Model):
+    """The roofline stage's output for one platform."""
+
+    platform_id: str
+    platform_name: str
+    platform_class: str
+    origin: Literal["predicted"] = "predicted"
+    batch_size: int
+    assumptions: Assumptions
+    per_precision: list[PrecisionEstimate]
+    best_precision: str | None = Field(None, description="lowest predicted latency among runnable")
+
+    def get(self, precision: str) -> PrecisionEstimate:
+        for pe in self.per_precision:
+            if pe.precision == str(precision):
+                return pe
+        raise KeyError(precision)
+
+
