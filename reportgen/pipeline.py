@@ -90,7 +90,7 @@ def _stage_model(ctx: Context, result: StudyResult) -> None:
         description=getattr(card.description, lang) if card else ctx.spec.description,
         architecture=getattr(card.architecture, lang) if card else None,
         paper=PaperInfo(**card.paper.model_dump()) if card else None,
-        notes=[m.en() for m in loaded.notes], note_msgs=list(loaded.notes),
+        note_msgs=list(loaded.notes),
         input_msg=input_summary(resolved.domain, resolved.inputs))
 
 
@@ -158,7 +158,6 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
         from reportgen.text import msg
 
         w = msg("warning.not_counted", share=result.costs.summary.not_counted_bytes_share)
-        result.warnings.append(w.en())
         result.warning_msgs.append(w)
 
 

@@ -22,7 +22,7 @@ from reportgen.analysis.prediction.verdicts import ConstraintVerdict, ZooRow
 from reportgen.analysis.tradeoffs import TradeOffs
 from reportgen.text import Msg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: generated sentences are Msg only (no English twin fields)
 
 
 @unique
@@ -82,8 +82,7 @@ class ModelInfo(BaseModel):
     description: str | None = None  # card text in the report's language
     architecture: str | None = None
     paper: PaperInfo | None = None
-    notes: list[str] = Field(default_factory=list)  # English, for data.json readers
-    note_msgs: list[Msg] = Field(default_factory=list)  # the same, localizable
+    note_msgs: list[Msg] = Field(default_factory=list)  # how it was built / traced
     input_msg: Msg | None = None  # the spec's inputs in the domain's words
     input_tensors: list[TensorInfo] = Field(default_factory=list)  # what the forward received
 
@@ -165,8 +164,7 @@ class StudyResult(BaseModel):
     hypotheses: HypothesesReport | None = None  # predicted effects (analysis/hypotheses.py)
     tradeoffs: TradeOffs | None = None  # analysis/tradeoffs.py
     stages: list[StageStatus] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    warning_msgs: list[Msg] = Field(default_factory=list)  # localizable warnings (same order)
+    warning_msgs: list[Msg] = Field(default_factory=list)
     environment: Environment
     reproduction: Reproduction
 

@@ -61,13 +61,9 @@ class Msg(BaseModel):
     code: str
     params: dict[str, str | int | float | Msg] = Field(default_factory=dict)
 
-    def en(self) -> str:
-        from reportgen.report.messages import render  # temporary: removed with the English twins
-
-        return render(self, "en")
-
 
 Msg.model_rebuild()
+
 
 def msg(code: str, **params: str | int | float | Msg) -> Msg:
     """A message; fails at once when ``code`` has no English text (typos surface in tests)."""

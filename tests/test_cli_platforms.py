@@ -46,7 +46,7 @@ def test_show_unknown_id_did_you_mean_exit_2() -> None:
 
 
 def test_module_does_not_import_torch() -> None:
-    code = ("import sys, reportgen.cli_platforms, reportgen.analysis.roofline, "
+    code = ("import sys, reportgen.cli.platforms, reportgen.analysis.prediction.roofline, "
             "reportgen.analysis.prediction.verdicts; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,7 +7,7 @@ comma in Russian. A parameter may itself be a ``Msg`` (rendered in the same lang
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from reportgen.report.filters import NBSP, Formatter
@@ -66,8 +66,5 @@ def render_text(text: str, lang: str, params: dict[str, Any],
     """Any catalog sentence with parameters formatted as in ``render`` (e.g. stage reasons)."""
     return _LocaleFormatter(lang, escape).vformat(text, (), params)
 
-
-def join_en(msgs: Iterable[Msg], sep: str = "; ") -> str:
-    return sep.join(m.en() for m in msgs)
 
 

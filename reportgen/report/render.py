@@ -31,6 +31,7 @@ from reportgen.report.figures import draw_all
 from reportgen.report.figures_base import FigureFile
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult, dump
+from reportgen.text import msg
 
 SECTION_ANCHORS = ["summary", "model", "platform", "complexity", "profiling", "bottlenecks",
                    "hypotheses", "tradeoffs", "conclusion", "appendix"]
@@ -224,7 +225,7 @@ def write_study(result: StudyResult, out_dir: Path, formats: list[str],
             on_step("figures")
         figures, fig_errors = draw_all(result, tmp / "figures")
         warnings += fig_errors
-        result.warnings.extend(fig_errors)
+        result.warning_msgs.extend(msg("warning.figure_failed", error=e) for e in fig_errors)
         data = dump(result)
         (tmp / "data.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "spec.yaml").write_text(

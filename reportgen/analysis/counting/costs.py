@@ -88,8 +88,7 @@ class CostAnalysis(BaseModel):
     by_kind: list[CostRow]
     top_ops: list[CostRow]
     not_counted: list[NotCountedRow]
-    notes: list[str] = Field(default_factory=list)  # English, for data.json readers
-    note_msgs: list[Msg] = Field(default_factory=list)  # the same, localizable
+    note_msgs: list[Msg] = Field(default_factory=list)
 
 
 def _accumulate(records: Iterable[OpRecord], key: Callable[[OpRecord], str]) -> dict[str, CostRow]:
@@ -230,4 +229,4 @@ def analyse(trace: Trace, notes: list[Msg] | None = None, max_depth: int = 3) ->
         by_layer_type=by_layer, by_op=by_op, by_kind=by_kind,
         top_ops=_finish(top_rows, macs, moved),
         not_counted=sorted(not_counted.values(), key=lambda r: -r.bytes),
-        notes=[m.en() for m in notes or []], note_msgs=list(notes or []))
+        note_msgs=list(notes or []))

@@ -26,6 +26,7 @@ from reportgen.analysis.findings.models import (
 )
 from reportgen.analysis.prediction.baseline import DTYPE_PRECISION, baseline_precision
 from reportgen.analysis.prediction.estimates import OpEstimate, PlatformEstimate, PrecisionEstimate
+from reportgen.text import msg
 
 if TYPE_CHECKING:
     from reportgen.analysis.counting.costs import CostAnalysis
@@ -207,18 +208,20 @@ def _capacity(pe: PrecisionEstimate | None, constraints: Constraints | None, tra
         from reportgen.analysis.prediction.estimates import FitCheck
         need = (trace.param_bytes + trace.peak_activation_bytes) / 1e6
         cap = (platform.capacity().value or 0) * 1e3
-        checks = [FitCheck(name="memory capacity", required=need, available=cap, unit="MB",
-                           verdict="pass" if need <= cap else "fail", note="counted, as traced")]
+        checks = [FitCheck(name_msg=msg("fit.memory_capacity"), required=need, available=cap,
+                           unit="MB", verdict="pass" if need <= cap else "fail",
+                           note_msgs=[msg("fit.counted_as_traced")])]
     for c in checks:
         if c.verdict != "fail" or c.required is None:
             continue
-        soft = c.name.startswith(("parameter cache", "hls4ml"))
+        check = c.name_msg.code.removeprefix("fit.")
+        soft = check in ("param_cache", "dsp", "bram")  # the model still runs (streams, reuses)
         impact = 0.5 if soft else 2.0
         out.append(Finding(
-            id=f"capacity:{c.name}", type=FindingType.capacity, subtype=c.name, impact=impact,
+            id=f"capacity:{check}", type=FindingType.capacity, subtype=check, impact=impact,
             severity=_severity(impact), location=Location(module="<model>"),
             summary_key="findings.summary.capacity",
-            summary_args={"check": Arg(v=c.name, f="text"), "required": Arg(v=c.required),
+            summary_args={"check": Arg(v=f"msg.{c.name_msg.code}", f="key"), "required": Arg(v=c.required),
                           "available": Arg(v=c.available), "unit": Arg(v=c.unit, f="text"),
                           "precision": Arg(v=precision, f="text")},
             why_key="findings.why.capacity_soft" if soft else "findings.why.capacity",
@@ -263,8 +266,8 @@ def _bandwidth(pe: PrecisionEstimate, trace: Trace, platform: Platform | None,
                                origin="predicted")]))
     if constraints is None:
         return out
-    from reportgen.analysis.prediction.verdicts import input_rate_b_per_s
-    rate, basis = input_rate_b_per_s(constraints)
+    from reportgen.analysis.prediction.verdicts import input_rate
+    rate, basis = input_rate(constraints)
     if rate is None and constraints.throughput_per_s is not None:
         rate = constraints.throughput_per_s * trace.input_bytes / max(batch, 1)
     if rate is None:
@@ -336,7 +339,7 @@ def _unsupported(est: PlatformEstimate | None, pe: PrecisionEstimate | None,
                 why_key="findings.why.unsupported_precision",
                 why_args={"runs": Arg(v=", ".join(p.precision for p in est.per_precision
                                                   if p.status != "unsupported") or "—", f="text")},
-                evidence=[Evidence(label="reason", value=x.reason, unit="text", f="text",
+                evidence=[Evidence(label="reason", value=0, unit="text", f="text",
                                    origin="published", msg=x.reason_msg)]))
     if pe is not None and pe.fallback_ops:
         total = pe.predicted_latency_s or 0.0

@@ -16,6 +16,7 @@ from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
 from reportgen.analysis.prediction.estimates import PlatformEstimate
+from reportgen.text import msg
 
 if TYPE_CHECKING:
     pass
@@ -76,8 +77,8 @@ def stage(ctx: Any, result: Any) -> None:
         try:
             probe = scaling_probe(ctx, result, est, platform)
         except Exception as e:  # the probe is optional: a model that cannot re-trace is noted
-            result.warnings.append(f"scaling probe skipped: {type(e).__name__}: "
-                                   f"{str(e).splitlines()[0] if str(e) else ''}")
+            result.warning_msgs.append(msg("warning.probe_skipped", error=f"{type(e).__name__}: "
+                                           f"{str(e).splitlines()[0] if str(e) else ''}"))
     result.findings = find_bottlenecks(trace, result.costs, est, platform, ctx.spec.constraints,
                                        measurements=result.measurements, probe=probe)
 

@@ -111,10 +111,8 @@ class Assumptions(Model):
     eta_c: float
     eta_m: float
     op_overhead_us: float
-    efficiency_note: str
-    rules: list[str]
     figures: list[UsedFigure]
-    # the same text, localizable (analysis/messages.py): catalog prose is quoted, not translated
+    # where η comes from (catalog prose is quoted, not translated) and the rules applied
     efficiency_msgs: list[Msg] = Field(default_factory=list)
     rule_msgs: list[Msg] = Field(default_factory=list)
 
@@ -158,8 +156,7 @@ def _assumptions(plat: Platform, eff: Efficiency, precisions: list[Precision],
     return Assumptions(platform_id=plat.id, platform_name=plat.name, compute_unit=plat.default_unit,
                        memory_model=plat.memory_model, eta_c=eff.eta_c, eta_m=eff.eta_m,
                        op_overhead_us=eff.op_overhead_us,
-                       efficiency_note=f"{load_assumptions().note} {eff.why}".strip(),
-                       rules=[r.en() for r in rules], figures=figs, efficiency_msgs=eff_msgs,
+                       figures=figs, efficiency_msgs=eff_msgs,
                        rule_msgs=rules)
 
 

@@ -71,14 +71,12 @@ class KindBreakdown(Model):
 class FitCheck(Model):
     """A capacity test: what the model needs vs what the platform has."""
 
-    name: str
+    name_msg: Msg  # what is checked (e.g. "memory")
     required: float | None
     available: float | None
     unit: str
     verdict: Verdict
-    note: str = ""
-    name_msg: Msg | None = None  # ``name``, localizable
-    note_msgs: list[Msg] = Field(default_factory=list)  # ``note`` = their English, joined "; "
+    note_msgs: list[Msg] = Field(default_factory=list)
 
 
 class PrecisionEstimate(Model):
@@ -86,7 +84,6 @@ class PrecisionEstimate(Model):
 
     precision: str
     status: Literal["ok", "unsupported", "unknown"]
-    reason: str = ""
     origin: Literal["predicted"] = "predicted"
     latency_is_lower_bound: bool = Field(False, description="a term could not be computed "
                                                             "(unknown bandwidth/peak)")
@@ -94,7 +91,6 @@ class PrecisionEstimate(Model):
     predicted_latency_s: float | None = None
     throughput_per_s: float | None = Field(None, description="samples/s = batch / predicted latency")
     power_w: float | None = None
-    power_basis: str = ""
     energy_per_batch_mj: float | None = Field(None, description="power × predicted latency, mJ")
     energy_per_sample_mj: float | None = None
     total_flops: int = 0
@@ -117,21 +113,19 @@ class PrecisionEstimate(Model):
     fit_checks: list[FitCheck] = Field(default_factory=list)
     by_kind: list[KindBreakdown] = Field(default_factory=list)
     ops: list[OpEstimate] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    # localizable versions of reason / power_basis / notes (analysis/messages.py)
+    # why the precision cannot run, where the power figure comes from, notes on the prediction
     reason_msg: Msg | None = None
     power_basis_msg: Msg | None = None
     note_msgs: list[Msg] = Field(default_factory=list)
 
     def set_reason(self, m: Msg) -> None:
-        self.reason_msg, self.reason = m, m.en()
+        self.reason_msg = m
 
     def set_power_basis(self, m: Msg) -> None:
-        self.power_basis_msg, self.power_basis = m, m.en()
+        self.power_basis_msg = m
 
     def add_note(self, m: Msg) -> None:
         self.note_msgs.append(m)
-        self.notes.append(m.en())
 
 
 class PlatformEstimate(Model):

@@ -16,8 +16,7 @@ class PlatformFact(BaseModel):
     unsourced / measured / user) and the URLs it was taken from."""
 
     key: str  # stable id, e.g. "peak.int8", "memory.bandwidth"
-    label: str  # English technical label (= label_msg in English)
-    label_msg: Msg | None = None  # the label, localizable (analysis/messages.py)
+    label_msg: Msg  # what the number is
     value: float | None
     unit: str
     status: str
@@ -63,7 +62,7 @@ def _fact(key: str, label: Msg, fig: Figure | None) -> PlatformFact | None:
     if fig is None:
         return None
     value = fig.value if fig.value is not None else fig.claimed_value if fig.status == "claim_low" else None
-    return PlatformFact(key=key, label=label.en(), label_msg=label, value=value, unit=fig.unit,
+    return PlatformFact(key=key, label_msg=label, value=value, unit=fig.unit,
                         status=fig.status, urls=list(fig.urls), note=fig.note or fig.derivation)
 
 

@@ -24,7 +24,6 @@ from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
 from reportgen.analysis.prediction.assumptions import compute_precision, load_assumptions
 from reportgen.analysis.prediction.estimates import FitCheck, Verdict
 from reportgen.catalog.schema import Figure, Platform
-from reportgen.report.messages import join_en
 from reportgen.spec.schema import Precision
 from reportgen.text import Msg, msg
 
@@ -61,11 +60,6 @@ def power_basis(platform: Platform) -> tuple[float | None, Msg]:
                           status=status_msg(fig.status))
 
 
-def _power(platform: Platform) -> tuple[float | None, str]:
-    value, basis = power_basis(platform)
-    return value, basis.en()
-
-
 def _fit(name: str, required: float, available: Figure | None, scale: float, unit: str,
          *notes: Msg) -> FitCheck:
     """``available`` converted with ``scale`` to ``unit``; unusable → unknown.
@@ -76,13 +70,12 @@ def _fit(name: str, required: float, available: Figure | None, scale: float, uni
         why = msg("fit.capacity_unknown") if available is None else msg(
             "fit.capacity_status", status=status_msg(available.status))
         all_notes = [*notes, why]
-        return FitCheck(name=nm.en(), name_msg=nm, required=required, available=None, unit=unit,
-                        verdict="unknown", note=join_en(all_notes), note_msgs=all_notes)
+        return FitCheck(name_msg=nm, required=required, available=None, unit=unit,
+                        verdict="unknown", note_msgs=all_notes)
     assert available.value is not None
     avail = available.value * scale
-    return FitCheck(name=nm.en(), name_msg=nm, required=required, available=avail, unit=unit,
-                    verdict="pass" if required <= avail else "fail", note=join_en(notes),
-                    note_msgs=list(notes))
+    return FitCheck(name_msg=nm, required=required, available=avail, unit=unit,
+                    verdict="pass" if required <= avail else "fail", note_msgs=list(notes))
 
 
 def _unsupported_reason(platform: Platform, p: Precision) -> tuple[str, Msg] | None:
@@ -155,9 +148,9 @@ def _fit_checks(trace: Trace, platform: Platform, p: Precision, weight_b: float,
         name, note = msg("fit.dsp"), msg("fit.dsp_note", rf=rf,
                                            min_rf=min_rf if min_rf is not None else "—")
         checks.append(FitCheck(
-            name=name.en(), name_msg=name, required=need, available=dsp, unit="DSP",
+            name_msg=name, required=need, available=dsp, unit="DSP",
             verdict="unknown" if dsp is None else ("pass" if need <= dsp else "fail"),
-            note=note.en(), note_msgs=[note]))
+            note_msgs=[note]))
         checks.append(_fit("bram", weight_b * mb, oc.bram_uram_mb, 1.0, "MB",
                            msg("fit.bram_note")))
     return checks

@@ -23,7 +23,6 @@ from reportgen.analysis.prediction.roofline import estimate
 from reportgen.analysis.prediction.rules import power_basis, status_msg
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
-from reportgen.report.messages import join_en
 from reportgen.spec.schema import Constraints, Precision
 from reportgen.text import Msg, msg
 
@@ -38,14 +37,12 @@ class ConstraintVerdict(Model):
     predicted: float | None = Field(description="the platform's value in the same unit")
     verdict: Verdict
     margin: float | None = Field(None, description="relative headroom; < 0 fails")
-    basis: str = Field("", description="what the predicted value is and how it was obtained")
     origin: Literal["predicted", "published", "spec"] = "predicted"
-    basis_msgs: list[Msg] = Field(default_factory=list, description="``basis``, localizable: "
-                                  "its English is these messages concatenated")
+    basis_msgs: list[Msg] = Field(default_factory=list, description="what the predicted value is "
+                                  "and how it was obtained (sentences, concatenated)")
 
     def add_basis(self, m: Msg) -> None:
         self.basis_msgs.append(m)
-        self.basis = join_en(self.basis_msgs, "")
 
 
 def _check(name: str, req: float, unit: str, cmp: Literal["<=", ">="], value: float | None,
@@ -53,12 +50,12 @@ def _check(name: str, req: float, unit: str, cmp: Literal["<=", ">="], value: fl
            lower_bound: bool = False) -> ConstraintVerdict:
     if value is None:
         return ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
-                                 predicted=None, verdict="unknown", basis=basis.en(),
+                                 predicted=None, verdict="unknown",
                                  basis_msgs=[basis], origin=origin)
     margin = (req - value) / req if cmp == "<=" else (value - req) / req
     verdict: Verdict = "pass" if margin >= 0 else "fail"
     out = ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
-                            predicted=value, verdict=verdict, margin=margin, basis=basis.en(),
+                            predicted=value, verdict=verdict, margin=margin,
                             basis_msgs=[basis], origin=origin)
     if lower_bound and verdict == "pass":
         out.verdict = "unknown"  # a lower bound below the limit proves nothing
@@ -84,12 +81,6 @@ def input_rate(c: Constraints) -> tuple[float | None, Msg | None]:
         return s.bytes_per_s, msg("verdict.rate_sensor", width=s.width, height=s.height,
                                   channels=s.channels, bytes=s.bytes_per_sample, hz=s.rate_hz)
     return None, None
-
-
-def input_rate_b_per_s(c: Constraints) -> tuple[float | None, str]:
-    """``input_rate`` with the basis in English."""
-    rate, basis = input_rate(c)
-    return rate, basis.en() if basis else ""
 
 
 def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platform: Platform,
@@ -164,7 +155,6 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
     if c.connectivity is not None:
         out.append(ConstraintVerdict(name="connectivity", requirement=c.connectivity, unit="",
                                      comparison="info", predicted=None, verdict="info",
-                                     basis=msg("verdict.info").en(),
                                      basis_msgs=[msg("verdict.info")], origin="spec"))
     return out
 
@@ -190,13 +180,12 @@ class ZooRow(Model):
     throughput_per_s: float | None = None
     fits_memory: Verdict = "unknown"
     energy_per_sample_mj: float | None = None
-    power_basis: str = ""
+    power_basis_msg: Msg | None = None
     price_usd: float | None = None
     price_status: str = "unsourced"
     toolchain: str = ""
     required_format: str = ""
-    note: str = ""
-    note_msgs: list[Msg] = Field(default_factory=list, description="``note``, localizable")
+    note_msgs: list[Msg] = Field(default_factory=list)
     origin: Literal["predicted"] = "predicted"
 
 
@@ -212,7 +201,7 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
             lbs = [x for x in est.per_precision if x.predicted_latency_s]
             pe_lb = min(lbs, key=lambda x: x.predicted_latency_s or math.inf, default=None)
             reasons = [msg("zoo.precision_reason", precision=x.precision,
-                           reason=x.reason_msg or x.reason) for x in est.per_precision]
+                           reason=x.reason_msg or "") for x in est.per_precision]
             rows.append(ZooRow(
                 platform_id=plat.id, platform_name=plat.name, platform_class=plat.class_.value,
                 best_precision=None,
@@ -223,18 +212,16 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
                 price_usd=plat.price_usd.value if plat.price_usd.usable else None,
                 price_status=plat.price_usd.status,
                 toolchain=plat.toolchain[0] if plat.toolchain else "",
-                required_format=plat.required_format, note=join_en(reasons),
-                note_msgs=reasons))
+                required_format=plat.required_format, note_msgs=reasons))
             continue
         rows.append(ZooRow(
             platform_id=plat.id, platform_name=plat.name, platform_class=plat.class_.value,
             best_precision=pe.precision, predicted_latency_s=pe.predicted_latency_s,
             ideal_latency_s=pe.ideal_latency_s, latency_is_lower_bound=pe.latency_is_lower_bound,
             throughput_per_s=pe.throughput_per_s, fits_memory=pe.fits,
-            energy_per_sample_mj=pe.energy_per_sample_mj, power_basis=pe.power_basis,
+            energy_per_sample_mj=pe.energy_per_sample_mj, power_basis_msg=pe.power_basis_msg,
             price_usd=plat.price_usd.value if plat.price_usd.usable else None,
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
-            required_format=plat.required_format, note="; ".join(pe.notes),
-            note_msgs=list(pe.note_msgs)))
+            required_format=plat.required_format, note_msgs=list(pe.note_msgs)))
     return rows
