@@ -1,6 +1,7 @@
 """Executable documentation: every study in ``examples/`` is built in snapshot mode through the real
 CLI (one batch, so the gallery is built too) and its ``report.md`` and ``data.json`` are snapshots
-(one file each under ``__snapshots__/test_examples/``). Every shipped card not used by an example
+(one file each under ``__snapshots__/test_examples/``; for data.json a compact projection,
+``tests/projection.py``, without per-op rows, so a one-rule change is a diff a person can read). Every shipped card not used by an example
 gets a snapshot of its counted figures. Refresh after an intended change with
 ``pytest tests/test_examples.py --snapshot-update`` and review the diff.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from projection import compact, invariant_problems
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from typer.testing import CliRunner
 
@@ -99,7 +101,25 @@ def test_example_data_json(built: Path, name: str, snapshot: Any) -> None:
     data = json.loads(text)
     assert data["deterministic"] and data["generated_at"].startswith("2000-01-01")
     assert [p for p in data["published"] if not p["agrees"]] == []
-    assert text == snapshot(extension_class=JSONSnapshot)
+    view = json.dumps(compact(data), indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    assert view == snapshot(extension_class=JSONSnapshot)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_invariants(built: Path, name: str) -> None:
+    """Rows sum to totals, shares to 1, per-op predicted times to the latency; every message code
+    in the full data.json has a sentence in every language."""
+    data = json.loads((built / name / "data.json").read_text(encoding="utf-8"))
+    assert invariant_problems(data) == []
+
+
+def test_invariant_checker_sees_a_broken_row(built: Path) -> None:
+    data = json.loads((built / "resnet50_rpi5" / "data.json").read_text(encoding="utf-8"))
+    data["costs"]["blocks"][0]["macs"] += data["costs"]["summary"]["macs"] // 10
+    data["model"]["note_msgs"].append({"code": "no.such.message", "params": {}})
+    problems = invariant_problems(data)
+    assert any("blocks MACs" in p for p in problems)
+    assert any("no.such.message" in p for p in problems)
 
 
 def test_batch_gallery_links_every_report(built: Path) -> None:
