@@ -316,10 +316,18 @@ def power_modes(s: Study, targets: list[str]) -> list[Hypothesis]:
     for mode in s.platform.power.power_modes:
         if mode.name == current or not mode.power_w.usable:
             continue
-        got = _best_on(s, s.platform.with_power_mode(mode.name))
-        if got is None:
-            continue
-        v = got[0]
+        plat = s.platform.with_power_mode(mode.name)
+        # the same precision as the baseline when the mode's peak for it is known: the change
+        # is the mode alone, not a quantization in disguise
+        same = Variant(s.trace, plat, s.precision)
+        ps, _ = predict(s, same)
+        if ps.status == "ok" and ps.latency_s is not None and not ps.lower_bound:
+            v = same
+        else:
+            got = _best_on(s, plat)
+            if got is None:
+                continue
+            v = got[0]
         h = make(s, "hw_power_mode", Q.hardware, hid=f"power_mode_{mode.name}".replace(" ", "")
                  .replace("(", "").replace(")", "").lower(), targets=targets, portability=1,
                  title_args={"mode": Arg(v=mode.name, f="text")},
