@@ -19,8 +19,8 @@ from reportgen.analysis.prediction.estimates import (
     PrecisionEstimate,
     Verdict,
 )
-from reportgen.analysis.prediction.roofline import estimate
 from reportgen.analysis.prediction.power import energy_mj, system_power
+from reportgen.analysis.prediction.roofline import estimate
 from reportgen.analysis.prediction.rules import status_msg
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
