@@ -69,7 +69,8 @@ class Study:
 
 def predict(s: Study, v: Variant) -> tuple[Prediction, PlatformEstimate]:
     batch = v.batch or s.batch
-    key = (id(v.trace), v.platform.id + "/" + v.platform.default_unit, v.precision, v.sparse,
+    unit = f"{v.platform.id}/{v.platform.default_unit}/{v.platform.power_mode}"
+    key = (id(v.trace), unit, v.precision, v.sparse,
            batch, v.storage_bytes)
     if key in s.cache:
         return s.cache[key]
