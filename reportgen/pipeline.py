@@ -219,7 +219,12 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     result.roofline = est
     if keep is not None and result.costs is not None:
         result.block_times = block_times(result.costs.blocks, est.get(keep))
-    result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat)
+    from reportgen.analysis.prediction.baseline import baseline_precision
+
+    # judged at the baseline the hypotheses start from (the traced precision when it runs)
+    base = baseline_precision(est, trace.dtype)
+    result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat,
+                                          base.precision if base else None)
     result.first_to_break = first_constraint_to_break(result.verdicts)
     if ctx.spec.compare_platforms:
         ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]

@@ -186,6 +186,21 @@ class HostLink(Strict):
     note: str | None = None
 
 
+class PowerMode(Strict):
+    """One configurable power mode (Jetson nvpmodel, a TDP setting). ``power_w`` is the mode's
+    budget: a cap on the module's draw, an upper bound, not the draw. ``peaks`` and
+    ``bandwidth_gbps`` replace the default unit's peaks and the memory bandwidth in this mode;
+    a precision not listed is unknown in this mode. The top mode lists no peaks: the catalog's
+    peaks are for it."""
+
+    name: str
+    power_w: Figure
+    peaks: dict[str, Peak] = Field(default_factory=dict)
+    bandwidth_gbps: Figure | None = None
+    top: bool = Field(False, description="the mode the catalog's peaks are for (the default)")
+    note: str | None = None
+
+
 class Power(Strict):
     tdp_w: Figure | None = None
     typical_w: Figure | None = None
@@ -195,7 +210,9 @@ class Power(Strict):
     base_w: Figure | None = None
     design_w: Figure | None = Field(None, description="estimated design power (FPGA reference design)")
     psu_w: Figure | None = Field(None, description="supply rating: an upper bound, not the draw")
+    idle_w: Figure | None = Field(None, description="idle draw: a lower bound of the active draw")
     modes: str | None = None
+    power_modes: list[PowerMode] = Field(default_factory=list)
     efficiency: str | None = None
     note: str | None = None
 
@@ -235,6 +252,7 @@ class Platform(Strict):
     on_chip: OnChip = Field(default_factory=OnChip)
     host_links: list[HostLink] = Field(default_factory=list)
     power: Power = Field(default_factory=Power)
+    power_mode: str | None = Field(None, description="the active power mode (None: the top one)")
     price_usd: Figure
     headline_tops: Figure | None = None
     precisions_supported: list[str] = Field(default_factory=list, description="vendor wording")
@@ -306,6 +324,12 @@ class Platform(Strict):
             f = getattr(self.power, name)
             if isinstance(f, Figure):
                 out.append((f"power.{name}", f))
+        for m in self.power.power_modes:
+            out.append((f"power.power_modes.{m.name}.power_w", m.power_w))
+            for prec, pk in m.peaks.items():
+                out.append((f"power.power_modes.{m.name}.peaks.{prec}", pk.figure()))
+            if m.bandwidth_gbps is not None:
+                out.append((f"power.power_modes.{m.name}.bandwidth_gbps", m.bandwidth_gbps))
         out.append(("price_usd", self.price_usd))
         if self.headline_tops is not None:
             out.append(("headline_tops", self.headline_tops))
@@ -349,6 +373,26 @@ class Platform(Strict):
     def capacity(self) -> Figure:
         """Main-memory capacity, GB (``.si`` in B)."""
         return self.memory.capacity_gb
+
+    def with_power_mode(self, name: str) -> Platform:
+        """This platform in power mode ``name``: the mode's peaks (precisions it does not list
+        become unknown) and memory bandwidth replace the top mode's."""
+        mode = next(m for m in self.power.power_modes if m.name == name)
+        if mode.top:
+            return self.model_copy(update={"power_mode": name})
+        units = []
+        for u in self.compute_units:
+            if u.unit == self.default_unit:
+                peaks = {p: mode.peaks.get(p, Peak(status="unsourced", unit=pk.unit,
+                                                   supported=pk.supported))
+                         for p, pk in u.peak.items()}
+                peaks.update({p: pk for p, pk in mode.peaks.items() if p not in peaks})
+                u = u.model_copy(update={"peak": peaks})
+            units.append(u)
+        mem = self.memory if mode.bandwidth_gbps is None else self.memory.model_copy(
+            update={"bandwidth_gbps": mode.bandwidth_gbps})
+        return self.model_copy(update={"compute_units": units, "memory": mem,
+                                       "power_mode": name})
 
     def host_link(self) -> HostLink | None:
         """The link to the host (first listed), for USB/PCIe accelerators."""

@@ -306,6 +306,38 @@ def _demands(platform: object, s: Study) -> dict[str, Arg]:
             "unsupported": Arg(v=bad, f="int"), "runtime": Arg(v=runtimes_of(platform), f="text")}
 
 
+def power_modes(s: Study, targets: list[str]) -> list[Hypothesis]:
+    """Run the target in another of its power modes (nvpmodel, a TDP setting): a lower mode
+    trades speed for a lower draw cap; a higher one the reverse. Only modes whose peaks are
+    sourced or derived can be predicted; the others are left to measure."""
+    out: list[Hypothesis] = []
+    current = s.platform.power_mode or next(
+        (m.name for m in s.platform.power.power_modes if m.top), None)
+    for mode in s.platform.power.power_modes:
+        if mode.name == current or not mode.power_w.usable:
+            continue
+        plat = s.platform.with_power_mode(mode.name)
+        # the same precision as the baseline when the mode's peak for it is known: the change
+        # is the mode alone, not a quantization in disguise
+        same = Variant(s.trace, plat, s.precision)
+        ps, _ = predict(s, same)
+        if ps.status == "ok" and ps.latency_s is not None and not ps.lower_bound:
+            v = same
+        else:
+            got = _best_on(s, plat)
+            if got is None:
+                continue
+            v = got[0]
+        h = make(s, "hw_power_mode", Q.hardware, hid=f"power_mode_{mode.name}".replace(" ", "")
+                 .replace("(", "").replace(")", "").lower(), targets=targets, portability=1,
+                 title_args={"mode": Arg(v=mode.name, f="text")},
+                 mechanism_args={"mode": Arg(v=mode.name, f="text"),
+                                 "watts": Arg(v=mode.power_w.value, f="num"),
+                                 "precision": Arg(v=v.precision, f="text")})
+        out.append(evaluate(s, h, v))
+    return out
+
+
 def hardware(s: Study) -> list[Hypothesis]:
     from reportgen.catalog.lookup import get_platform
     from reportgen.catalog.platforms import load_catalog
@@ -329,6 +361,7 @@ def hardware(s: Study) -> list[Hypothesis]:
                  mechanism_args={"unit": Arg(v=v.platform.default_unit, f="text"),
                                  **_demands(v.platform, s)})
         out.append(evaluate(s, h, v))
+    out += power_modes(s, targets)
     alts = knobs()["hardware_alternatives"].get(s.platform.id)
     cat = load_catalog()
     if alts is None and s.platform.class_.value in ("powerful", "budget", "cpu"):

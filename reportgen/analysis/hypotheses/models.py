@@ -64,6 +64,9 @@ class ConstraintOutcome(BaseModel):
     after: float | None
     verdict_before: Verdict
     verdict_after: Verdict
+    bound_before: Literal["value", "upper", "lower"] = Field(
+        "value", description="``before`` is the value or an upper / lower bound of it")
+    bound_after: Literal["value", "upper", "lower"] = "value"
 
 
 class Hypothesis(BaseModel):
@@ -109,6 +112,15 @@ class HypothesesReport(BaseModel):
     baseline_meets: bool | None = Field(None, description="the baseline already meets every "
                                                           "constraint (None: cannot be judged)")
     missing: list[str] = Field(default_factory=list)
+    plan_kind: Literal["none_needed", "software", "power_mode", "other_unit", "new_hardware",
+                       "combined", "partial", "none"] = Field(
+        "none", description="none_needed: the baseline meets every judged constraint")
+    runner_up: str | None = Field(None, description="the next plan in the order of choice")
+    runner_up_lost: str | None = Field(None, description="catalog key: why the runner-up lost")
+    baseline_fails: list[str] = Field(default_factory=list, description="constraints the "
+                                      "baseline fails (judged)")
+    to_measure: list[str] = Field(default_factory=list, description="constraints that cannot "
+                                  "be judged: they do not decide the plan")
 
     def get(self, hid: str) -> Hypothesis | None:
         return next((h for h in self.items if h.id == hid), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Literal
 
 from reportgen.analysis.findings.models import Arg
 from reportgen.analysis.hypotheses import transforms as tf
@@ -86,18 +87,102 @@ def changes_task(h: Hypothesis) -> bool:
     return any(n in h.notes for n in _CHANGES_TASK)
 
 
-def recommend(items: list[Hypothesis]) -> str | None:
-    """The cheapest single hypothesis that meets every constraint without changing the task;
-    else the combined stack; else the top-ranked one."""
-    single = [h for h in items if h.meets_all and h.cls != MethodClass.combined and h.applicable
-              and (h.speedup or 0) > 1.05 and not changes_task(h)]
-    if single:
-        return min(single, key=lambda h: (_RISK[h.risk] + _RISK[h.effort] + _RISK[h.maintenance],
-                                          h.rank)).id
-    combo = next((h for h in items if h.cls == MethodClass.combined), None)
-    if combo is not None and combo.applicable:
-        return combo.id
-    safe = [h for h in items if h.applicable and h.risk != "high" and (h.speedup or 0) > 1.05]
-    return safe[0].id if safe else (items[0].id if items else None)
+PlanKind = Literal["none_needed", "software", "power_mode", "other_unit", "new_hardware",
+                   "combined", "partial", "none"]
 
 
+def _tier(h: Hypothesis, target_id: str) -> int:
+    """0: software or configuration on the given target; 1: a stack of changes or another unit
+    of the same platform; 2: new hardware."""
+    if h.after is not None and h.after.platform_id != target_id:
+        return 2
+    if h.method == "hw_unit" or h.cls == MethodClass.combined:
+        return 1
+    return 0
+
+
+def _cost(h: Hypothesis) -> int:
+    return _RISK[h.risk] + _RISK[h.effort] + _RISK[h.maintenance]
+
+
+def closes_every_gap(h: Hypothesis) -> bool:
+    """No judged constraint fails after the change (unknown ones are left to measure)."""
+    return h.applicable and h.after is not None and all(
+        o.verdict_after != "fail" for o in h.constraints)
+
+
+def _kind(h: Hypothesis, target_id: str) -> PlanKind:
+    if h.method == "hw_power_mode":
+        return "power_mode"
+    if h.cls == MethodClass.combined:
+        return "new_hardware" if _tier(h, target_id) == 2 else "combined"
+    if h.method == "hw_unit":
+        return "other_unit"
+    return "new_hardware" if _tier(h, target_id) == 2 else "software"
+
+
+def _lost(winner: Hypothesis, runner: Hypothesis, target_id: str) -> str:
+    """Catalog key: why the runner-up lost to the winner."""
+    if not closes_every_gap(runner) and closes_every_gap(winner):
+        return "findings.plan2.lost_gap"
+    if runner.after is not None and runner.after.lower_bound and not (
+            winner.after is not None and winner.after.lower_bound):
+        return "findings.plan2.lost_lower_bound"
+    if _tier(runner, target_id) > _tier(winner, target_id):
+        return "findings.plan2.lost_hardware" if _tier(runner, target_id) == 2 \
+            else "findings.plan2.lost_stack"
+    if _cost(runner) > _cost(winner):
+        return "findings.plan2.lost_effort"
+    return "findings.plan2.lost_slower"
+
+
+def choose_plan(items: list[Hypothesis], target_id: str
+                ) -> tuple[str | None, PlanKind, str | None, str | None]:
+    """(recommended id, plan kind, runner-up id, catalog key of why the runner-up lost).
+
+    As a team chooses: if the baseline already meets every constraint that can be judged, no
+    acceleration is needed and at most the cheapest software headroom on the target is named.
+    Otherwise, among the plans that close every judged gap: software and configuration on the
+    given target before a stack or another unit, before new hardware; then the least effort,
+    risk and maintenance; then the fastest. Unknown constraints do not decide. A lower-bound
+    prediction never beats a full one; a change of the task is the last resort."""
+    if not items:
+        return None, "none", None, None
+    base_lb = items[0].before.lower_bound
+    outcomes = next((h.constraints for h in items if h.constraints), [])
+    gaps = [o for o in outcomes if o.verdict_before == "fail"]
+    usable = [h for h in items if h.applicable and h.after is not None
+              and (base_lb or not h.after.lower_bound)]
+    if not gaps:
+        headroom = [h for h in usable if _tier(h, target_id) == 0 and (h.speedup or 0) > 1.05
+                    and closes_every_gap(h) and not changes_task(h) and h.method != "opt_batching"]
+        headroom.sort(key=lambda h: (_cost(h), -(h.speedup or 0), h.id))
+        best = headroom[0] if headroom else None
+        runner = headroom[1] if len(headroom) > 1 else None
+        return (best.id if best else None, "none_needed", runner.id if runner else None,
+                _lost(best, runner, target_id) if best and runner else None)
+    def key(h: Hypothesis) -> tuple[int, int, float, str]:
+        return (_tier(h, target_id), _cost(h), -(h.speedup or 0), h.id)
+    closing = sorted((h for h in usable if closes_every_gap(h) and not changes_task(h)), key=key)
+    if not closing:
+        closing = sorted((h for h in usable if closes_every_gap(h)), key=key)
+    if closing:
+        best = closing[0]
+        others = closing[1:] or sorted((h for h in usable if h is not best),
+                                       key=lambda h: (-(h.gap_closed or 0), *key(h)))
+        runner = others[0] if others else None
+        return (best.id, _kind(best, target_id), runner.id if runner else None,
+                _lost(best, runner, target_id) if runner else None)
+    partial = sorted((h for h in usable if (h.gap_closed or 0) > 0 and not changes_task(h)),
+                     key=lambda h: (-(h.gap_closed or 0), *key(h)))
+    if partial:
+        runner = partial[1] if len(partial) > 1 else None
+        return (partial[0].id, "partial", runner.id if runner else None,
+                _lost(partial[0], runner, target_id) if runner else None)
+    return None, "none", None, None
+
+
+def recommend(items: list[Hypothesis], target_id: str | None = None) -> str | None:
+    """The recommended hypothesis id (see ``choose_plan``)."""
+    target = target_id or (items[0].before.platform_id if items else "")
+    return choose_plan(items, target)[0]

@@ -24,8 +24,10 @@ def rank(items: list[Hypothesis]) -> list[Hypothesis]:
 
     def key(h: Hypothesis) -> tuple[float, ...]:
         other_task = changes_task(h)  # meets the budget by changing what is asked
-        return (0 if h.applicable else 1, 1 if other_task else 0, 0 if h.meets_all else 1,
+        # a lower bound never ranks above a full prediction
+        return (0 if h.applicable else 1, 1 if other_task else 0,
                 1 if h.after is not None and h.after.lower_bound else 0,
+                0 if h.meets_all else 1,
                 -(h.gap_closed if h.gap_closed is not None else -math.inf),
                 -(h.speedup or 0.0))
     out = sorted(items, key=lambda h: (key(h), h.id))
@@ -54,9 +56,12 @@ def generate(s: Study) -> HypothesesReport:
         items.append(combo)
     rep.items = rank(items)
     rep.alone_meet = [h.id for h in rep.items if h.meets_all and h.cls != MethodClass.combined]
-    rep.recommended = plan.recommend(rep.items)
+    (rep.recommended, rep.plan_kind, rep.runner_up,
+     rep.runner_up_lost) = plan.choose_plan(rep.items, s.platform.id)
     outcomes = next((h.constraints for h in rep.items if h.constraints), [])
     before = [o.verdict_before for o in outcomes if o.name != "fits" or o.verdict_before != "unknown"]
+    rep.baseline_fails = [o.name for o in outcomes if o.verdict_before == "fail"]
+    rep.to_measure = [o.name for o in outcomes if o.verdict_before == "unknown" and o.name != "fits"]
     if before:
         rep.baseline_meets = None if "unknown" in before else all(x == "pass" for x in before)
     return rep

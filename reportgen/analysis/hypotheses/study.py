@@ -69,7 +69,8 @@ class Study:
 
 def predict(s: Study, v: Variant) -> tuple[Prediction, PlatformEstimate]:
     batch = v.batch or s.batch
-    key = (id(v.trace), v.platform.id + "/" + v.platform.default_unit, v.precision, v.sparse,
+    unit = f"{v.platform.id}/{v.platform.default_unit}/{v.platform.power_mode}"
+    key = (id(v.trace), unit, v.precision, v.sparse,
            batch, v.storage_bytes)
     if key in s.cache:
         return s.cache[key]
@@ -101,10 +102,17 @@ def _outcomes(s: Study, before: PlatformEstimate, after: PlatformEstimate, bp: P
     from reportgen.analysis.prediction.verdicts import constraint_verdicts
 
     vb = {v.name: v for v in constraint_verdicts(s.constraints, before, s.platform, bp.precision)}
-    va = {v.name: v for v in constraint_verdicts(s.constraints, after, after_platform, ap.precision)}
+    from reportgen.analysis.prediction.power import is_addon
+
+    # an add-on accelerator tried on the study's target plugs into it: the target is its host
+    host = s.platform if is_addon(after_platform) and after_platform.id != s.platform.id else None
+    va = {v.name: v for v in constraint_verdicts(s.constraints, after, after_platform, ap.precision,
+                                                 host=host)}
     out = [ConstraintOutcome(name=n, unit=b.unit, requirement=b.requirement, before=b.predicted,
                              after=va[n].predicted if n in va else None, verdict_before=b.verdict,
-                             verdict_after=va[n].verdict if n in va else "unknown")
+                             verdict_after=va[n].verdict if n in va else "unknown",
+                             bound_before=b.bound,
+                             bound_after=va[n].bound if n in va else "value")
            for n, b in vb.items() if b.verdict != "info"]
     out.append(ConstraintOutcome(name="fits", unit="", requirement=None, before=None, after=None,
                                  verdict_before=bp.fits, verdict_after=ap.fits))

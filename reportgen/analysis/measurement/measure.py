@@ -338,7 +338,8 @@ def comparison_for(run: MeasuredRun, trace: Any, catalog_platform: Any | None = 
     prec = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(run.dtype, "fp32")
     est = estimate(trace, plat, [prec], batch_size=run.batch_size, keep_ops=True).get(prec)
     if est.status != "ok":
-        raise ValueError(f"no prediction for {prec} on {plat.id}: {est.reason}")
+        raise ValueError(f"no prediction for {prec} on {plat.id}: status {est.status}"
+                         + (f" ({est.reason_msg.code})" if est.reason_msg else ""))
     not_counted = {trace_packet(r.op) for r in trace.records if not r.counted}
     return compare(run, est, plat.id, plat.name, not_counted)
 

@@ -286,7 +286,7 @@ def run_sweep(axis: Axis, unit: str, base: float, values: list[float], inputs: I
                         bytes_moved=sum(r.bytes_moved for r in tr.records),
                         peak_activation_bytes=tr.peak_activation_bytes, weight_bytes=tr.param_bytes)
         if predict is not None:
-            pt.predicted_latency_s, pt.predicted_memory_bytes, _ = predict(tr, inp.batch_size)
+            pt.predicted_latency_s, pt.predicted_memory_bytes = predict(tr, inp.batch_size)
         if measured and v in measured:
             pt.measured = measured[v]
         points.append(pt)
@@ -353,13 +353,13 @@ def stage(ctx: Any, result: Any) -> None:
         best = estimate(ctx.products["trace"], plat, precisions,
                         batch_size=resolved.inputs.batch_size, keep_ops=False).best_precision
 
-    def predict(tr: Any, batch: int) -> tuple[float | None, float | None, str | None]:
+    def predict(tr: Any, batch: int) -> tuple[float | None, float | None]:
         if plat is None or best is None:
-            return None, None, None
+            return None, None
         pe = estimate(tr, plat, [best], batch_size=batch, keep_ops=False).get(best)
         if pe.status != "ok":
-            return None, None, pe.reason
-        return pe.predicted_latency_s, pe.weight_bytes + pe.peak_activation_bytes, None
+            return None, None
+        return pe.predicted_latency_s, pe.weight_bytes + pe.peak_activation_bytes
 
     limits: dict[str, float] = {}
     if ctx.spec.constraints.memory_mb:

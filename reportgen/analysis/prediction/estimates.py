@@ -93,6 +93,9 @@ class PrecisionEstimate(Model):
     power_w: float | None = None
     energy_per_batch_mj: float | None = Field(None, description="power × predicted latency, mJ")
     energy_per_sample_mj: float | None = None
+    energy_bound: Literal["typical", "upper", "lower"] | None = Field(
+        None, description="typical: power × time estimate; upper: at most (power is a supply "
+                          "rating, mode budget or TDP); lower: at least")
     total_flops: int = 0
     total_bytes: float = Field(0, description="sum of per-op bytes at this precision, B")
     weight_bytes: float = Field(0, description="unique parameters at this precision, B")

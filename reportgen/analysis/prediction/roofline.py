@@ -38,12 +38,12 @@ from reportgen.analysis.prediction.estimates import (
     PlatformEstimate,
     PrecisionEstimate,
 )
+from reportgen.analysis.prediction.power import energy_mj, system_power
 from reportgen.analysis.prediction.rules import (
     _first_unsupported,
     _fit_checks,
     _overall,
     _unsupported_reason,
-    power_basis,
 )
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
@@ -236,12 +236,13 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     out.memory_bound_ops = sum(o.bound == "memory" for o in ops)
     if out.predicted_latency_s:
         out.throughput_per_s = batch_size / out.predicted_latency_s
-        power, basis = power_basis(platform)
-        out.set_power_basis(basis)
-        if power is not None:
-            out.power_w = power
-            out.energy_per_batch_mj = power * out.predicted_latency_s * 1e3
-            out.energy_per_sample_mj = out.energy_per_batch_mj / batch_size
+        draw = system_power(platform)
+        out.set_power_basis(draw.basis)
+        e, kind = energy_mj(draw, out.predicted_latency_s, out.latency_is_lower_bound)
+        if e is not None:
+            out.power_w, out.energy_bound = draw.value_w, kind
+            out.energy_per_batch_mj = e
+            out.energy_per_sample_mj = e / batch_size
     out.by_kind = _by_kind(ops, out.predicted_latency_s or 0.0)
     out.fit_checks = _fit_checks(trace, platform, p, weight_b, act_b)
     out.fits = _overall(out.fit_checks)

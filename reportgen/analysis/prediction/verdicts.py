@@ -19,8 +19,9 @@ from reportgen.analysis.prediction.estimates import (
     PrecisionEstimate,
     Verdict,
 )
+from reportgen.analysis.prediction.power import energy_mj, system_power
 from reportgen.analysis.prediction.roofline import estimate
-from reportgen.analysis.prediction.rules import power_basis, status_msg
+from reportgen.analysis.prediction.rules import status_msg
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
 from reportgen.spec.schema import Constraints, Precision
@@ -37,29 +38,47 @@ class ConstraintVerdict(Model):
     predicted: float | None = Field(description="the platform's value in the same unit")
     verdict: Verdict
     margin: float | None = Field(None, description="relative headroom; < 0 fails")
-    origin: Literal["predicted", "published", "spec"] = "predicted"
+    origin: Literal["predicted", "published", "spec", "counted"] = "predicted"
     basis_msgs: list[Msg] = Field(default_factory=list, description="what the predicted value is "
                                   "and how it was obtained (sentences, concatenated)")
+    bound: Literal["value", "upper", "lower"] = Field(
+        "value", description="what ``predicted`` is: the value, or an upper / lower bound of it")
+    reason_msg: Msg | None = Field(None, description="why the verdict is unknown")
+    to_measure: Msg | None = Field(None, description="the measurement that would settle it")
 
     def add_basis(self, m: Msg) -> None:
         self.basis_msgs.append(m)
 
 
 def _check(name: str, req: float, unit: str, cmp: Literal["<=", ">="], value: float | None,
-           basis: Msg, origin: Literal["predicted", "published", "spec"] = "predicted",
-           lower_bound: bool = False) -> ConstraintVerdict:
+           basis: Msg, origin: Literal["predicted", "published", "spec", "counted"] = "predicted",
+           lower_bound: bool = False, bound: Literal["value", "upper", "lower"] = "value",
+           to_measure: Msg | None = None, reason: Msg | None = None) -> ConstraintVerdict:
+    """Judge ``value`` against ``req``. ``bound`` says what ``value`` is: the value itself, an
+    upper or a lower bound of it (``lower_bound`` is the old spelling of bound="lower" for "<="
+    and bound="upper" for ">=": a latency lower bound bounds throughput from above)."""
+    if lower_bound:
+        bound = "lower" if cmp == "<=" else "upper"
     if value is None:
         return ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
                                  predicted=None, verdict="unknown",
-                                 basis_msgs=[basis], origin=origin)
+                                 basis_msgs=[basis], origin=origin, bound=bound,
+                                 reason_msg=reason or msg("verdict2.no_value"),
+                                 to_measure=to_measure)
     margin = (req - value) / req if cmp == "<=" else (value - req) / req
     verdict: Verdict = "pass" if margin >= 0 else "fail"
     out = ConstraintVerdict(name=name, requirement=req, unit=unit, comparison=cmp,
                             predicted=value, verdict=verdict, margin=margin,
-                            basis_msgs=[basis], origin=origin)
-    if lower_bound and verdict == "pass":
-        out.verdict = "unknown"  # a lower bound below the limit proves nothing
-        out.add_basis(msg("verdict.lower_bound_le" if cmp == "<=" else "verdict.lower_bound_ge"))
+                            basis_msgs=[basis], origin=origin, bound=bound)
+    # a bound decides only on one side: an upper bound within an upper limit passes, a lower
+    # bound beyond it fails; otherwise the bound proves nothing
+    proves = bound == "value" or (verdict == "pass") == ((bound == "upper") == (cmp == "<="))
+    if not proves:
+        out.verdict, out.margin = "unknown", None
+        out.reason_msg = reason or msg(f"verdict2.bound_{bound}")
+        out.to_measure = to_measure
+        if lower_bound:
+            out.add_basis(msg("verdict.lower_bound_le" if cmp == "<=" else "verdict.lower_bound_ge"))
     return out
 
 
@@ -70,6 +89,16 @@ def _pick(est: PlatformEstimate, precision: Precision | str | None) -> Precision
         return est.get(est.best_precision)
     known = [pe for pe in est.per_precision if pe.predicted_latency_s]
     return known[0] if known else None
+
+
+def _why_no_latency(est: PlatformEstimate, pe: PrecisionEstimate | None) -> Msg | None:
+    """Why the latency is not predicted (or only bounded): the precisions' reasons."""
+    if pe is not None and pe.predicted_latency_s is not None and not pe.latency_is_lower_bound:
+        return None
+    if pe is not None and pe.latency_is_lower_bound:
+        return msg("verdict2.bound_lower")
+    reasons = [x.reason_msg for x in est.per_precision if x.reason_msg is not None]
+    return reasons[0] if reasons else msg("verdict2.no_value")
 
 
 def input_rate(c: Constraints) -> tuple[float | None, Msg | None]:
@@ -84,8 +113,11 @@ def input_rate(c: Constraints) -> tuple[float | None, Msg | None]:
 
 
 def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platform: Platform,
-                        precision: Precision | str | None = None) -> list[ConstraintVerdict]:
-    """A verdict for every constraint given, at ``precision`` (default: the best runnable one)."""
+                        precision: Precision | str | None = None,
+                        host: Platform | None = None) -> list[ConstraintVerdict]:
+    """A verdict for every constraint given, at ``precision`` (default: the best runnable one).
+
+    ``host``: the board an add-on accelerator plugs into (its draw is part of the system's)."""
     pe = _pick(est, precision)
     prec = pe.precision if pe else "none"
     lb = pe.latency_is_lower_bound if pe else False
@@ -98,32 +130,39 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
         out.append(_check("latency_ms", c.latency_ms, "ms", "<=",
                           lat * 1e3 if lat is not None else None,
                           msg("verdict.latency", batch=est.batch_size, where=where),
-                          lower_bound=lb))
+                          lower_bound=lb, to_measure=msg("verdict2.measure_latency"),
+                          reason=_why_no_latency(est, pe)))
     if c.throughput_per_s is not None:
         out.append(_check("throughput_per_s", c.throughput_per_s, "samples/s", ">=",
                           pe.throughput_per_s if pe else None,
                           msg("verdict.throughput", batch=est.batch_size, where=where),
-                          lower_bound=lb))
+                          lower_bound=lb, to_measure=msg("verdict2.measure_latency"),
+                          reason=_why_no_latency(est, pe)))
     if c.memory_mb is not None:
-        need = (pe.weight_bytes + pe.peak_activation_bytes) / 1e6 if pe else None
+        # counted: judged whenever the counts exist, even when the speed cannot be predicted
+        mem_pe = pe or next((x for x in est.per_precision if x.weight_bytes), None)
+        need = (mem_pe.weight_bytes + mem_pe.peak_activation_bytes) / 1e6 if mem_pe else None
         out.append(_check("memory_mb", c.memory_mb, "MB", "<=", need,
-                          msg("verdict.memory", precision=prec)))
+                          msg("verdict.memory", precision=mem_pe.precision if mem_pe else prec),
+                          origin="counted" if mem_pe else "predicted"))
+    draw = system_power(platform, host)
     if c.power_w is not None:
-        picked = platform.power.for_energy()
-        v = _check("power_w", c.power_w, "W", "<=", picked[1].value if picked else None,
-                   power_basis(platform)[1] if picked else msg("verdict.power_unsourced"),
-                   origin="published")
-        if picked and picked[0] == "psu_w" and v.verdict == "fail":
-            # a supply rating bounds the draw from above: exceeding the budget proves nothing
-            v.verdict = "unknown"
-            v.add_basis(msg("verdict.psu_suffix"))
-        out.append(v)
+        kind = draw.kind
+        value = draw.value_w if kind != "unknown" else None
+        out.append(_check("power_w", c.power_w, "W", "<=", value, draw.basis, origin="published",
+                          bound="value" if kind == "typical" else
+                          ("lower" if kind == "lower" else "upper"),
+                          to_measure=draw.to_measure,
+                          reason=msg("verdict2.power_unknown") if kind == "unknown" else None))
     if c.energy_mj is not None:
-        out.append(_check("energy_mj", c.energy_mj, "mJ", "<=",
-                          pe.energy_per_sample_mj if pe else None,
-                          msg("verdict.energy",
-                              power=(pe.power_basis_msg or "") if pe else ""),
-                          lower_bound=lb))
+        lat_s = pe.predicted_latency_s if pe else None
+        e, ekind = energy_mj(draw, lat_s, lb)
+        e_sample = e / est.batch_size if e is not None else None
+        out.append(_check("energy_mj", c.energy_mj, "mJ", "<=", e_sample,
+                          msg("verdict.energy", power=draw.basis),
+                          bound="value" if ekind in (None, "typical") else ekind,
+                          to_measure=draw.to_measure,
+                          reason=msg("verdict2.energy_unknown") if e is None else None))
     if c.cost_usd is not None:
         price = platform.price_usd
         out.append(_check("cost_usd", c.cost_usd, "USD", "<=", price.value if price.usable else None,
@@ -142,16 +181,20 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
             avail, via = None, msg("verdict.via_link_unknown", link=link.name,
                                    status=status_msg(link.bandwidth_gbps.status))
         else:
-            avail = platform.bandwidth().si
-            via = msg("verdict.via_memory", status=status_msg(platform.bandwidth().status))
+            # the stream arrives over the sensor's own interface (CSI-2, USB, I2S), which the
+            # catalog does not describe; DRAM bandwidth is not the link that carries it
+            avail, via = None, msg("verdict2.via_sensor_interface")
         out.append(_check("input_bandwidth_mb_s", rate / 1e6, "MB/s", ">=",
                           None if avail is None else avail / 1e6,
-                          msg("verdict.input_bw", via=via, rate=rate_basis), origin="published"))
+                          msg("verdict.input_bw", via=via, rate=rate_basis), origin="published",
+                          reason=msg("verdict2.link_unknown"),
+                          to_measure=msg("verdict2.measure_link")))
     if c.sensor is not None:
         out.append(_check("sensor_rate_hz", c.sensor.rate_hz, "samples/s", ">=",
                           pe.throughput_per_s if pe else None,
                           msg("verdict.sensor", where=where),
-                          lower_bound=lb))
+                          lower_bound=lb, to_measure=msg("verdict2.measure_latency"),
+                          reason=_why_no_latency(est, pe)))
     if c.connectivity is not None:
         out.append(ConstraintVerdict(name="connectivity", requirement=c.connectivity, unit="",
                                      comparison="info", predicted=None, verdict="info",
@@ -160,7 +203,8 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
 
 
 def first_constraint_to_break(verdicts: list[ConstraintVerdict]) -> ConstraintVerdict | None:
-    """The failing constraint with the worst margin; if none fails, the one closest to failing."""
+    """The failing constraint with the worst margin; if none fails, the one closest to failing.
+    Only judged constraints count: an unknown one is listed as "to measure", never ranked."""
     scored = [v for v in verdicts if v.margin is not None and v.verdict in ("pass", "fail")]
     return min(scored, key=lambda v: v.margin if v.margin is not None else math.inf, default=None)
 
@@ -180,6 +224,7 @@ class ZooRow(Model):
     throughput_per_s: float | None = None
     fits_memory: Verdict = "unknown"
     energy_per_sample_mj: float | None = None
+    energy_bound: Literal["typical", "upper", "lower"] | None = None
     power_basis_msg: Msg | None = None
     price_usd: float | None = None
     price_status: str = "unsourced"
@@ -219,7 +264,8 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
             best_precision=pe.precision, predicted_latency_s=pe.predicted_latency_s,
             ideal_latency_s=pe.ideal_latency_s, latency_is_lower_bound=pe.latency_is_lower_bound,
             throughput_per_s=pe.throughput_per_s, fits_memory=pe.fits,
-            energy_per_sample_mj=pe.energy_per_sample_mj, power_basis_msg=pe.power_basis_msg,
+            energy_per_sample_mj=pe.energy_per_sample_mj, energy_bound=pe.energy_bound,
+            power_basis_msg=pe.power_basis_msg,
             price_usd=plat.price_usd.value if plat.price_usd.usable else None,
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
