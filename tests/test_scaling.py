@@ -69,8 +69,8 @@ def test_sweep_fits_breaks_and_failed_points() -> None:
     axis, unit, b, values = domain_axis("nlp", base)
     assert axis == "sequence_length" and b == 128 and values[0] == 8 and values[-1] == 512
 
-    def predict(tr: SimpleNamespace, batch: int) -> tuple[float, float, None]:
-        return tr.records[0].total_flops / 1e9, float(tr.param_bytes + tr.peak_activation_bytes), None
+    def predict(tr: SimpleNamespace, batch: int) -> tuple[float, float]:
+        return tr.records[0].total_flops / 1e9, float(tr.param_bytes + tr.peak_activation_bytes)
 
     def trace_fn(inp: Inputs) -> SimpleNamespace:
         if inp.text and inp.text.sequence_length > 4096:

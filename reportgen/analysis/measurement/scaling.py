@@ -256,7 +256,7 @@ def measured_values(values: list[float], base: float, count: int = 3) -> list[fl
 # ---------------------------------------------------------------------------- the sweep
 
 TraceFn = Callable[[Inputs], Any]  # Inputs -> Trace (raises on a failing forward)
-PredictFn = Callable[[Any, int], tuple[float | None, float | None, str | None]]
+PredictFn = Callable[[Any, int], tuple[float | None, float | None]]
 
 
 def run_sweep(axis: Axis, unit: str, base: float, values: list[float], inputs: Inputs,
