@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.analysis.costs import CostAnalysis
+from reportgen.analysis.bounds import DeclaredBound
+from reportgen.analysis.costs import CostAnalysis, ParamSummary
 from reportgen.analysis.findings import FindingsReport
 from reportgen.analysis.hypotheses import HypothesesReport
 from reportgen.analysis.measure_models import Measurements
@@ -86,6 +87,12 @@ class ModelInfo(BaseModel):
     note_msgs: list[Msg] = Field(default_factory=list)  # the same, localizable
     input_msg: Msg | None = None  # the spec's inputs in the domain's words
     input_tensors: list[TensorInfo] = Field(default_factory=list)  # what the forward received
+    # counted from the module alone (no forward), so present even when the trace fails
+    params: ParamSummary | None = None
+    # the input after the model's own pre-processing, when it differs from the spec's
+    network_input_msg: Msg | None = None
+    # data-dependent part counted at declared bounds (two-stage detectors), MACs at the bound
+    data_dependent: list[DeclaredBound] = Field(default_factory=list)
 
 
 
@@ -103,6 +110,9 @@ class PublishedComparison(BaseModel):
     convention: str
     input: str | None = None
     note: str | None = None
+    scope: list[str] | None = None  # module subtrees the figure covers (None: the whole network)
+    counted_input: str | None = None  # shape the count was made at, e.g. '1x3x320x320'
+    same_input: bool | None = None  # False: published for another input (never 'agrees')
 
 
 class PlatformInfo(BaseModel):

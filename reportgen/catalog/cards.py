@@ -39,6 +39,8 @@ class PublishedFigure(Strict):
     input: str | None = Field(None, description="input the figure is for, e.g. 1x3x224x224")
     tolerance: float = Field(0.005, ge=0, le=1.0, description="relative agreement we expect")
     note: str | None = Field(None, description="why counted and published may differ")
+    modules: list[str] | None = Field(
+        None, description="module subtrees the figure covers, e.g. [backbone, rpn] (default: all)")
 
 
 class ModelCard(Strict):
