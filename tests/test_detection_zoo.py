@@ -16,7 +16,6 @@ Conventions found in torchvision's figures (each checked to 4 digits here):
 from __future__ import annotations
 
 import pytest
-import torch
 import torchvision
 from torch import nn
 from torchvision.models import get_model_weights, list_models

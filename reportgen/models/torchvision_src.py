@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from reportgen.analysis.bounds import DeclaredBound
 from reportgen.analysis.messages import Msg, msg
 from reportgen.errors import ModelBuildError
-from reportgen.analysis.bounds import DeclaredBound
 from reportgen.models.base import LoadedModel, construct, generic_inputs
 from reportgen.models.detection import TwoStageDetectorNetwork, internal_size, two_stage_bounds
 from reportgen.spec import Domain, ImageInput, Inputs, TorchvisionSource
