@@ -146,3 +146,45 @@ def test_same_input_parses_card_shapes() -> None:
     assert same_input("1x3x224x224", [1, 3, 224, 224]) is True
     assert same_input("1×3×224×224", [1, 3, 320, 320]) is False
     assert same_input("30 s of audio", [1, 80, 3000]) is None
+
+
+def test_conformer_frames_come_from_the_card_40_ms_hop(tmp_path: Path) -> None:
+    result = _run(tmp_path, '''title: t
+model: {card: conformer}
+inputs: {audio: {seconds: 2}}
+platform: raspberry_pi_5
+''')
+    assert result.model is not None
+    # 2 s × 16000 Hz / 640 samples per 40 ms frame = 50 frames of input_dim 144
+    assert result.model.input_tensors[0].shape == [1, 50, 144]
+
+
+@pytest.mark.parametrize(("field", "value"), [("n_mels", 64), ("hop_length", 160), ("representation", "waveform")])
+def test_speech_values_the_model_cannot_use_are_spec_errors(tmp_path: Path, field: str, value: object) -> None:
+    from reportgen.catalog.cards import load_card
+    from reportgen.errors import SpecError
+    from reportgen.models.build import resolve
+
+    spec = parse_spec(f"title: t\nmodel: {{card: conformer}}\ninputs: {{audio: {{{field}: {value}}}}}\n"
+                      "platform: raspberry_pi_5\n")
+    with pytest.raises(SpecError) as err:
+        resolve(spec)
+    issue = err.value.issues[0]
+    assert issue.path == f"inputs.audio.{field}"
+    wanted = getattr(load_card("conformer").inputs.audio, field)
+    assert issue.suggestion == f"remove `{field}` or set {field}: {wanted}"
+    # the same value as the card's is fine
+    resolve(parse_spec(f"title: t\nmodel: {{card: conformer}}\ninputs: {{audio: {{{field}: {wanted}}}}}\n"
+                       "platform: raspberry_pi_5\n"))
+
+
+def test_whisper_input_is_one_30_s_window_whatever_the_seconds(tmp_path: Path) -> None:
+    result = _run(tmp_path, '''title: t
+model: {card: whisper_tiny}
+inputs: {audio: {seconds: 10}}
+platform: raspberry_pi_5
+''')
+    assert result.model is not None and result.stage("trace").state == "ok"
+    # the feature extractor pads 10 s to 30 s: 80 mel bands × 3000 frames of 10 ms
+    assert result.model.input_tensors[0].shape == [1, 80, 3000]
+    assert result.model.network_input_msg is not None

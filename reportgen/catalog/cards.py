@@ -57,6 +57,10 @@ class ModelCard(Strict):
     requires: list[str] = Field(default_factory=list, description="optional extra packages")
     meta_only: bool = Field(False, description="too big to materialise: analysed on meta only")
     distillation_students: list[str] = Field(default_factory=list, description="card ids")
+    fixed_inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="input fields the model defines (e.g. 'audio.n_mels'), each with why; a spec "
+                    "that sets one to another value is an error, not silently ignored")
 
 
 def card_path(card_id: str) -> Path:

@@ -95,6 +95,7 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
     enc_dec = bool(getattr(cfg, "is_encoder_decoder", False))
     t = inputs.text or TextInput()
     notes: list[Msg] = []
+    network_msg: Msg | None = None
     dec_len = (t.decoder_sequence_length if inputs.text else None) or \
         (inputs.audio.decoder_sequence_length if inputs.audio else None) or \
         (t.sequence_length if domain is Domain.nlp else 32)
@@ -109,6 +110,14 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
         a = inputs.audio or AudioInput(representation="log_mel")
         frames = audio_frames(a)
         n_mels = int(getattr(cfg, "num_mel_bins", a.n_mels))
+        if cfg.model_type == "whisper":
+            # the feature extractor pads or trims every input to one 30 s window: the encoder
+            # takes exactly 2 × max_source_positions frames (3000 at a 10 ms hop)
+            window = 2 * int(cfg.max_source_positions)
+            if frames != window:
+                network_msg = msg("inputs.audio_window", batch=b, seconds=a.seconds,
+                                  window=window * a.hop_length / a.sample_rate, mels=n_mels, frames=window)
+            frames = window
 
         def first(dev: str) -> Any:
             return torch.randn(b, n_mels, frames, device=dev)
@@ -158,4 +167,5 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
 
     if enc_dec:
         desc += f" + {b}×{dec_len} decoder token ids"
-    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes)
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes,
+                       network_input_msg=network_msg)
