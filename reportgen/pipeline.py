@@ -305,6 +305,7 @@ STAGES: list[Stage] = [
     Stage("published", _stage_published, needs=("model",)),
     Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
     Stage("roofline", _stage_roofline, needs=("trace", "platform", "costs")),
+    Stage("generation", _lazy("reportgen.analysis.generation"), needs=("trace", "platform")),
     Stage("measure", _lazy("reportgen.analysis.measure"), needs=("trace",),
           hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
     Stage("scaling", _lazy("reportgen.analysis.scaling"), needs=("trace",)),

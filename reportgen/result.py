@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reportgen.analysis.bounds import DeclaredBound
 from reportgen.analysis.costs import CostAnalysis, ParamSummary
 from reportgen.analysis.findings import FindingsReport
+from reportgen.analysis.generation import Generation
 from reportgen.analysis.hypotheses import HypothesesReport
 from reportgen.analysis.measure_models import Measurements
 from reportgen.analysis.messages import Msg
@@ -169,6 +170,7 @@ class StudyResult(BaseModel):
     verdicts: list[ConstraintVerdict] = Field(default_factory=list)
     first_to_break: ConstraintVerdict | None = None
     zoo: list[ZooRow] = Field(default_factory=list)  # compare_platforms
+    generation: Generation | None = None  # prefill + decode steps with a KV cache (counted + predicted)
     measurements: Measurements | None = None  # measured (machine, repetitions, spread)
     scaling: Scaling | None = None  # counted + predicted (+ measured points) vs input size
     findings: FindingsReport | None = None  # ranked bottlenecks (analysis/findings.py)
