@@ -8,7 +8,7 @@ import torch
 import transformers
 
 from reportgen import pipeline
-from reportgen.analysis.generation import decode_sum, kv_elements, summarise, trace_generation
+from reportgen.analysis.generation import decode_sum, summarise, trace_generation
 from reportgen.spec import parse_spec
 
 # hidden 64, 2 layers, 4 heads of 16, 2 KV heads (GQA), MLP 128, vocab 100

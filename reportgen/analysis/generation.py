@@ -74,10 +74,10 @@ def kv_elements(cfg: Any, batch: int, positions: int, encoder_positions: int = 0
     """K and V values cached for ``positions`` decoder positions (+ cross-attention over
     ``encoder_positions``): 2 × layers × kv_heads × head_dim × positions × batch."""
     text = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-    layers = int(getattr(text, "decoder_layers", None) or getattr(text, "num_hidden_layers"))
-    heads = int(getattr(text, "decoder_attention_heads", None) or getattr(text, "num_attention_heads"))
+    layers = int(getattr(text, "decoder_layers", None) or text.num_hidden_layers)
+    heads = int(getattr(text, "decoder_attention_heads", None) or text.num_attention_heads)
     kv_heads = int(getattr(text, "num_key_value_heads", None) or heads)
-    hidden = int(getattr(text, "d_model", None) or getattr(text, "hidden_size"))
+    hidden = int(getattr(text, "d_model", None) or text.hidden_size)
     head_dim = int(getattr(text, "head_dim", None) or hidden // heads)
     return 2 * layers * kv_heads * head_dim * batch * (positions + encoder_positions)
 
