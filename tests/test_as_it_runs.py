@@ -188,3 +188,13 @@ platform: raspberry_pi_5
     # the feature extractor pads 10 s to 30 s: 80 mel bands × 3000 frames of 10 ms
     assert result.model.input_tensors[0].shape == [1, 80, 3000]
     assert result.model.network_input_msg is not None
+
+
+def test_whisper_long_audio_is_a_batch_of_30_s_windows(tmp_path: Path) -> None:
+    result = _run(tmp_path, '''title: t
+model: {card: whisper_tiny}
+inputs: {audio: {seconds: 75}}
+platform: raspberry_pi_5
+''')
+    assert result.model is not None and result.stage("trace").state == "ok"
+    assert result.model.input_tensors[0].shape == [3, 80, 3000]  # ⌈75 / 30⌉ = 3 windows

@@ -211,6 +211,7 @@ def stage(ctx: Any, result: Any) -> None:
     if enc_dec:
         args, _ = loaded.make_inputs("meta")
         first = args[0]
+        batch = int(first.shape[0])  # Whisper: one row per 30 s window, each decoded
         # decoder prompt: Whisper's 4 start tokens (<|startoftranscript|><|lang|><|task|><|notimestamps|>),
         # otherwise the decoder start token
         prompt = 4 if cfg.model_type == "whisper" else 1

@@ -96,6 +96,7 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
     t = inputs.text or TextInput()
     notes: list[Msg] = []
     network_msg: Msg | None = None
+    windows = 1  # Whisper: 30 s windows per input
     dec_len = (t.decoder_sequence_length if inputs.text else None) or \
         (inputs.audio.decoder_sequence_length if inputs.audio else None) or \
         (t.sequence_length if domain is Domain.nlp else 32)
@@ -113,15 +114,19 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
         if cfg.model_type == "whisper":
             # the feature extractor pads or trims every input to one 30 s window: the encoder
             # takes exactly 2 × max_source_positions frames (3000 at a 10 ms hop)
+            # longer audio is cut into 30 s windows, each one encoder pass: a batch of windows
             window = 2 * int(cfg.max_source_positions)
+            windows = max(1, -(-frames // window))
             if frames != window:
-                network_msg = msg("inputs.audio_window", batch=b, seconds=a.seconds,
+                network_msg = msg("inputs.audio_window", batch=b, seconds=a.seconds, windows=windows,
                                   window=window * a.hop_length / a.sample_rate, mels=n_mels, frames=window)
             frames = window
 
+        rows = b * windows
+
         def first(dev: str) -> Any:
-            return torch.randn(b, n_mels, frames, device=dev)
-        desc = f"{b}×{n_mels}×{frames} log-mel input_features ({a.seconds:g} s)"
+            return torch.randn(rows, n_mels, frames, device=dev)
+        desc = f"{rows}×{n_mels}×{frames} log-mel input_features ({a.seconds:g} s)"
     elif main == "input_values":
         a = inputs.audio or AudioInput()
         n = audio_samples(a)
@@ -157,10 +162,12 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
                            input_description=f"{b}×1 token ids + KV cache of {t.sequence_length} tokens",
                            prepare=prepare)
 
+    first_rows = b * windows if main == "input_features" else b
+
     def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs: dict[str, Any] = {}
         if enc_dec:
-            kwargs["decoder_input_ids"] = token_ids(b, dec_len, vocab, dev)
+            kwargs["decoder_input_ids"] = token_ids(first_rows, dec_len, vocab, dev)
         if main == "input_ids" or enc_dec:
             kwargs["use_cache"] = False
         return (first(dev),), kwargs
