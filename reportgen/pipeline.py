@@ -92,6 +92,10 @@ def _stage_model(ctx: Context, result: StudyResult) -> None:
         paper=PaperInfo(**card.paper.model_dump()) if card else None,
         note_msgs=list(loaded.notes),
         input_msg=input_summary(resolved.domain, resolved.inputs))
+    from reportgen.analysis.counting.params import module_params
+
+    result.model.params = module_params(loaded.module)
+    result.model.network_input_msg = loaded.network_input_msg
 
 
 def _source_name(src: Any) -> str:
@@ -103,7 +107,7 @@ def _source_name(src: Any) -> str:
 
 
 def _stage_trace(ctx: Context, result: StudyResult) -> None:
-    from reportgen.analysis.counting.trace import ForwardError, trace_forward
+    from reportgen.analysis.counting.trace import ForwardError, is_data_dependent, trace_forward
     from reportgen.errors import ModelBuildError
 
     loaded = ctx.products["loaded"]
@@ -113,8 +117,22 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
     try:
         trace, _, notes = trace_forward(loaded.module, args, kwargs, int_scalar=loaded.meta_int_scalar)
     except ForwardError as e:  # names the module, op and shapes where the forward failed
-        raise ModelBuildError(
-            f"the model's forward failed on the spec's inputs ({loaded.input_description}) {e}") from e
+        if is_data_dependent(e.op):
+            # the inputs are fine: the op's output shape depends on values a meta tensor lacks
+            err = ModelBuildError(
+                f"the model's forward reached the data-dependent op {e.op} in module "
+                f"'{e.module or '<model>'}' ({e.module_type}): its output size depends on tensor "
+                f"values, which meta tensors do not have; the inputs ({loaded.input_description}) "
+                f"are not the cause")
+            err.code = "forward_data_dependent"
+        else:
+            err = ModelBuildError(
+                f"the model's forward failed on the spec's inputs ({loaded.input_description}) {e}")
+            err.code = "forward_failed"
+        err.params = {"op_code": e.op or "?", "module_code": e.module or "<model>",
+                      "module_type": e.module_type, "inputs": loaded.input_description,
+                      "detail": str(e)}
+        raise err from e
     except ReportgenError:
         raise
     except Exception as e:
@@ -128,6 +146,15 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
         (resolved.source.model_dump_json(), resolved.inputs.model_dump_json())] = trace
     if result.model is not None:
         result.model.input_tensors = _tensor_infos(loaded.module, args, kwargs)
+        if loaded.bounds:
+            from reportgen.analysis.counting.published import scoped_macs
+
+            total = sum(r.macs for r in trace.records)
+            parts = []
+            for b in loaded.bounds:
+                macs = scoped_macs(trace.records, b.modules)
+                parts.append(b.model_copy(update={"macs": macs, "mac_share": macs / total if total else 0.0}))
+            result.model.data_dependent = parts
 
 
 def _tensor_infos(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[TensorInfo]:
@@ -162,6 +189,8 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
 
 
 def _stage_published(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.counting.published import same_input, scoped_macs, shape_text
+
     resolved = ctx.products["resolved"]
     if resolved.card is None:
         raise StageSkipped("no published figures: the model is not from a model card",
@@ -169,16 +198,30 @@ def _stage_published(ctx: Context, result: StudyResult) -> None:
     if not resolved.card.published:
         raise StageSkipped(f"model card '{resolved.card.id}' lists no published figures",
                            code="card_without_figures", card=resolved.card.id)
-    costs = result.costs
-    assert costs is not None
-    counted = {"params": costs.params.total, "MACs": costs.summary.macs, "FLOPs": costs.summary.flops}
+    # parameters need no forward pass: compare them even when the trace failed
+    params = result.model.params if result.model is not None else None
+    trace = ctx.products.get("trace")
+    shapes = [t.shape for t in result.model.input_tensors] if result.model is not None else []
+    counted_shape = shapes[0] if shapes else None
     for fig in resolved.card.published:
-        c = float(counted[fig.unit])
+        scope = fig.modules
+        if fig.unit == "params":
+            if params is None:
+                continue
+            c = float(params.total)
+        elif trace is None:
+            continue
+        else:
+            macs = scoped_macs(trace.records, scope)
+            c = float(macs if fig.unit == "MACs" else 2 * macs)
         rel = (c - fig.value) / fig.value if fig.value else 0.0
+        same = same_input(fig.input, counted_shape) if fig.unit != "params" else None
         result.published.append(PublishedComparison(
             quantity=fig.unit, published=fig.value, counted=c, relative_difference=rel,
-            tolerance=fig.tolerance, agrees=abs(rel) <= fig.tolerance, source=fig.source,
-            url=fig.url, convention=fig.convention, input=fig.input, note=fig.note))
+            tolerance=fig.tolerance, agrees=abs(rel) <= fig.tolerance and same is not False,
+            source=fig.source, url=fig.url, convention=fig.convention, input=fig.input, note=fig.note,
+            scope=scope, counted_input=shape_text(counted_shape) if counted_shape and fig.unit != "params" else None,
+            same_input=same))
 
 
 def _stage_platform(ctx: Context, result: StudyResult) -> None:
@@ -252,9 +295,10 @@ STAGES: list[Stage] = [
     Stage("trace", _stage_trace, needs=("model",),
           hint="check that `inputs:` in the spec match what the model's forward expects"),
     Stage("costs", _stage_costs, needs=("trace",)),
-    Stage("published", _stage_published, needs=("costs",)),
+    Stage("published", _stage_published, needs=("model",)),
     Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
     Stage("roofline", _stage_roofline, needs=("trace", "platform", "costs")),
+    Stage("generation", _lazy("reportgen.analysis.prediction.generation"), needs=("trace", "platform")),
     Stage("measure", _lazy("reportgen.analysis.measurement.measure"), needs=("trace",),
           hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
     Stage("scaling", _lazy("reportgen.analysis.measurement.scaling"), needs=("trace",)),

@@ -11,15 +11,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.analysis.counting.costs import CostAnalysis
+from reportgen.analysis.counting.costs import CostAnalysis, ParamSummary
 from reportgen.analysis.findings.models import FindingsReport
 from reportgen.analysis.hypotheses.models import HypothesesReport
 from reportgen.analysis.measurement.models import Measurements
 from reportgen.analysis.measurement.scaling import Scaling
 from reportgen.analysis.prediction.estimates import PlatformEstimate
+from reportgen.analysis.prediction.generation import Generation
 from reportgen.analysis.prediction.platform_card import BlockTime, PlatformCard
 from reportgen.analysis.prediction.verdicts import ConstraintVerdict, ZooRow
 from reportgen.analysis.tradeoffs import TradeOffs
+from reportgen.models.bounds import DeclaredBound
 from reportgen.text import Msg
 
 SCHEMA_VERSION = 2  # 2: generated sentences are Msg only (no English twin fields)
@@ -85,6 +87,12 @@ class ModelInfo(BaseModel):
     note_msgs: list[Msg] = Field(default_factory=list)  # how it was built / traced
     input_msg: Msg | None = None  # the spec's inputs in the domain's words
     input_tensors: list[TensorInfo] = Field(default_factory=list)  # what the forward received
+    # counted from the module alone (no forward), so present even when the trace fails
+    params: ParamSummary | None = None
+    # the input after the model's own pre-processing, when it differs from the spec's
+    network_input_msg: Msg | None = None
+    # data-dependent part counted at declared bounds (two-stage detectors), MACs at the bound
+    data_dependent: list[DeclaredBound] = Field(default_factory=list)
 
 
 
@@ -102,6 +110,9 @@ class PublishedComparison(BaseModel):
     convention: str
     input: str | None = None
     note: str | None = None
+    scope: list[str] | None = None  # module subtrees the figure covers (None: the whole network)
+    counted_input: str | None = None  # shape the count was made at, e.g. '1x3x320x320'
+    same_input: bool | None = None  # False: published for another input (never 'agrees')
 
 
 class PlatformInfo(BaseModel):
@@ -158,6 +169,7 @@ class StudyResult(BaseModel):
     verdicts: list[ConstraintVerdict] = Field(default_factory=list)
     first_to_break: ConstraintVerdict | None = None
     zoo: list[ZooRow] = Field(default_factory=list)  # compare_platforms
+    generation: Generation | None = None  # prefill + decode steps with a KV cache (counted + predicted)
     measurements: Measurements | None = None  # measured (machine, repetitions, spread)
     scaling: Scaling | None = None  # counted + predicted (+ measured points) vs input size
     findings: FindingsReport | None = None  # ranked bottlenecks (analysis/findings.py)

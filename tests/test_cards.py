@@ -115,6 +115,8 @@ def _image_macs(card: ModelCard, model: nn.Module) -> float:
     with FlopCounterMode(display=False) as fc:
         if hasattr(model, "anchor_generator"):  # detector network: backbone + head
             model.head(list(model.backbone(x).values()))
+        elif hasattr(model, "rpn"):  # two-stage: the cards' figures cover backbone + FPN + RPN head
+            model.rpn.head(list(model.backbone(x).values()))
         else:
             model(x)
     return fc.get_total_flops() / 2

@@ -40,6 +40,8 @@ class PublishedFigure(Strict):
     input: str | None = Field(None, description="input the figure is for, e.g. 1x3x224x224")
     tolerance: float = Field(0.005, ge=0, le=1.0, description="relative agreement we expect")
     note: str | None = Field(None, description="why counted and published may differ")
+    modules: list[str] | None = Field(
+        None, description="module subtrees the figure covers, e.g. [backbone, rpn] (default: all)")
 
 
 class ModelCard(Strict):
@@ -56,6 +58,10 @@ class ModelCard(Strict):
     requires: list[str] = Field(default_factory=list, description="optional extra packages")
     meta_only: bool = Field(False, description="too big to materialise: analysed on meta only")
     distillation_students: list[str] = Field(default_factory=list, description="card ids")
+    fixed_inputs: dict[str, str] = Field(
+        default_factory=dict,
+        description="input fields the model defines (e.g. 'audio.n_mels'), each with why; a spec "
+                    "that sets one to another value is an error, not silently ignored")
 
 
 def card_path(card_id: str) -> Path:

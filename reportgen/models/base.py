@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reportgen.models.bounds import DeclaredBound
 from reportgen.spec.schema import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
 from reportgen.text import Msg, msg
 
@@ -30,6 +31,11 @@ class LoadedModel:
     prepare: Callable[[nn.Module, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
     # answer for integer `.item()` calls on meta tensors (e.g. a max sequence length); None → 0
     meta_int_scalar: int | None = None
+    # the input as the network sees it after the model's own pre-processing, when that differs
+    # from the spec's (e.g. a detector's resize), as a localizable sentence
+    network_input_msg: Msg | None = None
+    # data-dependent sizes fixed at declared bounds (two-stage detectors); MACs filled by the trace
+    bounds: list[DeclaredBound] = field(default_factory=list)
 
 
 def image_tensor(inp: Inputs, device: str) -> torch.Tensor:

@@ -60,6 +60,9 @@ def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
                 f"model card '{card.id}' is a {card.domain.value} model, the spec says domain "
                 f"'{spec.domain.value}'", path="domain", suggestion=f"use domain: {card.domain.value}")])
         task = spec.task or card.task
+        issues = fixed_input_issues(card, spec.inputs)
+        if issues:
+            raise SpecError(filename, issues)
     else:
         source = spec.model
         if spec.domain is None:
@@ -74,6 +77,24 @@ def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
         raise SpecError(filename, [SpecIssue(
             f"domain '{domain.value}' takes `inputs.{want}`, got `inputs.{wrong[0]}`", path=f"inputs.{wrong[0]}")])
     return Resolved(source=source, card=card, domain=domain, task=task, inputs=inputs)
+
+
+def fixed_input_issues(card: ModelCard, given: Inputs) -> list[SpecIssue]:
+    """Spec input values the card's model cannot use (its ``fixed_inputs``): each one an issue
+    naming the field, the value the model takes and why, with a suggestion."""
+    issues: list[SpecIssue] = []
+    for path, why in card.fixed_inputs.items():
+        section, _, name = path.partition(".")
+        sub = getattr(given, section, None)
+        default = getattr(card.inputs, section, None)
+        if sub is None or default is None or name not in sub.model_fields_set:
+            continue
+        value, wanted = getattr(sub, name), getattr(default, name)
+        if value != wanted:
+            issues.append(SpecIssue(
+                f"model card '{card.id}' takes {name} = {wanted}, not {value}: {why}",
+                path=f"inputs.{path}", suggestion=f"remove `{name}` or set {name}: {wanted}"))
+    return issues
 
 
 def build(resolved: Resolved, *, device: str = "meta", base_dir: Path | None = None,

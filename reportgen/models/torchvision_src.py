@@ -10,7 +10,9 @@ from torch import nn
 
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
-from reportgen.spec.schema import Domain, Inputs, TorchvisionSource
+from reportgen.models.bounds import DeclaredBound
+from reportgen.models.detection import TwoStageDetectorNetwork, internal_size, two_stage_bounds
+from reportgen.spec.schema import Domain, ImageInput, Inputs, TorchvisionSource
 from reportgen.text import Msg, msg
 
 
@@ -54,8 +56,23 @@ def build(src: TorchvisionSource, inputs: Inputs, domain: Domain, device: str) -
     model.eval()
     notes: list[Msg] = []
     recipe = f"torchvision.models.{src.name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
-    if hasattr(model, "anchor_generator") and hasattr(model, "head"):
+    network_msg: Msg | None = None
+    bounds: list[DeclaredBound] = []
+    transform = getattr(model, "transform", None)
+    if transform is not None and hasattr(transform, "min_size"):  # GeneralizedRCNNTransform
+        img = inputs.image or ImageInput()
+        h, w = internal_size(transform, img.height, img.width)
+        if (h, w) != (img.height, img.width):
+            network_msg = msg("inputs.resized", batch=inputs.batch_size, channels=img.channels,
+                              height=img.height, width=img.width, net_height=h, net_width=w)
+            inputs = inputs.model_copy(update={"image": img.model_copy(update={"height": h, "width": w})})
+    if hasattr(model, "rpn") and hasattr(model, "roi_heads"):
+        proposals, detections, bounds = two_stage_bounds(model)
+        model = TwoStageDetectorNetwork(model, proposals, detections)
+        notes.append(msg("model_note.two_stage", proposals=proposals, detections=detections))
+    elif hasattr(model, "anchor_generator") and hasattr(model, "head"):
         model = DetectorNetwork(model)
         notes.append(msg("model_note.detector"))
     make, desc = generic_inputs(domain if domain else Domain.cv, inputs)
-    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes)
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes,
+                       network_input_msg=network_msg, bounds=bounds)

@@ -102,6 +102,8 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
     enc_dec = bool(getattr(cfg, "is_encoder_decoder", False))
     t = inputs.text or TextInput()
     notes: list[Msg] = []
+    network_msg: Msg | None = None
+    windows = 1  # Whisper: 30 s windows per input
     dec_len = (t.decoder_sequence_length if inputs.text else None) or \
         (inputs.audio.decoder_sequence_length if inputs.audio else None) or \
         (t.sequence_length if domain is Domain.nlp else 32)
@@ -116,10 +118,22 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
         a = inputs.audio or AudioInput(representation="log_mel")
         frames = audio_frames(a)
         n_mels = int(getattr(cfg, "num_mel_bins", a.n_mels))
+        if cfg.model_type == "whisper":
+            # the feature extractor pads or trims every input to one 30 s window: the encoder
+            # takes exactly 2 × max_source_positions frames (3000 at a 10 ms hop)
+            # longer audio is cut into 30 s windows, each one encoder pass: a batch of windows
+            window = 2 * int(cfg.max_source_positions)
+            windows = max(1, -(-frames // window))
+            if frames != window:
+                network_msg = msg("inputs.audio_window", batch=b, seconds=a.seconds, windows=windows,
+                                  window=window * a.hop_length / a.sample_rate, mels=n_mels, frames=window)
+            frames = window
+
+        rows = b * windows
 
         def first(dev: str) -> Any:
-            return torch.randn(b, n_mels, frames, device=dev)
-        desc = f"{b}×{n_mels}×{frames} log-mel input_features ({a.seconds:g} s)"
+            return torch.randn(rows, n_mels, frames, device=dev)
+        desc = f"{rows}×{n_mels}×{frames} log-mel input_features ({a.seconds:g} s)"
     elif main == "input_values":
         a = inputs.audio or AudioInput()
         n = audio_samples(a)
@@ -155,14 +169,17 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
                            input_description=f"{b}×1 token ids + KV cache of {t.sequence_length} tokens",
                            prepare=prepare)
 
+    first_rows = b * windows if main == "input_features" else b
+
     def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs: dict[str, Any] = {}
         if enc_dec:
-            kwargs["decoder_input_ids"] = token_ids(b, dec_len, vocab, dev)
+            kwargs["decoder_input_ids"] = token_ids(first_rows, dec_len, vocab, dev)
         if main == "input_ids" or enc_dec:
             kwargs["use_cache"] = False
         return (first(dev),), kwargs
 
     if enc_dec:
         desc += f" + {b}×{dec_len} decoder token ids"
-    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes)
+    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc, notes=notes,
+                       network_input_msg=network_msg)

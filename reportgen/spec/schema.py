@@ -184,6 +184,9 @@ class TextInput(Strict):
                                "attending to sequence_length cached tokens")
     decoder_sequence_length: int | None = Field(None, ge=1, le=1_048_576,
                                                 description="encoder-decoder models only")
+    generate_tokens: int | None = Field(None, ge=1, le=1_048_576, description=(
+        "generation as a workload: prefill over sequence_length prompt tokens, then this many "
+        "tokens generated one by one with a KV cache"))
 
 
 class AudioInput(Strict):
@@ -193,6 +196,9 @@ class AudioInput(Strict):
     n_mels: int = Field(80, ge=1, le=512)
     hop_length: int = Field(160, ge=1, le=100_000)
     decoder_sequence_length: int | None = Field(None, ge=1, le=65_536)
+    generate_tokens: int | None = Field(None, ge=1, le=65_536, description=(
+        "encoder-decoder speech models: the encoder once, then this many tokens decoded one by "
+        "one with a KV cache and the LM head"))
 
 
 class RecsysInput(Strict):

@@ -241,7 +241,28 @@ class _Recorder(TorchDispatchMode):
 
 
 class ForwardError(ModelBuildError):
-    """The model's forward raised while tracing; the message names where and on what."""
+    """The model's forward raised while tracing; the message names where and on what.
+
+    ``op`` (e.g. 'aten.nonzero.default'), ``module`` and ``module_type`` say where, so the
+    caller can tell a data-dependent op from inputs that do not fit."""
+
+    op: str | None = None
+    module: str = ""
+    module_type: str = ""
+
+
+# Ops whose output shape depends on tensor values: they have no output shape on meta tensors.
+DATA_DEPENDENT_OPS = ("nonzero", "masked_select", "unique", "_unique2", "unique_consecutive",
+                      "nms", "repeat_interleave", "_local_scalar_dense", "argwhere", "bincount")
+
+
+def is_data_dependent(op: str | None) -> bool:
+    """True for 'aten.nonzero.default', 'torchvision.nms.default' and the like."""
+    if not op:
+        return False
+    parts = op.split(".")
+    name = parts[1] if len(parts) > 1 else parts[0]
+    return name in DATA_DEPENDENT_OPS
 
 
 def describe_inputs(tree: Any, limit: int = 6) -> str:
@@ -359,7 +380,13 @@ def trace_forward(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
         with torch.no_grad(), _no_fast_paths(), modules.active(), tagger, recorder:
             output = model(*args, **kwargs)
     except Exception as e:
-        raise ForwardError(_failure_message(e, model, modules, recorder)) from e
+        err = ForwardError(_failure_message(e, model, modules, recorder))
+        chain = _chain(e)
+        failed = next((f for x in chain for f in recorder.failed_ops if f[0] is x), None)
+        where = next((m for x in chain for exc, m in modules.failures if exc is x), ("", type(model).__name__))
+        err.op = failed[1] if failed else None
+        err.module, err.module_type = where
+        raise err from e
     out_tensors = _tensors(output)
     n = len(recorder.records)
     for o in out_tensors:  # outputs live until the end
