@@ -9,7 +9,7 @@ import transformers
 
 from reportgen import pipeline
 from reportgen.analysis.prediction.generation import decode_sum, summarise, trace_generation
-from reportgen.spec.schema import parse_spec
+from reportgen.spec.load import parse_spec
 
 # hidden 64, 2 layers, 4 heads of 16, 2 KV heads (GQA), MLP 128, vocab 100
 _CFG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
