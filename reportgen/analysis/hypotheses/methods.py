@@ -95,7 +95,8 @@ def quantization(s: Study) -> list[Hypothesis]:
                      prerequisites=["findings.prereq.none_dynamic"],
                      portability=portability_precision("fp32"),
                      mechanism_args={"share": Arg(v=share, f="pct")})
-            out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0), s.platform, "fp32")))
+            out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0, kinds=(OpKind.matmul,)),
+                                                s.platform, "fp32")))
     return out
 
 
