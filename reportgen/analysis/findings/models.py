@@ -108,6 +108,8 @@ class ScalingProbe(BaseModel):
     budget_size: float | None = Field(None, description="size at which the latency budget is "
                                                         "reached (power-law extrapolation)")
     origin: Literal["counted", "predicted", "measured"] = "predicted"
+    r2: float | None = Field(None, description="R² of the power-law fit behind the exponent "
+                                               "(None: two points, an exact fit)")
 
 
 class FindingsReport(BaseModel):

@@ -36,6 +36,17 @@ class Runtime(BaseModel):
     origin: Literal["spec", "platform_toolchain", "default"]
 
 
+class Baseline(BaseModel):
+    """The one baseline the whole report judges: a precision on a runtime, and what the runtime
+    did to the traced model (counts of ops before and after, BatchNorms folded)."""
+
+    precision: str
+    runtime: Runtime
+    ops_traced: int = 0  # kernels (non-view ops that move bytes or compute) in the traced model
+    ops_deployed: int = 0  # ... after the runtime's transforms
+    batchnorms_folded: int = 0
+
+
 EAGER_NAME = "eager PyTorch"
 
 # (text in a catalog toolchain line, runtime name), most specific first: the first match names
@@ -110,3 +121,25 @@ def deployed_trace(trace: Trace, runtime: Runtime) -> Trace:
     if runtime.fuses_elementwise:
         trace = fuse(trace)
     return trace
+
+
+def kernel_count(trace: Trace) -> int:
+    """Ops that launch work: not views, and moving bytes or computing."""
+    from reportgen.analysis.counting.records import OpKind
+
+    return sum(1 for r in trace.records if r.kind != OpKind.view and (r.bytes_moved or r.total_flops))
+
+
+def describe(traced: Trace, deployed: Trace, runtime: Runtime, precision: str) -> Baseline:
+    from reportgen.analysis.prediction.deploy import is_batchnorm
+
+    bn = sum(map(is_batchnorm, traced.records)) - sum(map(is_batchnorm, deployed.records))
+    return Baseline(precision=precision, runtime=runtime, ops_traced=kernel_count(traced),
+                    ops_deployed=kernel_count(deployed), batchnorms_folded=bn)
+
+
+def as_deployed(ctx: object, trace: Trace) -> Trace:
+    """``trace`` (e.g. a re-trace at another input size) under the study's baseline runtime, so
+    every prediction of a report is made on the same runtime."""
+    rt = getattr(ctx, "products", {}).get("runtime")
+    return deployed_trace(trace, rt) if isinstance(rt, Runtime) else trace
