@@ -241,19 +241,29 @@ def _stage_platform(ctx: Context, result: StudyResult) -> None:
 
 
 def _stage_roofline(ctx: Context, result: StudyResult) -> None:
+    from reportgen.analysis.prediction.baseline import baseline_precision
     from reportgen.analysis.prediction.platform_card import block_times
     from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime, describe
     from reportgen.analysis.prediction.verdicts import (
         constraint_verdicts,
         first_constraint_to_break,
         zoo_comparison,
     )
 
-    trace, plat = ctx.products["trace"], ctx.products["platform"]
+    traced, plat = ctx.products["trace"], ctx.products["platform"]
+    # the baseline is what would ship: the platform's runtime with its free transforms applied
+    runtime = deployment_runtime(plat, ctx.spec.runtime)
+    trace = deployed_trace(traced, runtime)
+    ctx.products["runtime"], ctx.products["baseline_trace"] = runtime, trace
     batch = ctx.products["resolved"].inputs.batch_size
     est = estimate(trace, plat, ctx.spec.precisions, batch_size=batch)
-    # keep per-op rows for one precision only (the best runnable, else the first): data.json size
-    keep = est.best_precision or (est.per_precision[0].precision if est.per_precision else None)
+    base = baseline_precision(est, trace.dtype)
+    if base is not None:
+        result.baseline = describe(traced, trace, runtime, base.precision)
+    # keep per-op rows for one precision only (the baseline, else the first): data.json size
+    keep = base.precision if base is not None else \
+        (est.per_precision[0].precision if est.per_precision else None)
     for pe in est.per_precision:
         if pe.precision != keep:
             pe.ops = []
@@ -262,12 +272,8 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     result.roofline = est
     if keep is not None and result.costs is not None:
         result.block_times = block_times(result.costs.blocks, est.get(keep))
-    from reportgen.analysis.prediction.baseline import baseline_precision
-
-    # judged at the baseline the hypotheses start from (the traced precision when it runs)
-    base = baseline_precision(est, trace.dtype)
-    result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat,
-                                          base.precision if base else None)
+    # judged at the one baseline (precision + runtime) the hypotheses start from
+    result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat, keep)
     result.first_to_break = first_constraint_to_break(result.verdicts)
     if ctx.spec.compare_platforms:
         ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]

@@ -19,6 +19,7 @@ from reportgen.analysis.measurement.scaling import Scaling
 from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.generation import Generation
 from reportgen.analysis.prediction.platform_card import BlockTime, PlatformCard
+from reportgen.analysis.prediction.runtime import Baseline
 from reportgen.analysis.prediction.verdicts import ConstraintVerdict, ZooRow
 from reportgen.analysis.tradeoffs import TradeOffs
 from reportgen.models.bounds import DeclaredBound
@@ -164,6 +165,7 @@ class StudyResult(BaseModel):
     precisions: list[str]
     costs: CostAnalysis | None = None
     # Filled by later stages (hardware, measurement, findings issues); None = not computed.
+    baseline: Baseline | None = None  # the one precision + runtime every section judges
     roofline: PlatformEstimate | None = None  # predicted, per precision (per-op rows: best one only)
     block_times: list[BlockTime] = Field(default_factory=list)  # at the best precision
     verdicts: list[ConstraintVerdict] = Field(default_factory=list)

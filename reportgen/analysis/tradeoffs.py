@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from reportgen.analysis.findings.models import Arg, FindingsReport
+from reportgen.analysis.findings.models import Arg, FindingsReport, thresholds
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
 
 Rating = Literal["good", "fair", "poor", "unknown"]
@@ -108,6 +108,9 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
     sc = fnd.scaling if fnd else None
     k_raw = (sc.latency_exponent or sc.macs_exponent) if sc else None
     k = k_raw / sc.linear if sc and k_raw is not None else None
+    # a power law that does not fit the points grades nothing: say so instead
+    min_r2 = thresholds()["findings"]["scaling_min_r2"]
+    poor_fit = sc is not None and sc.r2 is not None and sc.r2 < min_r2
     rel: Rating = {"low": "good", "medium": "fair", "high": "poor"}[plan.risk]  # type: ignore[assignment]
     if a is not None and a.lower_bound:
         rel = "poor" if rel == "poor" else "fair"
@@ -127,11 +130,12 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
                          "unknown": Arg(v=unknown, f="int")},
                    variant="" if cons else "none"),
         Assessment(criterion="scalability", group="production",
-                   rating=_rate(k, 1.15, 1.5, higher_better=False),
-                   args={"k": Arg(v=k_raw, f="exp"),
+                   rating="unknown" if poor_fit else _rate(k, 1.15, 1.5, higher_better=False),
+                   args={"k": Arg(v=k_raw, f="exp"), "r2": Arg(v=sc.r2 if sc else None, f="num"),
                          "axis": Arg(v=f"findings.axis.{fnd.scaling.axis}" if fnd and fnd.scaling
                                      else "findings.axis.batch", f="key")},
-                   variant="" if k is not None else "none"),
+                   variant="poor_fit" if poor_fit and k is not None else
+                   ("" if k is not None else "none")),
         Assessment(criterion="energy", group="production",
                    rating=_rate(plan.energy_ratio, 0.5, 0.9, higher_better=False),
                    args={"before": Arg(v=plan.before.energy_mj), "after": Arg(v=a.energy_mj if a else None),

@@ -141,6 +141,7 @@ constraints:
   # sensor: {{width: 1920, height: 1080, channels: 3, rate_hz: 30}}
 
 precisions: [fp32, fp16, int8]
+runtime: auto            # auto (the platform's usual runtime) | eager | compiled (BN folded, fused)
 
 output:
   formats: [md, html, pdf]

@@ -24,15 +24,19 @@ def hypotheses_latency(result: StudyResult, t: Translator, f: Formatter, plt: An
     H = result.hypotheses
     if H is None or H.baseline.latency_s is None:
         return None
-    rows = [h for h in H.items if h.after is not None and h.after.latency_s]
+    # latency bars only for methods that claim a latency (batching claims throughput)
+    rows = [h for h in H.items if h.applicable and h.after is not None and h.after.latency_s
+            and h.speedup is not None]
     if not rows:
         return None
     labels = [t("findings.hyp_figure_baseline")] + [_title(t, h) for h in rows]
     values = [H.baseline.latency_s * 1e3] + [h.after.latency_s * 1e3 for h in rows]  # type: ignore[union-attr, operator]
     lower = [H.baseline.lower_bound] + [h.after.lower_bound for h in rows]  # type: ignore[union-attr]
     budget = H.latency_budget_s * 1e3 if H.latency_budget_s else None
-    colors = ["#888888"] + [("#3b8a4a" if budget is not None and v <= budget else "#c0504d")
-                            if budget is not None else "#3b6ea8" for v in values[1:]]
+    # green: meets every constraint; red: fails one; blue-grey: cannot be judged (unknowns,
+    # lower bounds) — a bar under the latency line is not a pass by itself
+    colors = ["#888888"] + ["#a9b4c2" if h.meets_all is None or h.after.lower_bound  # type: ignore[union-attr]
+                            else "#3b8a4a" if h.meets_all else "#c0504d" for h in rows]
     title = t("findings.hyp_figure")
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(labels) + 1.3))
     y = list(range(len(labels)))[::-1]

@@ -58,6 +58,16 @@ class Language(StrEnum):
 
 
 @unique
+class RuntimeChoice(StrEnum):
+    """Which runtime the baseline assumes: the platform's usual one (auto), eager PyTorch, or a
+    compiled runtime that folds BatchNorm and fuses elementwise chains."""
+
+    auto = "auto"
+    eager = "eager"
+    compiled = "compiled"
+
+
+@unique
 class OutputFormat(StrEnum):
     md = "md"
     html = "html"
@@ -314,6 +324,8 @@ class StudySpec(Strict):
     compare_platforms: list[str] = Field(default_factory=list)
     constraints: Constraints = Field(default_factory=Constraints)
     precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32, Precision.fp16, Precision.int8])
+    runtime: RuntimeChoice = Field(RuntimeChoice.auto,
+                                   description="auto: the platform's usual deployment runtime")
     profiling: Profiling = Field(default_factory=Profiling)
     output: Output = Field(default_factory=Output)
     deterministic: bool = False

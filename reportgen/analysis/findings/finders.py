@@ -431,6 +431,9 @@ def find_bottlenecks(trace: Trace | None, costs: CostAnalysis | None,
     items += _uncounted(costs, pairs, pe)
     if probe is None:
         rep.missing.append("findings.missing.scaling")
+    from reportgen.analysis.findings.insights import insights
+
+    rep.insights = insights(costs, trace, pe, pairs)
     items.sort(key=lambda f: (-f.impact, f.id))
     for i, f in enumerate(items, 1):
         f.rank = i

@@ -91,6 +91,16 @@ class Finding(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
+class Insight(BaseModel):
+    """What the numbers teach beyond the bottleneck classes (not ranked by latency): where the
+    parameters sit against the compute, what dominates memory, weight streaming vs compute."""
+
+    id: str = Field(description="stable: insight:<kind>[:<where>]")
+    key: str = Field(description="catalog key of the sentence (findings.insight.*)")
+    args: dict[str, Arg] = Field(default_factory=dict)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
 class ScalingProbe(BaseModel):
     """Cost at the spec's input size and at ``factor`` × it (re-traced on meta)."""
 
@@ -108,6 +118,8 @@ class ScalingProbe(BaseModel):
     budget_size: float | None = Field(None, description="size at which the latency budget is "
                                                         "reached (power-law extrapolation)")
     origin: Literal["counted", "predicted", "measured"] = "predicted"
+    r2: float | None = Field(None, description="R² of the power-law fit behind the exponent "
+                                               "(None: two points, an exact fit)")
 
 
 class FindingsReport(BaseModel):
@@ -118,6 +130,7 @@ class FindingsReport(BaseModel):
     predicted_latency_s: float | None = None
     latency_budget_s: float | None = None
     items: list[Finding] = Field(default_factory=list)
+    insights: list[Insight] = Field(default_factory=list)
     scaling: ScalingProbe | None = None
     missing: list[str] = Field(default_factory=list, description="catalog keys: what could not "
                                                                  "be judged and why")

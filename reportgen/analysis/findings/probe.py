@@ -20,13 +20,15 @@ from reportgen.analysis.prediction.roofline import estimate
 def scaling_probe(ctx: Any, result: Any, est: PlatformEstimate | None,
                   platform: Any) -> ScalingProbe | None:
     """Cost at the spec's input and at ``scaling_factor`` × its size (re-traced on meta)."""
-    trace = ctx.products.get("trace")
+    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
     resolved = ctx.products.get("resolved")
     if trace is None or resolved is None:
         return None
     factor = float(thresholds()["findings"]["scaling_factor"])
     inputs2, axis, size, achieved = scaled_inputs(resolved.inputs, resolved.domain.value, factor)
-    trace2 = retrace(ctx, inputs2)
+    from reportgen.analysis.prediction.runtime import as_deployed
+
+    trace2 = as_deployed(ctx, retrace(ctx, inputs2))
     macs1 = sum(r.macs for r in trace.records)
     macs2 = sum(r.macs for r in trace2.records)
     lf = math.log(achieved) if achieved > 1 else None

@@ -42,6 +42,7 @@ def probe_from_scaling(scaling: Any, budget_s: float | None) -> ScalingProbe | N
                         macs_exponent=sw.fits["flops"].exponent, latency_exponent=k,
                         linear=2.0 if sw.axis == "image_size" else 1.0,
                         budget_size=brk.first_fail_value if brk is not None and budget_s else None,
+                        r2=(meas or pred or sw.fits["flops"]).r2,
                         origin="measured" if meas is not None else "predicted")
 
 
@@ -67,7 +68,7 @@ def stage(ctx: Any, result: Any) -> None:
     present and says what is missing otherwise."""
     from reportgen.analysis.findings.probe import scaling_probe
 
-    trace = ctx.products.get("trace")
+    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
     platform = ctx.products.get("platform")
     est = _with_ops(as_estimate(result.roofline), trace, platform)
     ctx.products["baseline_estimate"] = est

@@ -12,6 +12,7 @@ from reportgen.analysis.findings.models import Arg, thresholds
 from reportgen.analysis.hypotheses import transforms as tf
 from reportgen.analysis.hypotheses.models import CHANGES_REQUIREMENT, Hypothesis, MethodClass
 from reportgen.analysis.hypotheses.study import Study, Variant, evaluate, make, predict
+from reportgen.analysis.prediction.runtime import as_deployed
 from reportgen.spec.schema import Precision
 
 Q = MethodClass
@@ -51,6 +52,24 @@ def everywhere() -> int:
     return len(_catalog_ids())
 
 
+def not_applicable(h: Hypothesis, key: str) -> Hypothesis:
+    """``h`` marked as not applicable for this model/target (``key``: the reason's catalog key);
+    its effect is not computed, so it is never ranked or charted."""
+    h.applicable, h.not_applicable_key, h.after = False, key, None
+    return h
+
+
+def weight_streaming_share(s: Study) -> float:
+    """Share of the bytes a pass moves that are weights read by matmuls with few activation rows
+    (batch-1 / decode linears): the traffic weight-only quantization removes."""
+    from reportgen.analysis.counting.classify import memory_category
+
+    rows = thresholds()["findings"]["decode_rows"]
+    total = sum(r.bytes_moved for r in s.trace.records) or 1
+    return sum(r.weight_bytes for r in s.trace.records
+               if memory_category(r, rows) == "weight_streaming") / total
+
+
 def _mac_share(s: Study, pred: Callable[[object], bool]) -> float:
     total = sum(r.macs for r in s.trace.records) or 1
     return sum(r.macs for r in s.trace.records if pred(r)) / total
@@ -80,6 +99,14 @@ def quantization(s: Study) -> list[Hypothesis]:
         h = make(s, method, Q.quantization, targets=targets, prerequisites=_PREREQ[prec],
                  portability=portability_precision(prec),
                  title_args={"precision": Arg(v=prec, f="text")})
+        h.mechanism_args = {"precision": Arg(v=prec, f="text"), "base": Arg(v=s.precision, f="text"),
+                            "bw": Arg(v=Precision(prec).bytes), "bw0": Arg(v=base),
+                            "peak": Arg(v=None, f="si"), "peak0": Arg(v=bp.peak_op_per_s, f="si")}
+        if prec == "int4" and weight_streaming_share(s) < knobs()["int4_min_weight_streaming"]:
+            # W4A16 only shrinks weight reads: it pays where weights are streamed (decode,
+            # batch-1 linears), not in compute-bound convs or large-batch GEMMs
+            out.append(not_applicable(h, "findings.na.int4_no_weight_streaming"))
+            continue
         v = Variant(s.trace, s.platform, prec)
         evaluate(s, h, v)
         assert h.after is not None
@@ -95,7 +122,8 @@ def quantization(s: Study) -> list[Hypothesis]:
                      prerequisites=["findings.prereq.none_dynamic"],
                      portability=portability_precision("fp32"),
                      mechanism_args={"share": Arg(v=share, f="pct")})
-            out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0), s.platform, "fp32")))
+            out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0, kinds=(OpKind.matmul,)),
+                                                s.platform, "fp32")))
     return out
 
 
@@ -112,7 +140,11 @@ def pruning(s: Study) -> list[Hypothesis]:
              title_args={"sparsity": Arg(v=sp, f="pct")},
              mechanism_args={"sparsity": Arg(v=sp, f="pct")},
              notes=["findings.note.no_sparse_kernels"])
-    out.append(evaluate(s, h, Variant(s.trace, s.platform, s.precision, storage_bytes=stored)))
+    evaluate(s, h, Variant(s.trace, s.platform, s.precision, storage_bytes=stored))
+    if not s.finding_ids("capacity") and (h.speedup is None or h.speedup < 1.01):
+        # ×1.00 without sparse kernels: a fact about the method on this target, not a candidate
+        not_applicable(h, "findings.na.storage_only")
+    out.append(h)
     if len(tf.mac_positions(s.trace)) >= 3:
         f = k["prune_fraction"]
         h = make(s, "prune_structured", Q.pruning, targets=targets,
@@ -169,9 +201,9 @@ def distillation(s: Study) -> list[Hypothesis]:
                        inputs=sc.inputs)
         own_input = False
         try:
-            trace = retrace(s.ctx, _student_inputs(s, sc), resolved=res)  # type: ignore[arg-type]
+            trace = as_deployed(s.ctx, retrace(s.ctx, _student_inputs(s, sc), resolved=res))  # type: ignore[arg-type]
         except Exception:
-            trace, own_input = retrace(s.ctx, sc.inputs, resolved=res), True
+            trace, own_input = as_deployed(s.ctx, retrace(s.ctx, sc.inputs, resolved=res)), True
         ratio = trace.params.total / teacher_params
         same_task = s.card is not None and sc.task.split("(")[0].strip() == \
             s.card.task.split("(")[0].strip()
@@ -187,8 +219,11 @@ def distillation(s: Study) -> list[Hypothesis]:
                  notes=["findings.note.student_own_input"] if own_input else [])
         if not same_task:
             h.notes.append("findings.note.student_other_task")
+        if ratio >= 1.0:
+            out.append(not_applicable(h, "findings.na.student_not_smaller"))
+            continue
         out.append(evaluate(s, h, Variant(trace, s.platform, s.precision)))
-    if not out:
+    if not any(h.applicable for h in out):
         found = tf.repeated_layers(s.trace)
         if found is not None:
             prefix, idx = found
@@ -216,12 +251,19 @@ def _standard_conv(r: object) -> bool:
 def architectural(s: Study) -> list[Hypothesis]:
     k = knobs()
     out: list[Hypothesis] = []
+    from reportgen.analysis.counting.classify import depthwise
+
     share = _mac_share(s, _standard_conv)
-    if share >= k["min_share_to_propose"]:
+    has_dw = any(r.kind == OpKind.conv and depthwise(r) for r in s.trace.records)
+    if share >= k["min_share_to_propose"] or (has_dw and share > 0):
         h = make(s, "arch_depthwise", Q.architectural, targets=s.finding_ids("compute-bound"),
                  prerequisites=["findings.prereq.retrain"], portability=everywhere(),
                  mechanism_args={"share": Arg(v=share, f="pct")})
-        out.append(evaluate(s, h, Variant(tf.depthwise_separable(s.trace), s.platform, s.precision)))
+        if has_dw:  # MobileNet, ShuffleNet, EfficientNet: the property is already there
+            out.append(not_applicable(h, "findings.na.already_depthwise"))
+        else:
+            out.append(evaluate(s, h, Variant(tf.depthwise_separable(s.trace), s.platform,
+                                              s.precision)))
     min_b = k["low_rank_min_weight_mb"] * 1e6
     share = _mac_share(s, lambda r: r.kind == OpKind.matmul and r.weight_bytes >= min_b)  # type: ignore[attr-defined]
     if share >= k["min_share_to_propose"]:
@@ -255,7 +297,7 @@ def architectural(s: Study) -> list[Hypothesis]:
 
         factor = scale * scale if s.domain == "cv" else scale
         inputs2, axis, size, achieved = scaled_inputs(resolved.inputs, s.domain, factor)
-        t2 = retrace(s.ctx, inputs2)
+        t2 = as_deployed(s.ctx, retrace(s.ctx, inputs2))
         new = inputs2.image.height if s.domain == "cv" and inputs2.image else size * achieved
         old = resolved.inputs.image.height if s.domain == "cv" and resolved.inputs.image else size
         if s.domain == "cv":
@@ -388,8 +430,12 @@ def hardware(s: Study) -> list[Hypothesis]:
 
 
 def inference(s: Study) -> list[Hypothesis]:
+    from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime
+
     out: list[Hypothesis] = []
-    fused = tf.fuse(s.trace)
+    runtime = s.ctx.products.get("runtime") if s.ctx is not None else None
+    compiled = deployment_runtime(s.platform, "compiled")
+    fused = deployed_trace(s.trace, compiled)  # BN folding + fusion, as a compiler does
     before_b = sum(r.bytes_moved for r in s.trace.records)
     after_b = sum(r.bytes_moved for r in fused.records)
     ops0 = sum(1 for r in s.trace.records if r.kind != OpKind.view)
@@ -401,8 +447,11 @@ def inference(s: Study) -> list[Hypothesis]:
              prerequisites=["findings.prereq.compiler"], portability=everywhere(),
              mechanism_args={"ops0": Arg(v=ops0, f="int"), "ops1": Arg(v=ops1, f="int"),
                              "bytes0": Arg(v=before_b, f="bytes"), "bytes1": Arg(v=after_b, f="bytes"),
-                             "runtime": Arg(v=runtimes_of(s.platform), f="text")})
-    out.append(evaluate(s, h, Variant(fused, s.platform, s.precision)))
+                             "runtime": Arg(v=compiled.name, f="text")})
+    if runtime is not None and runtime.fuses_elementwise:
+        out.append(not_applicable(h, "findings.na.runtime_fuses"))  # already in the baseline
+    else:
+        out.append(evaluate(s, h, Variant(fused, s.platform, s.precision)))
     resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
     wants = s.constraints.throughput_per_s is not None or s.domain == "recsys" or \
         s.platform.class_.value in ("powerful", "cpu")
@@ -411,14 +460,19 @@ def inference(s: Study) -> list[Hypothesis]:
 
         b = knobs()["batch_for_throughput"] * resolved.inputs.batch_size
         inputs2 = resolved.inputs.model_copy(update={"batch_size": b})
-        t2 = retrace(s.ctx, inputs2)
+        t2 = as_deployed(s.ctx, retrace(s.ctx, inputs2))
         h = make(s, "opt_batching", Q.inference,
                  targets=s.finding_ids("memory-bound", subtypes=("weight_streaming", "embedding")) +
                  s.finding_ids("overhead-bound"),
                  prerequisites=["findings.prereq.batch_queue"], portability=everywhere(),
                  title_args={"batch": Arg(v=b, f="int")},
                  mechanism_args={"batch": Arg(v=b, f="int")})
-        out.append(evaluate(s, h, Variant(t2, s.platform, s.precision, batch=b)))
+        evaluate(s, h, Variant(t2, s.platform, s.precision, batch=b))
+        # batching buys throughput at the cost of each request's latency: never a latency
+        # speed-up, so it is ranked and charted on throughput only
+        h.speedup = None
+        h.notes.append("findings.note.throughput_not_latency")
+        out.append(h)
     return out
 
 

@@ -172,7 +172,7 @@ def make(s: Study, method: str, cls: MethodClass, *, hid: str | None = None,
 
 
 def build_study(ctx: Any, result: Any) -> Study | None:
-    trace = ctx.products.get("trace")
+    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
     platform = ctx.products.get("platform")
     est = as_estimate(result.roofline)
     if trace is None or platform is None:

@@ -3,17 +3,20 @@ so the roofline can be re-run on it; the original is never touched. No torch.
 
 MACs are counts, bytes are bytes at the traced dtype; fractions are in [0, 1].
 The models are first-order and say what they keep and drop:
-* ``weight_only``: weights stored at another width (dynamic/weight-only quantization).
+* ``weight_only``: weights stored at another width (dynamic/weight-only quantization), only on
+  floating-point weights and, with ``kinds``, only on those op kinds (PyTorch's dynamic int8
+  quantizes the Linear weight matrices and nothing else: not embeddings, convs or biases).
 * ``prune_channels``: structured pruning of a fraction f of the inner channels/features of every
   conv/linear except the first and last: their MACs, weights and activations × (1 − f); the
   non-MAC ops between them move (1 − f) of their bytes. (The compound effect of pruning both the
   input and output side of a layer, (1 − f)², is not taken: a conservative estimate.)
 * ``sparse_weights``: 2:4 / unstructured sparsity: MAC weights × kept fraction + index metadata.
-* ``fuse``: chains of elementwise/normalisation ops directly after a matmul/conv are folded into
-  it (intermediates stay on chip: their reads and writes disappear, their FLOPs stay).
+* ``fuse`` (in ``prediction.deploy``, with ``fold_batchnorm``: what a compiled runtime does to
+  the baseline): elementwise chains after a matmul/conv fold into it.
 * ``depthwise_separable``: k×k convs (groups = 1) → depthwise k×k + pointwise 1×1:
   MACs × (1/C_out + 1/k²).
-* ``low_rank``: big linears W[n×m] → rank-r factors: MACs and weights × r(n + m)/(n·m).
+* ``low_rank``: big linears W[n×m] → rank-r factors: MACs and weight-matrix bytes
+  × r(n + m)/(n·m); a bias (addmm's first operand) is kept as it is.
 * ``flash_attention``: non-MAC ops inside attention modules keep their FLOPs but move no DRAM
   bytes (scores stay on chip, as in FlashAttention).
 * ``hash_embeddings``: embedding tables keep a fraction of their rows (QR / hashing trick).
@@ -24,23 +27,16 @@ The models are first-order and say what they keep and drop:
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
+from reportgen.analysis.prediction.deploy import FUSIBLE, MAC_KINDS, clone, fold_batchnorm, fuse
 
-MAC_KINDS = (OpKind.matmul, OpKind.conv)
-FUSIBLE = (OpKind.elementwise, OpKind.normalization, OpKind.view)
+__all__ = ["FUSIBLE", "MAC_KINDS", "clone", "fold_batchnorm", "fuse"]
 
-
-def clone(trace: Trace) -> Trace:
-    """A copy whose records and counters can be changed freely. Shapes lists stay shared: no
-    transform edits a shape (a deep copy of a 70B trace took seconds)."""
-    return dataclasses.replace(trace, records=[copy.copy(r) for r in trace.records],
-                               params=copy.copy(trace.params), modules=dict(trace.modules),
-                               module_params=dict(trace.module_params))
+FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64")
 
 
 def _scale(r: OpRecord, *, macs: float = 1.0, weights: float = 1.0, acts: float = 1.0,
@@ -64,14 +60,50 @@ def _shrink_params(old: Trace, new: Trace) -> None:
     new.param_bytes = int(round(old.param_bytes * (1 - frac)))
 
 
-def weight_only(trace: Trace, bytes_per_weight: float) -> Trace:
-    """Weights at ``bytes_per_weight``, activations unchanged (dynamic / weight-only schemes)."""
+def weight_matrix(r: OpRecord) -> tuple[int, int, int] | None:
+    """(n, m, bytes) of the 2-D weight matrix a matmul reads, or None. The matrix is the largest
+    2-D operand that fits in the op's weight bytes; the rest (addmm's bias) is not part of it."""
+    if r.kind != OpKind.matmul or not r.weight_bytes:
+        return None
+    best: tuple[int, int, int] | None = None
+    for s in r.input_shapes:
+        if len(s) != 2:
+            continue
+        b = int(round(s[0] * s[1] * r.element_bytes))
+        if b <= r.weight_bytes and (best is None or b > best[2]):
+            best = (s[0], s[1], b)
+    return best
+
+
+def _params_less(trace: Trace, t: Trace, saved: dict[tuple[str, int], float]) -> None:
+    """Unique-parameter bytes less what was saved, counted once per (module, tensor size): a
+    layer called several times (an RNN cell, a shared block) stores its weights once."""
+    t.param_bytes = max(0, int(round(trace.param_bytes - sum(saved.values()))))
+
+
+def weight_only(trace: Trace, bytes_per_weight: float,
+                kinds: tuple[OpKind, ...] | None = None) -> Trace:
+    """Floating-point weights of ``kinds`` (None = every op) stored at ``bytes_per_weight``,
+    activations unchanged (dynamic / weight-only schemes). For matmuls only the weight matrix
+    changes width; the bias stays. Integer tensors (ids, offsets) are never touched."""
     t = clone(trace)
-    el = {r.element_bytes for r in t.records} or {4.0}
-    scale = bytes_per_weight / max(el)
+    saved: dict[tuple[str, int], float] = {}
+    emb_scale: float | None = None
     for r in t.records:
-        r.weight_bytes = int(round(r.weight_bytes * scale))
-    t.param_bytes = int(round(t.param_bytes * scale))
+        if not r.weight_bytes or r.dtype not in FLOAT_DTYPES or (kinds and r.kind not in kinds):
+            continue
+        scale = bytes_per_weight / (r.element_bytes or 4.0)
+        wm = weight_matrix(r)
+        part = wm[2] if wm is not None else r.weight_bytes
+        r.weight_bytes = int(round(r.weight_bytes - part * (1 - scale)))
+        if r.kind == OpKind.embedding:
+            emb_scale = scale  # a lookup reads gathered rows: the tables are handled below
+        else:
+            saved[(r.module, part)] = part * (1 - scale)
+    if emb_scale is not None:
+        emb_bytes = trace.param_bytes * trace.params.embedding / (trace.params.total or 1)
+        saved[("<embedding tables>", 0)] = emb_bytes * (1 - emb_scale)
+    _params_less(trace, t, saved)
     return t
 
 
@@ -109,31 +141,6 @@ def sparse_weights(trace: Trace, kept: float, metadata_bits_per_kept: float) -> 
     return t
 
 
-def fuse(trace: Trace) -> Trace:
-    """Fold elementwise/normalisation chains into the matmul/conv that produced their input."""
-    t = clone(trace)
-    out: list[OpRecord] = []
-    producer: OpRecord | None = None
-    for r in t.records:
-        if producer is not None and r.bytes_moved == 0 and not r.total_flops:
-            out.append(r)  # allocations and views between producer and consumer (aten.empty)
-            continue
-        if producer is not None and r.kind in FUSIBLE and r.counted:
-            if r.kind != OpKind.view:
-                # the chain's other inputs (residuals, scales) are still read; the producer's
-                # output is not written and re-read; only the last output is written
-                extra = max(0, r.act_bytes_read - producer.bytes_written)
-                producer.act_bytes_read += extra
-                producer.weight_bytes += r.weight_bytes
-                producer.vector_flops += r.total_flops
-                producer.bytes_written = r.bytes_written
-            continue
-        producer = r if r.kind in MAC_KINDS and r.macs else None
-        out.append(r)
-    t.records = out
-    return t
-
-
 def depthwise_separable(trace: Trace) -> Trace:
     """Standard k×k convolutions → depthwise + pointwise (see module docstring)."""
     t = clone(trace)
@@ -154,23 +161,22 @@ def depthwise_separable(trace: Trace) -> Trace:
 
 
 def low_rank(trace: Trace, rank_fraction: float, min_weight_bytes: float) -> Trace:
-    """Big linears (weights ≥ ``min_weight_bytes``) → two rank-r factors."""
+    """Big linears (weight matrix ≥ ``min_weight_bytes``) → two rank-r factors; the bias stays."""
     t = clone(trace)
+    saved: dict[tuple[str, int], float] = {}
     for r in t.records:
-        if r.kind != OpKind.matmul or r.weight_bytes < min_weight_bytes:
+        wm = weight_matrix(r)
+        if wm is None or wm[2] < min_weight_bytes:
             continue
-        w = next((s for s in r.input_shapes if len(s) == 2 and
-                  s[0] * s[1] * r.element_bytes == r.weight_bytes), None)
-        if w is None:
-            continue
-        n, m = w
+        n, m, wb = wm
         rank = max(1, int(rank_fraction * min(n, m)))
         f = rank * (n + m) / (n * m)
         if f >= 1:
             continue
         r.macs = int(round(r.macs * f))
-        r.weight_bytes = int(round(r.weight_bytes * f))
-    _shrink_params(trace, t)
+        r.weight_bytes = int(round(r.weight_bytes - wb * (1 - f)))
+        saved[(r.module, wb)] = wb * (1 - f)
+    _params_less(trace, t, saved)
     return t
 
 

@@ -346,8 +346,12 @@ def stage(ctx: Any, result: Any) -> None:
     def trace_fn(inp: Inputs) -> Any:
         return retrace(ctx, inp)  # shared with the findings' probe and the hypotheses
 
+    from reportgen.analysis.prediction.runtime import as_deployed
+
     best: str | None = None
-    if result.roofline is not None:  # the roofline stage already predicted this very trace
+    if result.baseline is not None:  # one baseline (precision + runtime) for every section
+        best = result.baseline.precision
+    elif result.roofline is not None:  # the roofline stage already predicted this very trace
         best = result.roofline.best_precision
     elif plat is not None:
         best = estimate(ctx.products["trace"], plat, precisions,
@@ -356,7 +360,8 @@ def stage(ctx: Any, result: Any) -> None:
     def predict(tr: Any, batch: int) -> tuple[float | None, float | None]:
         if plat is None or best is None:
             return None, None
-        pe = estimate(tr, plat, [best], batch_size=batch, keep_ops=False).get(best)
+        pe = estimate(as_deployed(ctx, tr), plat, [best], batch_size=batch,
+                      keep_ops=False).get(best)
         if pe.status != "ok":
             return None, None
         return pe.predicted_latency_s, pe.weight_bytes + pe.peak_activation_bytes

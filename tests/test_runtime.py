@@ -1,0 +1,67 @@
+"""The deployment runtime behind the baseline: which one each platform gets, and what it does."""
+
+from __future__ import annotations
+
+import pytest
+
+from reportgen.analysis.prediction.runtime import (
+    Runtime,
+    RuntimeKind,
+    deployed_trace,
+    deployment_runtime,
+)
+from reportgen.catalog.lookup import get_platform
+
+
+@pytest.mark.parametrize(("pid", "kind", "name"), [
+    ("nvidia_jetson_orin_nano_8gb", "compiled", "TensorRT"),
+    ("nvidia_t4", "compiled", "TensorRT"),
+    ("google_coral_edge_tpu", "compiled", "Edge TPU compiler"),
+    ("hailo_8", "compiled", "Hailo Dataflow Compiler"),
+    ("apple_m2", "compiled", "Core ML"),
+    ("st_stm32h743", "compiled", "STM32Cube.AI"),
+    ("raspberry_pi_5", "eager", "eager PyTorch"),
+    ("host", "eager", "eager PyTorch"),
+])
+def test_auto_picks_the_platforms_usual_runtime(pid: str, kind: str, name: str) -> None:
+    r = deployment_runtime(get_platform(pid), "auto")
+    assert (r.kind.value, r.name) == (kind, name)
+    assert r.folds_batchnorm == r.fuses_elementwise == (kind == "compiled")
+    assert r.origin == ("platform_toolchain" if kind == "compiled" else "default")
+    assert deployment_runtime(get_platform(pid), None) == r
+
+
+def test_the_spec_overrides_the_platform() -> None:
+    pi = get_platform("raspberry_pi_5")
+    c = deployment_runtime(pi, "compiled")
+    assert c == Runtime(kind=RuntimeKind.compiled, name="ONNX Runtime", folds_batchnorm=True,
+                        fuses_elementwise=True, origin="spec")
+    e = deployment_runtime(get_platform("nvidia_t4"), "eager")
+    assert e.kind is RuntimeKind.eager and e.origin == "spec" and not e.folds_batchnorm
+    with pytest.raises(ValueError):
+        deployment_runtime(pi, "jit")
+
+
+def test_deployed_trace_is_the_traced_model_under_eager() -> None:
+    from tests.test_transforms import conv_bn_relu
+
+    t = conv_bn_relu(False)
+    assert deployed_trace(t, deployment_runtime(get_platform("host"), None)) is t
+    d = deployed_trace(t, deployment_runtime(get_platform("nvidia_t4"), None))
+    assert [r.kind.value for r in d.records if r.bytes_moved] == ["conv"]
+
+
+def test_spec_key_runtime(tmp_path) -> None:
+    from reportgen.errors import SpecError
+    from reportgen.spec.load import load_spec
+
+    p = tmp_path / "s.yaml"
+    p.write_text("title: t\nmodel: {card: resnet18}\nplatform: nvidia_t4\nruntime: eager\n",
+                 encoding="utf-8")
+    assert load_spec(p).runtime.value == "eager"
+    p.write_text("title: t\nmodel: {card: resnet18}\nplatform: nvidia_t4\n", encoding="utf-8")
+    assert load_spec(p).runtime.value == "auto"
+    p.write_text("title: t\nmodel: {card: resnet18}\nplatform: nvidia_t4\nruntime: jit\n",
+                 encoding="utf-8")
+    with pytest.raises(SpecError):
+        load_spec(p)
