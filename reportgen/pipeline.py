@@ -257,6 +257,8 @@ STAGES: list[Stage] = [
     Stage("findings", _lazy("reportgen.analysis.findings.stage"), needs=("costs",)),
     Stage("hypotheses", _lazy("reportgen.analysis.hypotheses.stage"), needs=("findings", "roofline"),
           hint="the hypotheses need the op trace and the target platform"),
+    Stage("experiments", _lazy("reportgen.analysis.experiments.stage"), needs=("trace", "hypotheses"),
+          hint="`build --experiments` runs it; `experiments.methods` in the spec picks methods"),
     Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
 ]
 
@@ -334,7 +336,7 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         try:
             if stage.name in ctx.fail_stages:
                 raise RuntimeError(f"fault injected into stage '{stage.name}'")
-            with MEASURE_LOCK() if stage.name == "measure" else nullcontext():
+            with MEASURE_LOCK() if stage.name in ("measure", "experiments") else nullcontext():
                 stage.run(ctx, result)
             done_ok.add(stage.name)
         except StageSkipped as s:
