@@ -289,13 +289,23 @@ def new_result(spec: StudySpec, spec_path: Path | None, deterministic: bool, com
                      for k, v in spec.constraints.given().items() if k != "sensor"],
         precisions=[p.value for p in spec.precisions], environment=_environment(deterministic),
         reproduction=Reproduction(command=command, spec_file=spec_file,
-                                  resolved_spec=spec.model_dump(mode="json", exclude_none=True)))
+                                  resolved_spec=_resolved(spec)))
+
+
+def _resolved(spec: StudySpec) -> dict[str, Any]:
+    """The spec as built; the experiments block only when they were asked for."""
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if not spec.experiments.enabled:
+        data.pop("experiments", None)
+    return data
 
 
 def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: bool | None = None,
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
-        measurements: Any | None = None, measurements_path: str | None = None) -> StudyResult:
+        measurements: Any | None = None, measurements_path: str | None = None,
+        experiment_progress: Callable[[str], None] | None = None,
+        module: Any | None = None, example_inputs: Any | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
     ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
@@ -306,6 +316,10 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
                   fail_stages=fail_stages)
     if measurements is not None:
         ctx.products.update(measurements_file=measurements, measurements_path=measurements_path)
+    if experiment_progress is not None:
+        ctx.products["experiment_progress"] = experiment_progress
+    if module is not None:  # reportgen.Study: an in-memory nn.Module instead of the spec's source
+        ctx.products.update(module=module, example_inputs=example_inputs)
     result = new_result(spec, path, det, cmd)
     done_ok: set[str] = set()
     states: dict[str, StageStatus] = {}

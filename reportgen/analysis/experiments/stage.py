@@ -105,6 +105,8 @@ def host_predictions(ctx: Any, runs: list[ExperimentRun], host: Any) -> None:
             continue
         m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
         v = s.variants.get(r.hypothesis)
+        if v is None and (m is None or m.host_precision is None):
+            continue  # no variant of this hypothesis to predict (it was not generated)
         prec = (m.host_precision if m is not None else None) or "fp32"
         if not host.runs(prec):
             continue
