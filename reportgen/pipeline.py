@@ -304,8 +304,7 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
         measurements: Any | None = None, measurements_path: str | None = None,
-        experiment_progress: Callable[[str], None] | None = None,
-        module: Any | None = None, example_inputs: Any | None = None) -> StudyResult:
+        experiment_progress: Callable[[str], None] | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
     ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
@@ -318,8 +317,6 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         ctx.products.update(measurements_file=measurements, measurements_path=measurements_path)
     if experiment_progress is not None:
         ctx.products["experiment_progress"] = experiment_progress
-    if module is not None:  # reportgen.Study: an in-memory nn.Module instead of the spec's source
-        ctx.products.update(module=module, example_inputs=example_inputs)
     result = new_result(spec, path, det, cmd)
     done_ok: set[str] = set()
     states: dict[str, StageStatus] = {}

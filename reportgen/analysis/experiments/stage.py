@@ -2,9 +2,9 @@
 and put the host prediction of each hypothesis beside the measurement.
 
 Not in snapshot mode (it measures this machine), and only when asked (``experiments.enabled``
-in the spec or ``build --experiments``). The model comes from the pipeline's context: an
-in-memory module (``reportgen.Study``) or the spec's source built on the CPU, with the spec's
-local weights (``model.weights``) when given.
+in the spec or ``build --experiments``). The model is the spec's source built on the CPU (a
+``reportgen.Study`` module arrives as a built-in python source), with the spec's local weights
+(``model.weights``) when given.
 """
 
 from __future__ import annotations
@@ -146,15 +146,11 @@ def stage(ctx: Any, result: Any) -> None:
         raise StageSkipped("experiments.evaluate runs your code", hint="pass --allow-code",
                            code="experiments_need_code")
     base_dir = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
-    given = ctx.products.get("module")
-    if given is not None:
-        module, make_inputs = given, ctx.products["loaded"].make_inputs
-    else:
-        loaded = build(resolved, device="cpu", base_dir=base_dir, allow_code=ctx.allow_code)
-        if loaded.prepare is not None:
-            raise StageSkipped("the forward carries state (a KV cache): experiments time a plain "
-                               "forward", code="experiments_stateful")
-        module, make_inputs = loaded.module, loaded.make_inputs
+    loaded = build(resolved, device="cpu", base_dir=base_dir, allow_code=ctx.allow_code)
+    if loaded.prepare is not None:
+        raise StageSkipped("the forward carries state (a KV cache): experiments time a plain "
+                           "forward", code="experiments_stateful")
+    module, make_inputs = loaded.module, loaded.make_inputs
     weights = getattr(ctx.spec.model, "weights", None)
     if weights:
         load_weights(module, weights, base_dir)
