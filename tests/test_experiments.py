@@ -187,7 +187,7 @@ def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
     from reportgen import pipeline
     from reportgen.spec.load import parse_spec
 
-    spec = parse_spec("title: t\nmodel: {source: torchvision, name: resnet18}\nplatform: raspberry_pi_5\n"
+    spec = parse_spec("title: t\nmodel: {card: resnet18}\nplatform: raspberry_pi_5\n"
                       "experiments: {enabled: true}\n")
     stages = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs", "platform",
                                                        "roofline", "findings", "hypotheses",
