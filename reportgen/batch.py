@@ -60,6 +60,7 @@ class _Job:
     deterministic: bool
     allow_code: bool
     template_root: Path | None
+    experiments: bool = False
 
 
 def _build_safely(job: _Job, console: Console) -> Outcome:
@@ -67,7 +68,8 @@ def _build_safely(job: _Job, console: Console) -> Outcome:
     try:
         return build_one(job.path, output=job.output, formats=job.formats,
                          deterministic=job.deterministic, allow_code=job.allow_code,
-                         template_root=job.template_root, console=console)
+                         template_root=job.template_root, console=console,
+                         experiments=job.experiments)
     except ReportgenError as e:
         console.print(f"error: {e}", markup=False)
         return Outcome(job.path, "error", _first_line(str(e)))
@@ -100,7 +102,7 @@ def _first_line(text: str) -> str:
 def build_batch(paths: list[Path], *, output: Path | None = None, formats: list[str] | None = None,
                 deterministic: bool = False, allow_code: bool = False,
                 template_root: Path | None = None, jobs: int = 1,
-                console: Console | None = None) -> list[Outcome]:
+                console: Console | None = None, experiments: bool = False) -> list[Outcome]:
     """Build every spec (``jobs`` at a time), then write the gallery for a batch of several.
 
     Outcomes come back in the order of ``paths``. With one spec this is ``build_many`` (a spec
@@ -109,14 +111,16 @@ def build_batch(paths: list[Path], *, output: Path | None = None, formats: list[
     console = console or Console(stderr=True)
     if len(paths) <= 1:
         return build_many(paths, output=output, formats=formats, deterministic=deterministic,
-                          allow_code=allow_code, template_root=template_root, console=console)
+                          allow_code=allow_code, template_root=template_root, console=console,
+                          experiments=experiments)
     if jobs <= 1:
-        outcomes = [_build_safely(_Job(p, output, formats, deterministic, allow_code, template_root),
-                                  console) for p in paths]
+        outcomes = [_build_safely(_Job(p, output, formats, deterministic, allow_code, template_root,
+                                       experiments), console) for p in paths]
     else:
         outcomes = _build_parallel(paths, output=output, formats=formats,
                                    deterministic=deterministic, allow_code=allow_code,
-                                   template_root=template_root, jobs=jobs, console=console)
+                                   template_root=template_root, jobs=jobs, console=console,
+                                   experiments=experiments)
     for index in write_indexes(outcomes, output, deterministic=deterministic,
                                template_root=template_root):
         console.print(f"gallery: {index}", highlight=False, markup=False)
@@ -125,7 +129,7 @@ def build_batch(paths: list[Path], *, output: Path | None = None, formats: list[
 
 def _build_parallel(paths: list[Path], *, output: Path | None, formats: list[str] | None,
                     deterministic: bool, allow_code: bool, template_root: Path | None, jobs: int,
-                    console: Console) -> list[Outcome]:
+                    console: Console, experiments: bool = False) -> list[Outcome]:
     ctx = mp.get_context("spawn")
     lock = ctx.Lock()
     results: dict[int, Outcome] = {}
@@ -133,7 +137,7 @@ def _build_parallel(paths: list[Path], *, output: Path | None, formats: list[str
                              initializer=_init_worker, initargs=(lock,)) as pool:
         futures: dict[Future[tuple[Outcome, str]], int] = {}
         for i, p in enumerate(paths):
-            job = _Job(p, output, formats, deterministic, allow_code, template_root)
+            job = _Job(p, output, formats, deterministic, allow_code, template_root, experiments)
             futures[pool.submit(_run_job, job)] = i
         try:
             for fut in as_completed(futures):

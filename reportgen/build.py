@@ -65,12 +65,12 @@ def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path
 
 def build_one(path: Path, *, output: Path | None, formats: list[str] | None, deterministic: bool,
               allow_code: bool, template_root: Path | None, console: Console,
-              measurements: Path | None = None) -> Outcome:
+              measurements: Path | None = None, experiments: bool = False) -> Outcome:
     from reportgen import pipeline
     from reportgen.report.render import check_replaceable, write_study
     from reportgen.study import check_references
 
-    spec = load_spec(path)
+    spec = with_experiments(load_spec(path), experiments)
     check_references(spec, path, allow_code=allow_code)
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
@@ -87,11 +87,14 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
         console.print(f"  {mark} {stage}" + ("" if state == "ok" else f" [dim]({state.replace('_', ' ')})[/]"),
                       highlight=False)
 
-    with console.status("analysing…", spinner="dots"):
+    with console.status("analysing…", spinner="dots") as status:
+        def experiment(step: str) -> None:  # progress of the experiments stage
+            status.update(f"experiments: {step}…")
         result = pipeline.run(spec, path, deterministic=det, allow_code=allow_code, progress=progress,
-                              command=_command(path, det, allow_code, measurements),
+                              command=_command(path, det, allow_code, measurements, experiments),
                               measurements=measured,
-                              measurements_path=measurements.name if measurements else None)
+                              measurements_path=measurements.name if measurements else None,
+                              experiment_progress=experiment)
     try:
         with console.status("rendering…", spinner="dots"):
             figure_errors = write_study(result, folder, fmts, template_root=template_root,
@@ -147,12 +150,22 @@ def build_measured(paths: list[Path], measurements: Path, **kw: Any) -> list[Out
     return [build_one(paths[0], measurements=measurements, **kw)]
 
 
-def _command(path: Path, det: bool, allow_code: bool, measurements: Path | None = None) -> str:
+def with_experiments(spec: StudySpec, on: bool) -> StudySpec:
+    """``--experiments``: the spec with ``experiments.enabled`` set."""
+    if not on:
+        return spec
+    return spec.model_copy(update={"experiments": spec.experiments.model_copy(update={"enabled": True})})
+
+
+def _command(path: Path, det: bool, allow_code: bool, measurements: Path | None = None,
+             experiments: bool = False) -> str:
     parts = ["reportgen", "build", path.name if det else str(path)]
     if det:
         parts.append("--deterministic")
     if allow_code:
         parts.append("--allow-code")
+    if experiments:
+        parts.append("--experiments")
     if measurements is not None:
         parts += ["--measurements", measurements.name if det else str(measurements)]
     return " ".join(parts)
@@ -160,14 +173,16 @@ def _command(path: Path, det: bool, allow_code: bool, measurements: Path | None 
 
 def build_many(paths: list[Path], *, output: Path | None = None, formats: list[str] | None = None,
                deterministic: bool = False, allow_code: bool = False,
-               template_root: Path | None = None, console: Console | None = None) -> list[Outcome]:
+               template_root: Path | None = None, console: Console | None = None,
+               experiments: bool = False) -> list[Outcome]:
     """Build every spec; with one spec, a spec error is raised, with several it is recorded."""
     console = console or Console(stderr=True)
     outcomes: list[Outcome] = []
     for path in paths:
         try:
             outcomes.append(build_one(path, output=output, formats=formats, deterministic=deterministic,
-                                      allow_code=allow_code, template_root=template_root, console=console))
+                                      allow_code=allow_code, template_root=template_root, console=console,
+                                      experiments=experiments))
         except ReportgenError as e:
             if len(paths) == 1:
                 raise

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reportgen import __version__
 from reportgen.analysis.stage import StageSkipped
 from reportgen.errors import ReportgenError
 from reportgen.result import (
@@ -32,6 +31,7 @@ from reportgen.result import (
 )
 from reportgen.spec.load import study_id
 from reportgen.spec.schema import StudySpec
+from reportgen.version import __version__
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
@@ -311,6 +311,8 @@ STAGES: list[Stage] = [
     Stage("findings", _lazy("reportgen.analysis.findings.stage"), needs=("costs",)),
     Stage("hypotheses", _lazy("reportgen.analysis.hypotheses.stage"), needs=("findings", "roofline"),
           hint="the hypotheses need the op trace and the target platform"),
+    Stage("experiments", _lazy("reportgen.analysis.experiments.stage"), needs=("trace", "hypotheses"),
+          hint="`build --experiments` runs it; `experiments.methods` in the spec picks methods"),
     Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
 ]
 
@@ -341,13 +343,22 @@ def new_result(spec: StudySpec, spec_path: Path | None, deterministic: bool, com
                      for k, v in spec.constraints.given().items() if k != "sensor"],
         precisions=[p.value for p in spec.precisions], environment=_environment(deterministic),
         reproduction=Reproduction(command=command, spec_file=spec_file,
-                                  resolved_spec=spec.model_dump(mode="json", exclude_none=True)))
+                                  resolved_spec=_resolved(spec)))
+
+
+def _resolved(spec: StudySpec) -> dict[str, Any]:
+    """The spec as built; the experiments block only when they were asked for."""
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if not spec.experiments.enabled:
+        data.pop("experiments", None)
+    return data
 
 
 def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: bool | None = None,
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
-        measurements: Any | None = None, measurements_path: str | None = None) -> StudyResult:
+        measurements: Any | None = None, measurements_path: str | None = None,
+        experiment_progress: Callable[[str], None] | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
     ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
@@ -358,6 +369,8 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
                   fail_stages=fail_stages)
     if measurements is not None:
         ctx.products.update(measurements_file=measurements, measurements_path=measurements_path)
+    if experiment_progress is not None:
+        ctx.products["experiment_progress"] = experiment_progress
     result = new_result(spec, path, det, cmd)
     done_ok: set[str] = set()
     states: dict[str, StageStatus] = {}
@@ -388,7 +401,7 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         try:
             if stage.name in ctx.fail_stages:
                 raise RuntimeError(f"fault injected into stage '{stage.name}'")
-            with MEASURE_LOCK() if stage.name == "measure" else nullcontext():
+            with MEASURE_LOCK() if stage.name in ("measure", "experiments") else nullcontext():
                 stage.run(ctx, result)
             done_ok.add(stage.name)
         except StageSkipped as s:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.counting.costs import CostAnalysis, ParamSummary
+from reportgen.analysis.experiments.models import ExperimentsReport
 from reportgen.analysis.findings.models import FindingsReport
 from reportgen.analysis.hypotheses.models import HypothesesReport
 from reportgen.analysis.measurement.models import Measurements
@@ -176,6 +177,7 @@ class StudyResult(BaseModel):
     scaling: Scaling | None = None  # counted + predicted (+ measured points) vs input size
     findings: FindingsReport | None = None  # ranked bottlenecks (analysis/findings.py)
     hypotheses: HypothesesReport | None = None  # predicted effects (analysis/hypotheses.py)
+    experiments: ExperimentsReport | None = None  # measured on the host (build --experiments)
     tradeoffs: TradeOffs | None = None  # analysis/tradeoffs.py
     stages: list[StageStatus] = Field(default_factory=list)
     warning_msgs: list[Msg] = Field(default_factory=list)

@@ -12,22 +12,24 @@ PKG = Path(__file__).resolve().parent.parent / "reportgen"
 
 # lowest first; a module may import its own layer and any layer before it
 LAYERS: list[tuple[str, ...]] = [
-    ("reportgen", "reportgen.errors", "reportgen.paths", "reportgen.text"),
+    ("reportgen.version", "reportgen.errors", "reportgen.paths", "reportgen.text"),
     ("reportgen.spec",),
     ("reportgen.catalog",),
     ("reportgen.models",),
     ("reportgen.study",),
-    ("reportgen.analysis.stage", "reportgen.analysis.counting"),
+    ("reportgen.analysis", "reportgen.analysis.stage", "reportgen.analysis.counting"),
     ("reportgen.analysis.prediction",),
     ("reportgen.analysis.measurement",),
     ("reportgen.analysis.findings",),
     ("reportgen.analysis.hypotheses",),
+    ("reportgen.analysis.experiments",),
     ("reportgen.analysis.tradeoffs",),
     ("reportgen.result",),
     ("reportgen.pipeline",),
     ("reportgen.report",),
-    ("reportgen.build", "reportgen.batch"),
-    ("reportgen.cli", "reportgen.__main__"),
+    ("reportgen.build", "reportgen.batch", "reportgen.api"),
+    # the package root is the public facade (``reportgen.Study``), above everything it re-exports
+    ("reportgen.cli", "reportgen.__main__", "reportgen"),
 ]
 
 
@@ -59,7 +61,9 @@ def layer(module: str) -> int:
     best, rank = -1, -1
     for i, prefixes in enumerate(LAYERS):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best:
+            # the root names only itself: a new top-level module must be placed explicitly
+            inside = module.startswith(p + ".") and p != "reportgen"
+            if (module == p or inside) and len(p) > best:
                 best, rank = len(p), i
     assert rank >= 0, f"{module} is in no layer: add it to LAYERS"
     return rank

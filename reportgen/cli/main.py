@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reportgen import __version__
 from reportgen.errors import ReportgenError
+from reportgen.version import __version__
 
 app = typer.Typer(
     name="reportgen", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -68,6 +68,7 @@ def build(
     templates: Annotated[Path | None, typer.Option("--templates", help="Your own template directory (rendered sandboxed).")] = None,
     jobs: Annotated[int, typer.Option("-j", "--jobs", min=1, max=64, help="Build up to N specs in parallel (measurements still run one at a time). Several specs also write index.html, a gallery, in the output directory.")] = 1,
     measurements: Annotated[Path | None, typer.Option("--measurements", help="Merge a file from `reportgen profile` (one spec only) as the measured section.")] = None,
+    experiments: Annotated[bool, typer.Option("--experiments", help="Apply the acceleration methods on this machine and measure speed-up and output fidelity (same as experiments.enabled in the spec).")] = False,
 ) -> None:
     """Build the report(s) for one or more study specs."""
     from reportgen.batch import build_batch
@@ -78,10 +79,11 @@ def build(
             from reportgen.build import build_measured
             outcomes = build_measured(specs, measurements, output=output, formats=fmts,
                                       deterministic=deterministic, allow_code=allow_code,
-                                      template_root=templates, console=err)
+                                      template_root=templates, console=err, experiments=experiments)
         else:
             outcomes = build_batch(specs, output=output, formats=fmts, deterministic=deterministic,
-                                   allow_code=allow_code, template_root=templates, jobs=jobs, console=err)
+                                   allow_code=allow_code, template_root=templates, jobs=jobs, console=err,
+                                   experiments=experiments)
     except ReportgenError as e:
         _fail(e)
         return

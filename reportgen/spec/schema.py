@@ -74,7 +74,14 @@ class OutputFormat(StrEnum):
     pdf = "pdf"
 
 
-class TorchvisionSource(Strict):
+class Weighted(Strict):
+    """What every model reference shares: optional local weights."""
+
+    weights: str | None = Field(None, description="a local checkpoint (state dict .pt/.pth, or a "
+                                "local Hugging Face directory), relative to the spec; loaded offline")
+
+
+class TorchvisionSource(Weighted):
     """A torchvision model builder, always with ``weights=None`` (no downloads)."""
 
     source: Literal["torchvision"]
@@ -82,7 +89,7 @@ class TorchvisionSource(Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class TransformersSource(Strict):
+class TransformersSource(Weighted):
     """A Hugging Face transformers model built from a config (never from hub weights)."""
 
     source: Literal["transformers"]
@@ -104,7 +111,7 @@ class TransformersSource(Strict):
         return self
 
 
-class TorchaudioSource(Strict):
+class TorchaudioSource(Weighted):
     """A torchaudio model builder such as ``wav2vec2_base`` or ``conformer``."""
 
     source: Literal["torchaudio"]
@@ -112,7 +119,7 @@ class TorchaudioSource(Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class PythonSource(Strict):
+class PythonSource(Weighted):
     """User code: ``module:callable`` returning an ``nn.Module``. Needs ``--allow-code``."""
 
     source: Literal["python"]
@@ -128,7 +135,7 @@ class PythonSource(Strict):
         return v
 
 
-class RecsysSource(Strict):
+class RecsysSource(Weighted):
     """A built-in recommender from ``reportgen.models.recsys``."""
 
     source: Literal["recsys"]
@@ -136,7 +143,7 @@ class RecsysSource(Strict):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class CardRef(Strict):
+class CardRef(Weighted):
     """A model card from ``model_cards/<card>.yaml``."""
 
     card: str
@@ -285,6 +292,27 @@ class Profiling(Strict):
     batch_sizes: list[int] | None = None
 
 
+class Experiments(Strict):
+    """Apply acceleration methods on this host and measure them (``build --experiments``)."""
+
+    enabled: bool = False
+    methods: list[str] | None = Field(None, description="experiment ids; default: all that apply")
+    time_budget_s: float = Field(150.0, gt=0, le=3_600, description="all experiments together")
+    method_budget_s: float = Field(45.0, gt=0, le=3_600, description="one method: apply + measure")
+    fidelity_batches: int = Field(3, ge=1, le=1_000)
+    calibration_batches: int = Field(4, ge=1, le=10_000)
+    evaluate: str | None = Field(None, description="module:function (model) -> {metric: value} on "
+                                 "your data; runs your code: needs --allow-code")
+    path: str | None = Field(None, description="directory added to sys.path, relative to the spec")
+
+    @field_validator("evaluate")
+    @classmethod
+    def _shape(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", v):
+            raise ValueError("must look like 'package.module:function'")
+        return v
+
+
 class Output(Strict):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.md, OutputFormat.html, OutputFormat.pdf])
     directory: str = "outputs"
@@ -327,6 +355,7 @@ class StudySpec(Strict):
     runtime: RuntimeChoice = Field(RuntimeChoice.auto,
                                    description="auto: the platform's usual deployment runtime")
     profiling: Profiling = Field(default_factory=Profiling)
+    experiments: Experiments = Field(default_factory=Experiments)
     output: Output = Field(default_factory=Output)
     deterministic: bool = False
 

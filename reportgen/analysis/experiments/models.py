@@ -1,0 +1,97 @@
+"""Results of the experiments stage (part of the StudyResult contract).
+
+Units: seconds, bytes; speed-ups are baseline latency / transformed latency (> 1 = faster);
+``ratio`` is measured / predicted speed-up. Everything measured here is measured on this host
+with the weights named in ``weights`` (``random``: the model's own initialisation, so fidelity
+says how far the transformed arithmetic drifts, not what the task metric does).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from reportgen.analysis.measurement.models import Machine
+from reportgen.analysis.measurement.timing import LatencyStats
+from reportgen.text import Msg
+
+RunState = Literal["ok", "failed", "not_applicable", "unavailable", "budget", "timeout"]
+WeightsKind = Literal["random", "given"]
+
+
+class Fidelity(BaseModel):
+    """Transformed outputs vs the baseline's on the same inputs (all floating outputs, flattened)."""
+
+    samples: int = Field(description="input batches compared")
+    max_abs_error: float
+    mean_abs_error: float
+    sqnr_db: float | None = Field(None, description="10·log10(Σref² / Σ(ref−out)²); None: identical")
+    cosine: float = Field(description="mean cosine similarity of the per-sample output vectors")
+    top1_agreement: float | None = Field(None, description="share of samples with the same arg-max "
+                                                           "class (classifier outputs only)")
+    topk_agreement: float | None = Field(None, description="share whose baseline top-1 is in the "
+                                                           "transformed top-k")
+    k: int | None = None
+
+
+class Metric(BaseModel):
+    """A task metric from the user's ``experiments.evaluate`` callable (given weights + data)."""
+
+    name: str
+    before: float
+    after: float | None = None
+
+
+class ExperimentRun(BaseModel):
+    """One method applied on the host and measured."""
+
+    id: str = Field(description="experiment id, e.g. quant_dynamic_int8")
+    family: str = Field(description="the course's method class")
+    hypothesis: str | None = Field(None, description="id of the hypothesis it tests")
+    state: RunState
+    reason: Msg | None = None
+    library: str = Field("", description="what applied it, e.g. torch.ao.quantization")
+    latency: LatencyStats | None = None
+    speedup: float | None = Field(None, description="measured: baseline / transformed median")
+    predicted_host_speedup: float | None = Field(None, description="predicted on the host "
+                                                 "platform by the roofline of the hypothesis")
+    predicted_target_speedup: float | None = Field(None, description="the hypothesis's "
+                                                   "prediction on the target")
+    ratio: float | None = Field(None, description="measured / predicted host speed-up")
+    size_bytes: int | None = Field(None, description="serialized model (state dict or ONNX), B")
+    peak_rss_bytes: int | None = Field(None, description="process peak RSS during one forward")
+    fidelity: Fidelity | None = None
+    metrics: list[Metric] = Field(default_factory=list)
+    notes: list[Msg] = Field(default_factory=list)
+    seconds: float | None = Field(None, description="wall time of apply + measure, s")
+
+
+class CalibrationPair(BaseModel):
+    """(card, method, predicted, measured) on the host: what the per-op cost model learns from."""
+
+    card: str
+    method: str
+    platform: str = "host"
+    predicted_speedup: float
+    measured_speedup: float
+
+
+class ExperimentsReport(BaseModel):
+    machine: Machine
+    weights: WeightsKind = "random"
+    target_is_host: bool = False
+    budget_s: float
+    seconds: float
+    baseline: LatencyStats
+    baseline_size_bytes: int | None = None
+    baseline_peak_rss_bytes: int | None = None
+    baseline_metrics: list[Metric] = Field(default_factory=list)
+    runs: list[ExperimentRun] = Field(default_factory=list)
+    pairs: list[CalibrationPair] = Field(default_factory=list)
+
+    def get(self, eid: str) -> ExperimentRun | None:
+        return next((r for r in self.runs if r.id == eid), None)
+
+    def for_hypothesis(self, hid: str) -> list[ExperimentRun]:
+        return [r for r in self.runs if r.hypothesis == hid]

@@ -1,0 +1,230 @@
+"""Run the registered methods on the host, each isolated.
+
+Isolation is in-process: every method runs under try/except and, in the main thread, a
+``SIGALRM`` deadline (``method_budget_s``) that interrupts Python-level work such as
+``torch.compile`` or a long calibration (a single native kernel still runs to its end). A
+method that raises, overruns or is not applicable becomes a row with its reason; the others
+still run. A method that needs more of the total budget than is left (``min_budget_s``) is not
+started. Nothing is written to disk: ONNX models and state dicts are serialized in memory.
+
+Timing is section 4's harness (``measurement.timing.time_runs`` through ``measure.time_model``):
+same warm-up, minimum/maximum runs and stability rule, with each method's share of the budget.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from reportgen.analysis.experiments.fidelity import compare
+from reportgen.analysis.experiments.models import ExperimentRun, Metric
+from reportgen.analysis.experiments.registry import Applied, Method, Subject, missing_requirement
+from reportgen.analysis.measurement.timing import LatencyStats
+from reportgen.text import msg
+
+Evaluate = Callable[[Any], dict[str, float]]
+Progress = Callable[[str], None]
+
+
+class ExperimentTimeout(Exception):
+    pass
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Raise ExperimentTimeout in the main thread after ``seconds`` (no-op elsewhere)."""
+    if (not seconds or threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "setitimer")):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ExperimentTimeout(f"over its {seconds:.0f} s budget")
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def serialized_size(module: Any) -> int | None:
+    """Bytes of ``torch.save(state_dict)`` in memory; None when it cannot be serialized."""
+    import torch
+
+    try:
+        buf = io.BytesIO()
+        torch.save(module.state_dict(), buf)
+        return len(buf.getvalue())
+    except Exception:  # tensor subclasses without pickling support: size unknown
+        return None
+
+
+def peak_rss_during(fn: Callable[[], Any], every_s: float = 0.002) -> int | None:
+    """Process peak resident memory while ``fn`` runs, sampled every ``every_s`` (psutil)."""
+    try:
+        import psutil
+    except ImportError:
+        fn()
+        return None
+    proc = psutil.Process()
+    peak = [proc.memory_info().rss]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            stop.wait(every_s)
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        fn()
+    finally:
+        stop.set()
+        t.join()
+    return max(peak[0], proc.memory_info().rss)
+
+
+@dataclass
+class Timing:
+    warmup: int = 3
+    min_runs: int = 10
+    max_runs: int = 200
+
+
+def _forward(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> Any:
+    import torch
+
+    with torch.inference_mode():
+        return model(*inputs[0], **inputs[1])
+
+
+def time_module(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]], t: Timing,
+                budget_s: float) -> LatencyStats:
+    import torch
+
+    from reportgen.analysis.measurement.measure import Runner, time_model
+
+    r = Runner(model, tuple(inputs[0]), dict(inputs[1]), fresh_state=False)
+    return time_model(r, "cpu", warmup=t.warmup, min_runs=t.min_runs, max_runs=t.max_runs,
+                      budget_s=budget_s, threads=torch.get_num_threads())
+
+
+def _metrics(evaluate: Evaluate | None, model: Any) -> dict[str, float]:
+    if evaluate is None:
+        return {}
+    import torch
+
+    with torch.inference_mode():
+        got = evaluate(model)
+    return {str(k): float(v) for k, v in dict(got).items()}
+
+
+@dataclass
+class Baseline:
+    latency: LatencyStats
+    size_bytes: int | None
+    peak_rss_bytes: int | None
+    metrics: dict[str, float]
+    outputs: list[Any]
+    fidelity_inputs: list[tuple[tuple[Any, ...], dict[str, Any]]]
+
+
+def measure_baseline(s: Subject, t: Timing, budget_s: float, fidelity_batches: int,
+                     evaluate: Evaluate | None) -> Baseline:
+    inputs = s.make_inputs()
+    lat = time_module(s.module, inputs, t, budget_s)
+    rss = peak_rss_during(lambda: _forward(s.module, inputs))
+    fid_in = [s.make_inputs() for _ in range(fidelity_batches)]
+    outs = [_forward(s.module, x) for x in fid_in]
+    return Baseline(lat, serialized_size(s.module), rss, _metrics(evaluate, s.module), outs, fid_in)
+
+
+def _reason(e: BaseException) -> Any:
+    text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return msg("experiments.reason.error", error=f"{type(e).__name__}: {text}")
+
+
+def run_one(m: Method, key: str, hyp: str | None, s: Subject, base: Baseline, t: Timing,
+            budget_s: float, evaluate: Evaluate | None) -> ExperimentRun:
+    """Apply one method and measure it; never raises (except KeyboardInterrupt)."""
+    eid = m.id if not key else f"{m.id}_{key}"
+    run = ExperimentRun(id=eid, family=m.family, hypothesis=hyp, state="ok", library=m.library)
+    t0 = time.perf_counter()
+    applied: Applied | None = None
+    try:
+        with deadline(budget_s):
+            applied = m.apply(s, key)
+            inputs = applied.make_inputs() if applied.make_inputs else base.fidelity_inputs[0]
+            left = max(1.0, budget_s - (time.perf_counter() - t0))
+            run.latency = time_module(applied.model, inputs, t, 0.8 * left)
+            run.speedup = base.latency.median_s / run.latency.median_s
+            model = applied.model
+            run.peak_rss_bytes = peak_rss_during(lambda: _forward(model, inputs))
+            run.size_bytes = applied.size_bytes if applied.size_bytes is not None \
+                else serialized_size(applied.model)
+            run.notes = list(applied.notes)
+            if applied.comparable:
+                outs = [_forward(applied.model, x) for x in base.fidelity_inputs]
+                run.fidelity = compare(base.outputs, outs)
+                after = _metrics(evaluate, applied.model)
+                run.metrics = [Metric(name=k, before=v, after=after.get(k))
+                               for k, v in base.metrics.items()]
+    except KeyboardInterrupt:
+        raise
+    except ExperimentTimeout:
+        run.state, run.reason = "timeout", msg("experiments.reason.timeout", budget=budget_s)
+        run.latency = run.speedup = None
+    except Exception as e:  # any failure of one method stays local
+        run.state, run.reason = "failed", _reason(e)
+        run.latency = run.speedup = None
+    finally:
+        if applied is not None and applied.cleanup is not None:
+            try:
+                applied.cleanup()
+            except Exception:  # cleaning up must not turn a result into a failure
+                pass
+    run.seconds = round(time.perf_counter() - t0, 3)
+    return run
+
+
+def run_all(s: Subject, methods: list[Method], *, timing: Timing, budget_s: float,
+            method_budget_s: float, fidelity_batches: int = 3, evaluate: Evaluate | None = None,
+            progress: Progress | None = None) -> tuple[Baseline, list[ExperimentRun]]:
+    """The baseline, then every method in order within the total budget."""
+    say = progress or (lambda _: None)
+    start = time.perf_counter()
+    say("baseline")
+    base = measure_baseline(s, timing, min(method_budget_s, budget_s) * 0.5, fidelity_batches,
+                            evaluate)
+    planned: list[tuple[Method, str, str | None]] = []
+    runs: list[ExperimentRun] = []
+    for m in methods:
+        missing = missing_requirement(m)
+        na = msg("experiments.na.missing_package", package=missing) if missing else m.applies(s)
+        if na is not None:
+            runs.append(ExperimentRun(id=m.id, family=m.family, hypothesis=m.hypothesis,
+                                      state="unavailable" if missing else "not_applicable",
+                                      reason=na, library=m.library))
+            continue
+        for key, hyp in (m.instances(s) if m.instances else [("", m.hypothesis)]):
+            planned.append((m, key, hyp))
+    for i, (m, key, hyp) in enumerate(planned, 1):
+        left = budget_s - (time.perf_counter() - start)
+        eid = m.id if not key else f"{m.id}_{key}"
+        if left < max(m.min_budget_s, 1.0):
+            runs.append(ExperimentRun(id=eid, family=m.family, hypothesis=hyp, state="budget",
+                                      library=m.library, reason=msg("experiments.reason.budget",
+                                                                    left=max(left, 0.0),
+                                                                    need=m.min_budget_s)))
+            continue
+        say(f"{i}/{len(planned)} {eid}")
+        runs.append(run_one(m, key, hyp, s, base, timing, min(method_budget_s, left), evaluate))
+    return base, runs

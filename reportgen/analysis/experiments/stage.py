@@ -1,0 +1,195 @@
+"""Pipeline stage ``experiments``: build the model on the host, apply each method, measure it,
+and put the host prediction of each hypothesis beside the measurement.
+
+Not in snapshot mode (it measures this machine), and only when asked (``experiments.enabled``
+in the spec or ``build --experiments``). The model is the spec's source built on the CPU (a
+``reportgen.Study`` module arrives as a built-in python source), with the spec's local weights
+(``model.weights``) when given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from reportgen.analysis.experiments.available import methods
+from reportgen.analysis.experiments.models import (
+    CalibrationPair,
+    ExperimentRun,
+    ExperimentsReport,
+    Metric,
+)
+from reportgen.analysis.experiments.registry import Student, Subject
+from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
+
+
+def load_callable(ref: str, path: str | None, base_dir: Path) -> Any:
+    """``module:function`` imported with ``path`` (relative to the spec) on sys.path."""
+    mod_name, fn_name = ref.split(":")
+    added = None
+    if path is not None:
+        p = Path(path)
+        added = str(p if p.is_absolute() else base_dir / p)
+        sys.path.insert(0, added)
+    try:
+        return getattr(importlib.import_module(mod_name), fn_name)
+    finally:
+        if added is not None and added in sys.path:
+            sys.path.remove(added)
+
+
+def load_weights(module: Any, ref: str, base_dir: Path) -> None:
+    """Load a local state dict (.pt/.pth/.bin/.safetensors file, or a Hugging Face directory)."""
+    import torch
+
+    p = Path(ref)
+    p = p if p.is_absolute() else base_dir / p
+    if p.is_dir():
+        cands = [p / "model.safetensors", p / "pytorch_model.bin"]
+        p = next((c for c in cands if c.exists()), cands[0])
+    if not p.exists():
+        raise FileNotFoundError(f"model.weights: no such file {p}")
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(p))
+    else:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+    module.load_state_dict(state, strict=True)
+
+
+def _students(ctx: Any, hyps: Any) -> list[Student]:
+    from reportgen.analysis.hypotheses.methods import _student_inputs
+    from reportgen.catalog.cards import load_card
+    from reportgen.models.build import Resolved, build
+
+    study = ctx.products.get("study")
+    out: list[Student] = []
+    for h in hyps.items if hyps else []:
+        if h.method != "distillation" or not h.id.startswith("distill_") or h.id == "distill_half_depth":
+            continue
+        sid = h.id.removeprefix("distill_")
+        sc = load_card(sid)
+        try:
+            inputs = _student_inputs(study, sc) if study is not None else sc.inputs
+        except Exception:  # the student takes its own input size
+            inputs = sc.inputs
+        res = Resolved(source=sc.build, card=sc, domain=sc.domain, task=sc.task, inputs=inputs)  # type: ignore[arg-type]
+
+        def make(res: Any = res) -> Any:
+            return build(res, device="cpu").module.eval()
+
+        def inputs_of(res: Any = res) -> Any:
+            return build(res, device="meta").make_inputs("cpu")
+        out.append(Student(key=sid, hypothesis=h.id, build=make, make_inputs=inputs_of))
+    return out
+
+
+def host_predictions(ctx: Any, runs: list[ExperimentRun], host: Any) -> None:
+    """Predicted host speed-up of each run's hypothesis (roofline on the measured host)."""
+    from reportgen.analysis.hypotheses.study import Variant, predict
+
+    s = ctx.products.get("study")
+    if s is None:
+        return
+    by_id = {m.id: m for m in methods()}
+    base, _ = predict(s, Variant(s.trace, host, "fp32"))
+    hyps = ctx.products.get("hypotheses_report")
+    for r in runs:
+        if r.hypothesis is None or base.latency_s is None:
+            continue
+        m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
+        v = s.variants.get(r.hypothesis)
+        if v is None and (m is None or m.host_precision is None):
+            continue  # no variant of this hypothesis to predict (it was not generated)
+        prec = (m.host_precision if m is not None else None) or "fp32"
+        if not host.runs(prec):
+            continue
+        trace = v.trace if v is not None else s.trace
+        p, _ = predict(s, Variant(trace, host, prec, batch=v.batch if v is not None else None))
+        if p.latency_s and p.status == "ok" and not p.lower_bound:
+            r.predicted_host_speedup = base.latency_s / p.latency_s
+            if r.speedup is not None:
+                r.ratio = r.speedup / r.predicted_host_speedup
+        h = hyps.get(r.hypothesis) if hyps is not None else None
+        if h is not None:
+            r.predicted_target_speedup = h.speedup
+
+
+def stage(ctx: Any, result: Any) -> None:
+    from reportgen.analysis.measurement.measure import available_ram, machine_info, too_big
+    from reportgen.analysis.stage import StageSkipped
+    from reportgen.catalog.host import host_platform
+    from reportgen.models.build import build
+
+    spec = ctx.spec.experiments
+    if not spec.enabled:
+        raise StageSkipped("experiments are not asked for (build --experiments, or "
+                           "experiments.enabled: true in the spec)", code="experiments_disabled")
+    if ctx.deterministic:
+        raise StageSkipped("snapshot mode measures nothing on this machine",
+                           code="experiments_snapshot")
+    resolved, trace = ctx.products["resolved"], ctx.products["trace"]
+    if resolved.card is not None and resolved.card.meta_only:
+        raise StageSkipped(f"model card '{resolved.card.id}' is meta-only", code="measure_meta_only",
+                           card=resolved.card.id)
+    # baseline + one transformed copy + its calibration state: three times the model
+    reason = too_big(3.0 * float(trace.param_bytes), float(trace.peak_activation_bytes), available_ram())
+    if reason:
+        raise StageSkipped(reason, code="experiments_too_big")
+    if spec.evaluate and not ctx.allow_code:
+        raise StageSkipped("experiments.evaluate runs your code", hint="pass --allow-code",
+                           code="experiments_need_code")
+    base_dir = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
+    loaded = build(resolved, device="cpu", base_dir=base_dir, allow_code=ctx.allow_code)
+    if loaded.prepare is not None:
+        raise StageSkipped("the forward carries state (a KV cache): experiments time a plain "
+                           "forward", code="experiments_stateful")
+    module, make_inputs = loaded.module, loaded.make_inputs
+    weights = getattr(ctx.spec.model, "weights", None)
+    if weights:
+        load_weights(module, weights, base_dir)
+    module = module.float().eval()
+    evaluate: Evaluate | None = load_callable(spec.evaluate, spec.path, base_dir) if spec.evaluate else None
+    host = host_platform()
+    hyps = result.hypotheses
+    ctx.products["hypotheses_report"] = hyps
+    knobs: dict[str, float] = {}
+    try:
+        from reportgen.analysis.hypotheses.methods import knobs as hyp_knobs
+
+        k = hyp_knobs()
+        knobs = {"sparsity": float(k["unstructured_sparsity"]), "prune_fraction": float(k["prune_fraction"])}
+    except Exception:  # the method defaults stand
+        pass
+    subject = Subject(module=module, make_inputs=lambda: make_inputs("cpu"),
+                      domain=resolved.domain.value,
+                      host_precisions=frozenset(p for p in PRECISIONS if host.runs(p)),
+                      knobs=knobs, students=_students(ctx, hyps),
+                      calibration_batches=spec.calibration_batches)
+    prof = ctx.spec.profiling
+    t0 = time.perf_counter()
+    progress = ctx.products.get("experiment_progress")
+    base, runs = run_all(subject, methods(spec.methods), timing=Timing(prof.warmup, prof.min_runs, prof.max_runs),
+                         budget_s=spec.time_budget_s, method_budget_s=spec.method_budget_s,
+                         fidelity_batches=spec.fidelity_batches, evaluate=evaluate,
+                         progress=progress)
+    host_predictions(ctx, runs, host)
+    card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
+    rep = ExperimentsReport(
+        machine=machine_info("cpu"), weights="given" if weights else "random",
+        target_is_host=ctx.products["platform"].id == "host" if "platform" in ctx.products else False,
+        budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
+        baseline=base.latency, baseline_size_bytes=base.size_bytes,
+        baseline_peak_rss_bytes=base.peak_rss_bytes,
+        baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs)
+    rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_speedup,
+                                 measured_speedup=r.speedup)
+                 for r in runs if r.speedup is not None and r.predicted_host_speedup is not None]
+    result.experiments = rep

@@ -1,0 +1,198 @@
+"""Experiments on the host (issue 14): fidelity metrics in closed form, failure isolation of one
+method, and an experiments build of a small model the test trains itself, with a checkpoint
+(``model.weights``) and an ``experiments.evaluate`` callable reporting the task metric."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+from torch import nn
+
+from reportgen.analysis.experiments.fidelity import compare
+from reportgen.analysis.experiments.registry import Applied, Method, Subject
+from reportgen.analysis.experiments.runner import Timing, run_all
+
+# ---------------------------------------------------------------------------- fidelity
+
+
+def test_fidelity_identical_outputs() -> None:
+    ref = [torch.tensor([[1.0, 3.0, 2.0], [0.5, -1.0, 4.0]])]
+    f = compare(ref, [r.clone() for r in ref])
+    assert f.max_abs_error == 0 and f.sqnr_db is None
+    assert f.cosine == pytest.approx(1.0) and f.top1_agreement == 1.0 and f.topk_agreement == 1.0
+
+
+def test_fidelity_closed_form() -> None:
+    ref = torch.tensor([[3.0, 4.0], [1.0, 0.0]])  # Σref² = 26
+    out = ref + torch.tensor([[0.0, 1.0], [0.0, 0.0]])  # noise: one element off by 1
+    f = compare([ref], [out], k=1)
+    assert f.max_abs_error == pytest.approx(1.0) and f.mean_abs_error == pytest.approx(0.25)
+    assert f.sqnr_db == pytest.approx(10 * math.log10(26 / 1))
+    # row 0: cos([3,4],[3,5]) = 29 / (5·√34); row 1 identical
+    assert f.cosine == pytest.approx((29 / (5 * math.sqrt(34)) + 1) / 2)
+    assert f.top1_agreement == 1.0  # arg-max stays at column 1 and 0
+    flipped = compare([ref], [torch.tensor([[4.0, 3.0], [1.0, 0.0]])], k=1)
+    assert flipped.top1_agreement == 0.5
+
+
+# ---------------------------------------------------------------------------- isolation
+
+
+def _tiny() -> Subject:
+    m = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4)).eval()
+    return Subject(module=m, make_inputs=lambda: ((torch.randn(2, 8),), {}), domain="cv")
+
+
+def _boom(s: Subject, key: str) -> Applied:
+    raise RuntimeError("unsupported op for the quantizer")
+
+
+def _forever(s: Subject, key: str) -> Applied:
+    while True:  # Python-level work: the deadline interrupts it
+        time.sleep(0.01)
+
+
+def _half(s: Subject, key: str) -> Applied:
+    import copy
+
+    return Applied(copy.deepcopy(s.module).half().float())
+
+
+def test_a_failing_or_hanging_method_stays_local() -> None:
+    ms = [Method("boom", "quantization", "test", _boom, order=1),
+          Method("forever", "inference", "test", _forever, order=2),
+          Method("needs_pkg", "inference", "test", _half, requires=("no_such_package_xyz",)),
+          Method("ok", "quantization", "test", _half, order=3)]
+    t0 = time.perf_counter()
+    base, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=30, method_budget_s=1.5)
+    assert time.perf_counter() - t0 < 20
+    by = {r.id: r for r in runs}
+    assert by["boom"].state == "failed" and by["boom"].reason is not None
+    assert "unsupported op" in str(by["boom"].reason.params["error"])
+    assert by["forever"].state == "timeout"
+    assert by["needs_pkg"].state == "unavailable"
+    assert by["ok"].state == "ok" and by["ok"].speedup is not None and by["ok"].speedup > 0
+    assert by["ok"].fidelity is not None and by["ok"].fidelity.max_abs_error < 1e-2
+    assert base.latency.runs >= 3
+
+
+def test_budget_spent_methods_are_not_started() -> None:
+    ms = [Method("slow", "inference", "test", _half, min_budget_s=1e6)]
+    _, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=5, method_budget_s=2)
+    assert runs[0].state == "budget"
+
+
+# ---------------------------------------------------------------------------- a real build
+
+_last: dict[str, object] = {}
+
+TINYNET = '''
+import torch
+from torch import nn
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.relu(self.conv(x))), 1))
+
+def build():
+    return TinyNet()
+
+def data(n=128, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 3, 8, 8, generator=g) + (2.0 * y - 1.0)[:, None, None, None]
+    return x, y
+
+def evaluate(model):
+    x, y = data(seed=1)
+    return {"accuracy": float((model(x).argmax(1) == y).float().mean())}
+'''
+
+
+def _train(tmp_path: Path) -> None:
+    import importlib.util
+
+    (tmp_path / "tinynet.py").write_text(TINYNET, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("tinynet_train", tmp_path / "tinynet.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    torch.manual_seed(0)
+    net = mod.build()
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    x, y = mod.data()
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    torch.save(net.state_dict(), tmp_path / "model.pt")
+
+
+@pytest.mark.slow
+def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path) -> None:
+    from reportgen.build import build_one
+
+    _train(tmp_path)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(
+        "title: Tiny classifier\n"
+        "model: {source: python, callable: 'tinynet:build', path: '.', weights: model.pt}\n"
+        "domain: cv\ninputs: {batch_size: 4, image: {height: 8, width: 8, channels: 3}}\n"
+        "platform: raspberry_pi_5\nprofiling: {enabled: false, warmup: 1, min_runs: 3, max_runs: 20}\n"
+        "experiments:\n  methods: [quant_dynamic_int8, quant_static_int8, prune_unstructured]\n"
+        "  time_budget_s: 60\n  method_budget_s: 20\n  evaluate: 'tinynet:evaluate'\n  path: '.'\n"
+        "output: {formats: [md]}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    outcome = build_one(spec, output=out, formats=None, deterministic=False, allow_code=True,
+                        template_root=None, console=Console(file=None, quiet=True), experiments=True)
+    _last["folder"] = outcome.folder
+    data = json.loads((outcome.folder / "data.json").read_text(encoding="utf-8"))  # type: ignore[operator]
+    stage = next(s for s in data["stages"] if s["name"] == "experiments")
+    assert stage["state"] == "ok", stage
+    x = data["experiments"]
+    assert x["weights"] == "given"
+    acc0 = x["baseline_metrics"][0]["before"]
+    assert acc0 >= 0.9  # the checkpoint was loaded: random weights score about 0.5
+    runs = {r["id"]: r for r in x["runs"]}
+    assert set(runs) == {"quant_dynamic_int8", "quant_static_int8", "prune_unstructured"}
+    for r in runs.values():
+        assert r["state"] == "ok", r
+        assert r["latency"]["runs"] >= 3 and r["speedup"] > 0
+        assert r["fidelity"]["samples"] == 3 and r["fidelity"]["top1_agreement"] is not None
+        (m,) = r["metrics"]
+        assert m["name"] == "accuracy" and m["before"] == acc0 and 0 <= m["after"] <= 1
+    # int8 of a well-separated task keeps its accuracy within a few points
+    assert runs["quant_static_int8"]["metrics"][0]["after"] >= acc0 - 0.1
+    md = (outcome.folder / "report.md").read_text(encoding="utf-8")  # type: ignore[operator]
+    assert "Measured on this host" in md and "`quant_static_int8`" in md
+    assert "accuracy:" in md and "is not the target" in md
+    # nothing written outside the build's folder (the spec folder holds only what the test made)
+    made = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
+    assert made == {"model.pt", "out", "tiny.yaml", "tinynet.py"}
+
+
+def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
+    from reportgen import pipeline
+    from reportgen.spec.load import parse_spec
+
+    spec = parse_spec("title: t\nmodel: {card: resnet18}\nplatform: raspberry_pi_5\n"
+                      "experiments: {enabled: true}\n")
+    stages = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs", "platform",
+                                                       "roofline", "findings", "hypotheses",
+                                                       "experiments")]
+    result = pipeline.run(spec, deterministic=True, stages=stages)
+    st = result.stage("experiments")
+    assert st is not None and st.state == "not_available" and st.code == "experiments_snapshot"
+    assert result.experiments is None
