@@ -30,11 +30,8 @@ from reportgen.report import filters
 from reportgen.report.figures import draw_all
 from reportgen.report.figures_base import FigureFile
 from reportgen.report.i18n import Translator
+from reportgen.report.outline import build_outline
 from reportgen.result import StudyResult, dump
-
-SECTION_ANCHORS = ["summary", "model", "platform", "complexity", "profiling", "bottlenecks",
-                   "hypotheses", "tradeoffs", "conclusion", "appendix"]
-
 
 def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
@@ -45,7 +42,7 @@ def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
     env.filters.update({
         "group": f.group, "sig": f.sig, "si": f.si, "bytes": f.bytes, "pct": f.pct,
         "signed_pct": f.signed_pct, "shape": filters.shape, "md": filters.md,
-        "md_block": filters.md_block,
+        "md_block": filters.md_block, "user_md": filters.user_md,
     })
     tr = env.globals["t"] = Translator(lang)
     env.globals.update(_message_globals(lang, tr))
@@ -85,7 +82,7 @@ def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
 def render_markdown(result: StudyResult, figures: dict[str, FigureFile], template_root: Path | None = None) -> str:
     root = template_root or templates_dir()
     env = _env(root / "md", result.language, html=False)
-    text = env.get_template("report.md.j2").render(r=result, figures=figures)
+    text = env.get_template("report.md.j2").render(r=result, figures=figures, outline=build_outline(result))
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
