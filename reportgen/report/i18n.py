@@ -6,7 +6,6 @@ import string
 from typing import Any
 
 from reportgen.report.plural import agree
-
 from reportgen.text import catalog, flat_keys, languages  # noqa: F401  (the report's view of the catalogs)
 
 

@@ -33,6 +33,7 @@ from reportgen.report.i18n import Translator
 from reportgen.report.outline import build_outline
 from reportgen.result import StudyResult, dump
 
+
 def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(folder)),
