@@ -104,3 +104,19 @@ def md_block(value: Any) -> str:
         return ""
     paras = [md(p.strip()) for p in str(value).split("\n\n")]
     return "\n\n".join(p for p in paras if p)
+
+
+def user_md(value: Any) -> str:
+    """The author's own Markdown (``notes:`` in the spec), kept as Markdown: emphasis, lists, links
+    and code stay; raw HTML is never rendered (markdown-it runs with HTML off); headings become
+    bold lines so they cannot break the report's outline and numbering."""
+    if value is None:
+        return ""
+    lines = []
+    for line in str(value).strip().splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            text = stripped.lstrip("#").strip()
+            line = f"**{md(text)}**" if text else ""
+        lines.append(line)
+    return "\n".join(lines)

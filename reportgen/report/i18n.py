@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
+from reportgen.report.plural import agree
 from reportgen.text import catalog, flat_keys, languages  # noqa: F401  (the report's view of the catalogs)
 
 
@@ -25,5 +27,17 @@ class Translator:
     def __call__(self, key: str, **kwargs: Any) -> Any:
         value = self.lookup(key)
         if kwargs and isinstance(value, str):
-            return value.format(**kwargs)
+            return _Plural(self.lang).vformat(value, (), kwargs)
         return value
+
+
+class _Plural(string.Formatter):
+    """``str.format`` plus ``{n:plural:...}`` on parameters the template already formatted."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("plural:"):
+            return agree(self.lang, value, format_spec, str(value))
+        return str(super().format_field(value, format_spec))

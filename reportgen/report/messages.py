@@ -1,6 +1,7 @@
 """Renders a ``Msg`` in a language: placeholders use Python format syntax; numbers are formatted
 per locale here: ``{x:sig3}`` (significant digits, also sig2/sig4), ``{x:bytes}``, ``{x:pct}``,
-``{x:group}``, ``{x:si}``, or a Python spec (``{x:g}``, ``{x:.1f}``) whose decimal point becomes a
+``{x:group}``, ``{x:si}``, ``{n:plural:операция|операции|операций}`` (the number and the
+noun that agrees with it, by babel's plural rules: ``reportgen.report.plural``), or a Python spec (``{x:g}``, ``{x:.1f}``) whose decimal point becomes a
 comma in Russian. A parameter may itself be a ``Msg`` (rendered in the same language).
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reportgen.report.filters import NBSP, Formatter
+from reportgen.report.plural import agree
 from reportgen.text import Msg, template
 
 Msg.model_rebuild()
@@ -37,6 +39,8 @@ class _LocaleFormatter(string.Formatter):
         return obj, used
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("plural:"):
+            return agree(self.lang, value, format_spec, self.format_field(value, ""))
         if isinstance(value, _Code):
             return str(value)
         if isinstance(value, Msg):

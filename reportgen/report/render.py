@@ -30,11 +30,9 @@ from reportgen.report import filters
 from reportgen.report.figures import draw_all
 from reportgen.report.figures_base import FigureFile
 from reportgen.report.i18n import Translator
+from reportgen.report.outline import build_outline
 from reportgen.result import StudyResult, dump
 from reportgen.text import msg
-
-SECTION_ANCHORS = ["summary", "model", "platform", "complexity", "profiling", "bottlenecks",
-                   "hypotheses", "tradeoffs", "conclusion", "appendix"]
 
 
 def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
@@ -46,7 +44,7 @@ def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
     env.filters.update({
         "group": f.group, "sig": f.sig, "si": f.si, "bytes": f.bytes, "pct": f.pct,
         "signed_pct": f.signed_pct, "shape": filters.shape, "md": filters.md,
-        "md_block": filters.md_block,
+        "md_block": filters.md_block, "user_md": filters.user_md,
     })
     tr = env.globals["t"] = Translator(lang)
     env.globals.update(_message_globals(lang, tr))
@@ -86,11 +84,15 @@ def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
 def render_markdown(result: StudyResult, figures: dict[str, FigureFile], template_root: Path | None = None) -> str:
     root = template_root or templates_dir()
     env = _env(root / "md", result.language, html=False)
-    text = env.get_template("report.md.j2").render(r=result, figures=figures)
+    text = env.get_template("report.md.j2").render(r=result, figures=figures, outline=build_outline(result))
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def _markdown_to_html(text: str, study_dir: Path) -> tuple[str, list[tuple[int, str, str]]]:
+def _markdown_to_html(text: str, study_dir: Path, appendix_heading: str | None = None,
+                      printable: bool = False) -> tuple[str, list[tuple[int, str, str]]]:
+    """Markdown → HTML body and the table of contents. Every table sits in a box that scrolls
+    sideways (a wide table never widens the page); after ``appendix_heading`` tables are
+    collapsible (``<details>``) on screen, and always open in the ``printable`` variant."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
@@ -108,7 +110,28 @@ def _markdown_to_html(text: str, study_dir: Path) -> tuple[str, list[tuple[int, 
         if level <= 3:
             toc.append((level, title, slug))
         tokens[idx].attrSet("id", slug)
+        if level == 2 and appendix_heading is not None and title == appendix_heading:
+            env["appendix"] = True
+            tokens[idx].attrSet("class", "appendix-start")
+        env["heading"] = title
         return md.renderer.renderToken(tokens, idx, options, env)
+
+    def table_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        box = '<div class="table-scroll" role="region" tabindex="0">'
+        if env.get("appendix") and not printable:
+            rows = 0
+            for tok in tokens[idx:]:
+                if tok.type == "table_close":
+                    break
+                rows += tok.type == "tr_open"
+            env["details"] = True
+            label = f"{env.get('heading', '')} ({max(rows - 1, 0)})"
+            box = f'<details class="table"><summary>{_attr(label)}</summary>' + box
+        return box + md.renderer.renderToken(tokens, idx, options, env)
+
+    def table_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        end = "</div></details>" if env.pop("details", False) else "</div>"
+        return md.renderer.renderToken(tokens, idx, options, env) + end
 
     def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         # Inline figures as data URIs so the HTML (and the PDF made from it) is self-contained.
@@ -122,16 +145,21 @@ def _markdown_to_html(text: str, study_dir: Path) -> tuple[str, list[tuple[int, 
 
     md.add_render_rule("heading_open", heading_open)
     md.add_render_rule("image", image)
-    return md.render(text), toc
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)
+    return md.render(text, {}), toc
 
 
 def _attr(text: str) -> str:
     return (text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
-def render_html(result: StudyResult, markdown_text: str, study_dir: Path, template_root: Path | None = None) -> str:
+def render_html(result: StudyResult, markdown_text: str, study_dir: Path, template_root: Path | None = None,
+                printable: bool = False) -> str:
+    """The HTML report; ``printable``: the variant WeasyPrint lays out (appendix tables open)."""
     root = template_root or templates_dir()
-    body, toc = _markdown_to_html(markdown_text, study_dir)
+    body, toc = _markdown_to_html(markdown_text, study_dir, build_outline(result).first_appendix_heading(),
+                                  printable)
     env = _env(root / "html", result.language, html=True)
     css = (root / "html" / "report.css").read_text(encoding="utf-8")
     from markupsafe import Markup
@@ -245,7 +273,8 @@ def write_study(result: StudyResult, out_dir: Path, formats: list[str],
             if "pdf" in formats:
                 if on_step:
                     on_step("pdf")
-                render_pdf(html, tmp / "report.pdf", tmp)
+                render_pdf(render_html(result, md_text, tmp, template_root, printable=True),
+                           tmp / "report.pdf", tmp)
         _swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -74,6 +74,32 @@ class OutputFormat(StrEnum):
     pdf = "pdf"
 
 
+@unique
+class Detail(StrEnum):
+    """``full``: the main body and the appendix with every table; ``short``: the main body only."""
+
+    short = "short"
+    full = "full"
+
+
+@unique
+class Section(StrEnum):
+    """Sections of the main body, in the homework's order (``summary`` is optional)."""
+
+    summary = "summary"
+    model = "model"
+    platform = "platform"
+    complexity = "complexity"
+    bottlenecks = "bottlenecks"
+    hypotheses = "hypotheses"
+    tradeoffs = "tradeoffs"
+    conclusion = "conclusion"
+
+
+DEFAULT_SECTIONS = [Section.model, Section.platform, Section.complexity, Section.bottlenecks,
+                    Section.hypotheses, Section.tradeoffs, Section.conclusion]
+
+
 class Weighted(Strict):
     """What every model reference shares: optional local weights."""
 
@@ -317,6 +343,17 @@ class Output(Strict):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat.md, OutputFormat.html, OutputFormat.pdf])
     directory: str = "outputs"
     name: str | None = Field(None, max_length=100, description="study folder name; default: spec file stem")
+    detail: Detail = Detail.full
+    sections: list[Section] = Field(default_factory=lambda: list(DEFAULT_SECTIONS),
+                                    description="main-body sections to show, in this order")
+
+    @field_validator("sections")
+    @classmethod
+    def _sections(cls, v: list[Section]) -> list[Section]:
+        if not v:
+            raise ValueError("give at least one section (model, platform, complexity, bottlenecks, "
+                             "hypotheses, tradeoffs, conclusion, summary)")
+        return list(dict.fromkeys(v))
 
     @field_validator("formats")
     @classmethod
@@ -342,6 +379,12 @@ class StudySpec(Strict):
 
     title: str = Field(min_length=1, max_length=300)
     author: str | None = Field(None, max_length=200)
+    course: str | None = Field(None, max_length=300, description="shown on the title block")
+    date: str | None = Field(None, max_length=100, description="shown on the title block")
+    notes: dict[Section, Annotated[str, Field(max_length=10_000)]] = Field(default_factory=dict, max_length=20,
+                                      description="the author's own Markdown, shown at the end of that section")
+    questions: list[Annotated[str, Field(max_length=2_000)]] = Field(
+        default_factory=list, max_length=50, description="questions to answer (an instructor's template)")
     language: Language = Language.en
     model: ModelRef
     domain: Domain | None = Field(None, description="default: the model card's domain")
