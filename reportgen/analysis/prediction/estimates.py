@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import Field
 
 from reportgen.analysis.prediction.assumptions import Assumptions, Model
+from reportgen.analysis.prediction.costmodel import CostModel
 from reportgen.text import Msg
 
 DTYPE_BYTES: dict[str, float] = {
@@ -145,6 +146,9 @@ class PlatformEstimate(Model):
     assumptions: Assumptions
     per_precision: list[PrecisionEstimate]
     best_precision: str | None = Field(None, description="lowest predicted latency among runnable")
+    cost_model: CostModel | None = Field(
+        None, description="per-op-regime η and overheads used instead of the one η (e.g. the "
+                          "host's calibration); None = the platform's assumptions")
 
     def get(self, precision: str) -> PrecisionEstimate:
         for pe in self.per_precision:
