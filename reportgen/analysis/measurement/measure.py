@@ -388,11 +388,29 @@ def comparison_for(run: MeasuredRun, trace: Any, catalog_platform: Any | None = 
         plat = catalog_platform if catalog_platform is not None and catalog_platform.id == run.platform \
             else get_platform(run.platform)
     prec = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(run.dtype, "fp32")
-    est = estimate(trace, plat, [prec], batch_size=run.batch_size, keep_ops=True).get(prec)
+    est = estimate(trace, plat, [prec], batch_size=run.batch_size, keep_ops=True,
+                   cost_model=host_cost_model(run) if prec == "fp32" else None).get(prec)
     if est.status != "ok":
         raise ValueError(f"no prediction for {prec} on {plat.id}: {est.reason}")
     not_counted = {trace_packet(r.op) for r in trace.records if not r.counted}
     return compare(run, est, plat.id, plat.name, not_counted)
+
+
+def host_cost_model(run: MeasuredRun) -> Any:
+    """The cached eager cost model of this machine (``reportgen calibrate``) when the run was
+    measured here on the CPU and the cache is reusable; never calibrates during a build."""
+    if run.platform != "host" or run.device != "cpu":
+        return None
+    try:
+        from reportgen.analysis.prediction.host_calibration import identity, load_or_calibrate
+
+        ident = identity()
+        if (ident.cpu_model, ident.cores) != (run.machine.cpu_model, run.machine.cores):
+            return None  # a file measured on another machine
+        cal = load_or_calibrate(measure_if_missing=False)
+    except Exception:  # a broken cache costs the calibration, not the comparison
+        return None
+    return cal.model if cal is not None else None
 
 
 def note_implausible(meas: Measurements) -> None:

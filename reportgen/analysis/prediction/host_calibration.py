@@ -215,7 +215,7 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
             continue
         reg, F, B = ops[0]
         with torch.inference_mode():
-            t = _median_time(lambda: module(*args), budget_s=budget_per_case_s)
+            t = _median_time(lambda m=module, a=args: m(*a), budget_s=budget_per_case_s)
         samples[reg].append((F / peak, B / bw, t))
         points.append({"regime": reg.value, "case": name, "flops": F, "bytes": B, "median_s": t})
         say(f"{name}: {t * 1e6:.1f} µs")
