@@ -121,10 +121,10 @@ def op_time(flops: float, nbytes: float, peak: float | None, bw: float | None,
     """Predicted time of one op, s (None when neither rate is known)."""
     tc = flops / (p.eta_c * peak) if peak and flops else (0.0 if not flops else None)
     tm = nbytes / (p.eta_m * bw) if bw and nbytes else (0.0 if not nbytes else None)
-    known = [t for t in (tc, tm) if t is not None]
-    if not known:
+    if (tc is None and flops) and not tm:  # the work that dominates has no known rate
         return None
-    return p.overhead_us * 1e-6 + max(known)
+    known = [t for t in (tc, tm) if t is not None]
+    return p.overhead_us * 1e-6 + max(known) if known else None
 
 
 def uniform(platform_id: str, runtime_kind: RuntimeKind, eta_c: float, eta_m: float,

@@ -210,14 +210,18 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
         module, args = make()
         module.eval()
         ops = _counted(module, args)
-        if len(ops) != 1:  # a case must be one op to attribute its time
-            say(f"skip {name}: {len(ops)} counted ops")
+        if not ops or len({o[0] for o in ops}) != 1:  # the time must belong to one regime
+            say(f"skip {name}: ops of {sorted({o[0].value for o in ops})}")
             continue
-        reg, F, B = ops[0]
+        # a case traced as k ops of one regime (attention decomposed into bmm/softmax/...)
+        # is k average ops: per-op time, F and B are the case's divided by k
+        k = len(ops)
+        reg, F, B = ops[0][0], sum(o[1] for o in ops), sum(o[2] for o in ops)
         with torch.inference_mode():
             t = _median_time(lambda m=module, a=args: m(*a), budget_s=budget_per_case_s)
-        samples[reg].append((F / peak, B / bw, t))
-        points.append({"regime": reg.value, "case": name, "flops": F, "bytes": B, "median_s": t})
+        samples[reg].append((F / peak / k, B / bw / k, t / k))
+        points.append({"regime": reg.value, "case": name, "ops": k, "flops": F, "bytes": B,
+                       "median_s": t})
         say(f"{name}: {t * 1e6:.1f} µs")
     params = {reg: fit_regime(s) for reg, s in samples.items()}
     load1 = load_avg()
