@@ -160,3 +160,32 @@ def test_calibrate_with_a_fake_timer_fits_every_regime(monkeypatch: pytest.Monke
     for p in cal.model.params.values():
         assert p.origin == "calibrated" and p.overhead_us <= 40.0 + 1e-6
     assert any(pt["ops"] > 1 for pt in cal.points if pt["regime"] == "attention")
+
+
+def test_calibrate_cli_caches_and_reuses(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.catalog import host
+    from reportgen.cli.main import app
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(host, "load_or_measure",
+                        lambda refresh=False: {"peaks_tflops": {"fp32": 0.1}, "copy_gbps": 10.0})
+    calls: list[int] = []
+
+    def fake_time(run: object, **kw: object) -> float:
+        calls.append(1)
+        return 40e-6
+
+    monkeypatch.setattr(hc, "_median_time", fake_time)
+    monkeypatch.setattr(hc, "load_avg", lambda: 0.1)
+    res = CliRunner().invoke(app, ["calibrate"])
+    assert res.exit_code == 0, res.output
+    assert "dense_conv" in res.output and len(list(tmp_path.glob("calibration-*.json"))) == 1
+    first = len(calls)
+    assert first == len(hc.cases())
+    res = CliRunner().invoke(app, ["calibrate", "-q"])  # reused: nothing timed again
+    assert res.exit_code == 0 and len(calls) == first
+    res = CliRunner().invoke(app, ["calibrate", "--recalibrate", "-q"])
+    assert res.exit_code == 0 and len(calls) == 2 * first
