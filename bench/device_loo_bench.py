@@ -23,6 +23,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def f(x: float | None) -> str:
+    return f"{x:.3g} ms" if x is not None else "—"
+
+
 def main() -> int:
     from reportgen.analysis.counting.trace import trace_forward
     from reportgen.analysis.prediction.calibration import calibrate_platform, class_band
@@ -65,10 +69,9 @@ def main() -> int:
                 by_class[klass].append(ch.error)
             if ch.below_ideal:
                 below.append((cal.platform_id, ch.model))
-            f = (lambda x: f"{x:.3g} ms" if x is not None else "—")
             print(f"| {cal.platform_id} | {ch.model} | {ch.use} | {ch.measured_ms:.3g} ms | "
                   f"{f(ch.predicted_ms)} | {f(ch.ideal_ms)} | {f(ch.calibrated_ms)} | "
-                  f"{'×%.2f' % ch.error if ch.error else '—'} |")
+                  f"{f'×{ch.error:.2f}' if ch.error else '—'} |")
     print()
     for klass, errs in sorted(by_class.items()):
         ok = sum(e <= 1.5 for e in errs)
