@@ -231,7 +231,7 @@ class CalibrationPoint(Strict):
 
 
 class Platform(Strict):
-    """One hardware platform. See PLATFORMS-NOTES for the conventions behind the numbers."""
+    """One hardware platform. Conventions: reportgen/catalog/PLATFORMS-NOTES.md."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
