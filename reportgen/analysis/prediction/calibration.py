@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.catalog.schema import CalibrationPoint, Platform
+from reportgen.text import Msg, msg
+
+#: written by ``bench/device_loo_bench.py --write`` from the catalog's ``calibration:`` points
+CALIBRATION_PATH = Path(__file__).resolve().parents[2] / "catalog" / "calibration.json"
 
 Predictor = Callable[[Platform, CalibrationPoint], float | None]  # predicted latency, s
 
@@ -99,3 +105,65 @@ def class_band(calibrations: list[PlatformCalibration], platforms: dict[str, Pla
             for cal in calibrations if platforms[cal.platform_id].class_.value == klass
             for ch in cal.checks if ch.predicted_ms]
     return max(errs) if errs else None
+
+
+class CalibrationTable(Strict):
+    """``catalog/calibration.json``: every calibrated platform and the per-class uncalibrated band."""
+
+    platforms: dict[str, PlatformCalibration] = Field(default_factory=dict)
+    class_bands: dict[str, float] = Field(default_factory=dict)
+
+
+@cache
+def load_calibration() -> CalibrationTable:
+    if not CALIBRATION_PATH.exists():
+        return CalibrationTable()
+    return CalibrationTable.model_validate_json(CALIBRATION_PATH.read_text(encoding="utf-8"))
+
+
+class CalibrationInfo(Strict):
+    """What a platform's predictions say about calibration (on PlatformEstimate)."""
+
+    calibrated: bool
+    fit_models: list[str] = Field(default_factory=list)
+    scale: float = Field(1.0, description="prediction = scale × the assumed-η prediction")
+    points: int = Field(0, description="published measurements of this platform")
+    band: float | None = Field(None, description="error factor (×): own leave-one-out, or the "
+                                                 "class's uncalibrated band")
+    band_from: str = Field("none", description="own | class | none")
+    basis_msg: Msg
+
+
+def _accepted(cal: PlatformCalibration | None, table: CalibrationTable, klass: str) -> bool:
+    """A fitted scale is used only when its leave-one-out band beats the uncalibrated band of
+    its class (e.g. Coral: one scale cannot fit both mobilenet_v2 and resnet50 → not used)."""
+    if cal is None or not cal.calibrated or cal.band is None:
+        return False
+    ref = table.class_bands.get(klass)
+    return ref is None or cal.band < ref - 1e-9
+
+
+def platform_scale(plat: Platform) -> float:
+    """Scale fitted to the platform's published measurements (1 when not calibrated)."""
+    table = load_calibration()
+    cal = table.platforms.get(plat.id)
+    return cal.scale if cal is not None and _accepted(cal, table, plat.class_.value) else 1.0
+
+
+def calibration_info(plat: Platform) -> CalibrationInfo:
+    table = load_calibration()
+    cal = table.platforms.get(plat.id)
+    klass = plat.class_.value
+    if cal is not None and _accepted(cal, table, klass):
+        band = cal.band
+        m = (msg("calibration.own", models=", ".join(cal.fit_models), points=cal.points,
+                 scale=cal.scale, band=band) if band is not None else
+             msg("calibration.own_no_band", models=", ".join(cal.fit_models), scale=cal.scale))
+        return CalibrationInfo(calibrated=True, fit_models=cal.fit_models, scale=cal.scale,
+                               points=cal.points, band=band, band_from="own", basis_msg=m)
+    band = table.class_bands.get(klass)
+    if band is not None:
+        return CalibrationInfo(calibrated=False, band=band, band_from="class",
+                               points=cal.points if cal else 0,
+                               basis_msg=msg("calibration.class", klass=klass, band=band))
+    return CalibrationInfo(calibrated=False, basis_msg=msg("calibration.none", klass=klass))

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import Field
 
 from reportgen.analysis.prediction.assumptions import Assumptions, Model
+from reportgen.analysis.prediction.calibration import CalibrationInfo
 from reportgen.analysis.prediction.costmodel import CostModel
 from reportgen.text import Msg
 
@@ -150,6 +151,9 @@ class PlatformEstimate(Model):
     cost_model: CostModel | None = Field(
         None, description="per-op-regime η and overheads used instead of the one η (e.g. the "
                           "host's calibration); None = the platform's assumptions")
+    calibration: CalibrationInfo | None = Field(
+        None, description="whether the platform's efficiencies are fitted to published "
+                          "measurements, on what, and the error band (PLATFORMS-NOTES.md §10)")
 
     def get(self, precision: str) -> PrecisionEstimate:
         for pe in self.per_precision:

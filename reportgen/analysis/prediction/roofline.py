@@ -31,6 +31,7 @@ from reportgen.analysis.prediction.assumptions import (
     efficiency_for,
     load_assumptions,
 )
+from reportgen.analysis.prediction.calibration import calibration_info
 from reportgen.analysis.prediction.costmodel import CostModel, RegimeParams
 from reportgen.analysis.prediction.estimates import (
     DTYPE_BYTES,
@@ -326,6 +327,7 @@ def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision]
                             assumptions=_assumptions(plat, eff, [_prec(p) for p in precisions],
                                                      fb, sparse),
                             per_precision=per, best_precision=best.precision if best else None,
-                            cost_model=cost_model)
+                            cost_model=cost_model,
+                            calibration=None if cost_model is not None else calibration_info(plat))
 
 
