@@ -169,6 +169,13 @@ def test_real_small_measurement_is_sane() -> None:
     assert any(o.kind == "conv" for o in prof.ops[:3])  # a CNN spends its time in convolutions
     assert any(layer.layer_type == "Conv2d" for layer in prof.layers)
     assert prof.process_peak_rss_bytes and prof.process_peak_rss_bytes > 1e6
+    q = run.quality
+    assert q is not None and q.cv == pytest.approx(lat.cv) and q.cores == run.machine.cores
+    assert q.noisy == bool(q.reasons)
+    assert q.cpu is not None and q.cpu.busy_cores > 0  # the timed runs used CPU time
+    mm = run.model_memory
+    assert mm is not None and mm.mechanism == "profiler_cpu_allocator"
+    assert mm.weights_bytes > 50_000  # DS-CNN-S: tens of thousands of fp32 parameters
     cmp = m.comparison
     assert cmp is not None, m.comparison_error
     assert cmp.total.measured_s == pytest.approx(lat.median_s)

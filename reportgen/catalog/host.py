@@ -7,7 +7,10 @@
 
 Results are cached as JSON per machine in ``$REPORTGEN_CACHE_DIR`` or
 ``${XDG_CACHE_HOME:-~/.cache}/reportgen/host-<hash>.json``; the hash covers the CPU model, the
-torch version and the core count. torch is imported lazily.
+torch version and the core count, and the file records the 1-minute load average at the time.
+A cached result taken on a quiet machine (load ≤ 0.75 × cores) is reused; one taken under load
+only while the machine is still loaded (otherwise it is measured again). ``reportgen calibrate
+--recalibrate`` refreshes it. torch is imported lazily.
 """
 
 from __future__ import annotations
@@ -103,7 +106,12 @@ def measure() -> dict[str, Any]:
         ram_gb: float | None = psutil.virtual_memory().total / 1e9
     except Exception:  # psutil missing or unsupported OS: capacity stays unknown
         ram_gb = None
+    try:
+        load: float | None = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = None
     return {
+        "load_avg_1m": load,
         "cpu_model": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -121,13 +129,31 @@ def measure() -> dict[str, Any]:
     }
 
 
+QUIET_LOAD_PER_CORE = 0.75
+
+
+def _quiet(load: float | None, cores: int | None) -> bool:
+    return load is not None and bool(cores) and load <= QUIET_LOAD_PER_CORE * (cores or 1)
+
+
+def _reusable(data: dict[str, Any]) -> bool:
+    """A cached benchmark taken on a quiet machine is always reused; one taken under load (or
+    before the load was recorded) only while the machine is still loaded."""
+    try:
+        now: float | None = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return True
+    cores = os.cpu_count()
+    return _quiet(data.get("load_avg_1m"), cores) or not _quiet(now, cores)
+
+
 def load_or_measure(refresh: bool = False) -> dict[str, Any]:
     """Cached measurements for this machine; measured (and cached) when absent or ``refresh``."""
     path = cache_path()
     if not refresh and path.is_file():
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            if "peaks_tflops" in data and "copy_gbps" in data:
+            if "peaks_tflops" in data and "copy_gbps" in data and _reusable(data):
                 return data
         except (OSError, ValueError):
             pass

@@ -231,8 +231,24 @@ class Power(Strict):
 MemoryModel = Literal["dram", "param_cache", "on_chip", "mcu"]
 
 
+class CalibrationPoint(Strict):
+    """A published latency measurement of a reference model on this platform: fitting data (at
+    most two per platform, ``use: fit``) or validation data (``use: validate``)."""
+
+    model: str = Field(description="model card id, e.g. mobilenet_v2")
+    input: str = Field(description="input as published, e.g. 1x3x224x224")
+    precision: str
+    runtime: str = Field(description="e.g. TensorRT 8.6, LiteRT (XNNPACK), Edge TPU compiler")
+    runtime_kind: Literal["eager", "compiled"] = "compiled"
+    batch: int = Field(1, ge=1)
+    latency_ms: float = Field(gt=0)
+    url: str = Field(description="primary source (vendor documentation or datasheet)")
+    use: Literal["fit", "validate"] = "validate"
+    note: str | None = None
+
+
 class Platform(Strict):
-    """One hardware platform. See PLATFORMS-NOTES for the conventions behind the numbers."""
+    """One hardware platform. Conventions: reportgen/catalog/PLATFORMS-NOTES.md."""
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
@@ -273,6 +289,8 @@ class Platform(Strict):
     evidence: dict[str, list[str]] = Field(default_factory=dict)
     confidence: str | None = None
     sources: list[Source] = Field(default_factory=list)
+    calibration: list[CalibrationPoint] = Field(
+        default_factory=list, description="published measurements; ≤ 2 with use: fit")
 
     # ------------------------------------------------------------------ validation
     @model_validator(mode="after")
@@ -297,6 +315,12 @@ class Platform(Strict):
             for s in srcs:
                 if s not in ids:
                     problems.append(f"evidence.{key}: '{s}' is not in sources")
+        if sum(c.use == "fit" for c in self.calibration) > 2:
+            problems.append("calibration: at most two points may be used for fitting (use: fit); "
+                            "the rest are validation")
+        for c in self.calibration:
+            if not c.url.startswith("https://"):
+                problems.append(f"calibration.{c.model}: url must be an https primary source")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -190,10 +190,12 @@ def models(
 
 def _register_subcommands() -> None:
     """Commands defined in their own modules (profiling, the platform catalog)."""
+    from reportgen.cli.calibrate import register as register_calibrate
     from reportgen.cli.platforms import app as platforms_app
     from reportgen.cli.profile import register as register_profile
 
     register_profile(app)
+    register_calibrate(app)
     app.add_typer(platforms_app, name="platforms")
 
 

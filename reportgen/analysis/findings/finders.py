@@ -152,6 +152,23 @@ def _memory_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimat
     return out[: th["memory_max"]]
 
 
+def usable_measurements(measurements: Any, platform_id: str | None) -> Any:
+    """``measurements`` when they may feed findings for ``platform_id``, else None.
+
+    A measurement informs only the machine it ran on: the host's profile never enters a
+    target's (Jetson, MCU, ...) bottleneck list. A noisy measurement or one holding a physically
+    impossible result (faster than the ideal bound, more threads much slower) feeds none."""
+    if measurements is None:
+        return None
+    cmp = getattr(measurements, "comparison", None)
+    if cmp is None or platform_id is None or cmp.platform_id != platform_id:
+        return None
+    quality = getattr(getattr(measurements, "run", None), "quality", None)
+    if quality is not None and not quality.trusted:
+        return None
+    return measurements
+
+
 def _class_comparisons(measurements: Any) -> list[tuple[str, float, float]]:
     """(op class, measured_s, predicted_s) per op class from ``result.measurements``."""
     times = getattr(measurements, "class_times", None)
@@ -398,6 +415,7 @@ def find_bottlenecks(trace: Trace | None, costs: CostAnalysis | None,
                          scaling=probe)
     budget = constraints.latency_ms / 1e3 if constraints and constraints.latency_ms else None
     rep.latency_budget_s = budget
+    measurements = usable_measurements(measurements, rep.platform_id)
     pe = baseline_precision(est, trace.dtype if trace else "float32") if est else None
     if est is None:
         rep.missing.append("findings.missing.roofline")

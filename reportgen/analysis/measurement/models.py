@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.analysis.measurement.quality import MeasurementQuality
 from reportgen.analysis.measurement.timing import LatencyStats
 
 FILE_KIND = "reportgen-measurements"
@@ -107,8 +108,29 @@ class ProfilePass(Strict):
     peak_allocated_bytes: int | None = Field(None, description="peak of profiler-tracked "
                                                                "allocations during a pass")
     device_peak_bytes: int | None = Field(None, description="torch.cuda.max_memory_allocated")
+    device_baseline_bytes: int | None = Field(None, description="torch.cuda.memory_allocated "
+                                                                "before the profiled pass")
     process_peak_rss_bytes: int | None = Field(None, description="peak RSS of the whole process "
                                                                  "since it started")
+
+
+class ModelMemory(Strict):
+    """Memory of the model itself (not of the whole process), measured on the device it ran on.
+
+    ``weights_bytes``: bytes of the materialised parameters and buffers (tensor.nbytes, summed
+    once per storage). ``forward_peak_bytes``: the allocator's peak above what was allocated
+    before a forward: activations, workspaces and outputs. ``mechanism`` names how it was read:
+    ``profiler_cpu_allocator`` = torch.profiler memory events (CPU allocator alloc/free, running
+    sum over one profiled pass); ``cuda_max_memory_allocated`` = torch.cuda.max_memory_allocated
+    minus memory_allocated before the pass (CUDA caching allocator)."""
+
+    weights_bytes: int
+    forward_peak_bytes: int | None = None
+    mechanism: Literal["profiler_cpu_allocator", "cuda_max_memory_allocated"]
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + (self.forward_peak_bytes or 0)
 
 
 class MeasuredRun(Strict):
@@ -131,6 +153,9 @@ class MeasuredRun(Strict):
     seconds: float = Field(description="wall time of the whole measurement, s")
     measured_at: str
     notes: list[str] = Field(default_factory=list)
+    quality: MeasurementQuality | None = Field(
+        None, description="load/clock before and after, CPU use, contention and rejections")
+    model_memory: ModelMemory | None = None
 
 
 class MeasurementsFile(Strict):

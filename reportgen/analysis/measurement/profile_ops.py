@@ -118,7 +118,9 @@ def profile_pass(model: Any, run: Callable[[], Any], *, device: str = "cpu", ite
     activities = [ProfilerActivity.CPU]
     if device == "cuda":
         activities.append(ProfilerActivity.CUDA)
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    baseline = int(torch.cuda.memory_allocated()) if device == "cuda" else None
     # one untimed step inside the profiler first: the first profiled call pays set-up costs
     sched = schedule(wait=0, warmup=1, active=iterations, repeat=1)
     with leaf_module_ranges(model), profile(activities=activities, record_shapes=True,
@@ -181,6 +183,7 @@ def profile_pass(model: Any, run: Callable[[], Any], *, device: str = "cpu", ite
         wall_time_s=wall, ops=rows[:top], by_group=dict(by_group), layers=layer_rows,
         outside_leaf_modules_s=max(0.0, fwd - in_layers), peak_allocated_bytes=_peak(mem_events, n),
         device_peak_bytes=int(torch.cuda.max_memory_allocated()) if use_device else None,
+        device_baseline_bytes=baseline,
         process_peak_rss_bytes=peak_rss_bytes())
 
 

@@ -12,7 +12,8 @@ For each op, at precision ``p`` on the platform's default compute unit:
 
 Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
 Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
-Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+Platform rules (reportgen/catalog/PLATFORMS-NOTES.md §4–5): Edge TPU parameter cache +
+host-link streaming and
 rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.analysis.prediction.calibration import platform_scale
 from reportgen.catalog.schema import Figure, Platform
 from reportgen.spec.schema import Precision
 from reportgen.text import Msg, msg
@@ -68,9 +70,12 @@ def load_assumptions() -> AssumptionsConfig:
 OVERRIDDEN = "(overridden in the spec)"
 
 
-def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None
-                   ) -> Efficiency:
-    """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides."""
+def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None,
+                   *, calibrated: bool = True) -> Efficiency:
+    """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides.
+
+    ``calibrated``: divide η_c, η_m and multiply the overhead by the scale fitted to the
+    platform's published measurements (``calibration.py``; η clipped at 1). Overrides win."""
     cfg = load_assumptions()
     base = cfg.classes[platform.class_.value].model_dump()
     base.update(cfg.platforms.get(platform.id, {}))
@@ -79,6 +84,12 @@ def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | 
     if overrides:
         base.update(overrides)
         base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
+    elif calibrated:
+        s = platform_scale(platform)
+        if s != 1.0:
+            base["eta_c"] = min(1.0, base["eta_c"] / s)
+            base["eta_m"] = min(1.0, base["eta_m"] / s)
+            base["op_overhead_us"] = base["op_overhead_us"] * s
     return Efficiency.model_validate(base)
 
 

@@ -12,7 +12,8 @@ For each op, at precision ``p`` on the platform's default compute unit:
 
 Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
 Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
-Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+Platform rules (reportgen/catalog/PLATFORMS-NOTES.md §4–5): Edge TPU parameter cache +
+host-link streaming and
 rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
 """
 
@@ -23,6 +24,8 @@ from typing import Literal
 from pydantic import Field
 
 from reportgen.analysis.prediction.assumptions import Assumptions, Model
+from reportgen.analysis.prediction.calibration import CalibrationInfo
+from reportgen.analysis.prediction.costmodel import CostModel
 from reportgen.text import Msg
 
 DTYPE_BYTES: dict[str, float] = {
@@ -142,6 +145,12 @@ class PlatformEstimate(Model):
     assumptions: Assumptions
     per_precision: list[PrecisionEstimate]
     best_precision: str | None = Field(None, description="lowest predicted latency among runnable")
+    cost_model: CostModel | None = Field(
+        None, description="per-op-regime η and overheads used instead of the one η (e.g. the "
+                          "host's calibration); None = the platform's assumptions")
+    calibration: CalibrationInfo | None = Field(
+        None, description="whether the platform's efficiencies are fitted to published "
+                          "measurements, on what, and the error band (PLATFORMS-NOTES.md §10)")
 
     def get(self, precision: str) -> PrecisionEstimate:
         for pe in self.per_precision:

@@ -12,7 +12,8 @@ For each op, at precision ``p`` on the platform's default compute unit:
 
 Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
 Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
-Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+Platform rules (reportgen/catalog/PLATFORMS-NOTES.md §4–5): Edge TPU parameter cache +
+host-link streaming and
 rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
 """
 
@@ -30,6 +31,8 @@ from reportgen.analysis.prediction.assumptions import (
     efficiency_for,
     load_assumptions,
 )
+from reportgen.analysis.prediction.calibration import calibration_info
+from reportgen.analysis.prediction.costmodel import CostModel, RegimeParams
 from reportgen.analysis.prediction.estimates import (
     DTYPE_BYTES,
     Bound,
@@ -120,6 +123,26 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
                       memory_time_s=tm, ideal_time_s=ideal, predicted_time_s=pred, bound=bound)
 
 
+def _regime_efficiency(p: RegimeParams, cache: dict[int, Efficiency]) -> Efficiency:
+    e = cache.get(id(p))
+    if e is None:
+        e = cache[id(p)] = Efficiency(eta_c=p.eta_c, eta_m=p.eta_m, op_overhead_us=p.overhead_us)
+    return e
+
+
+def _efficiencies(records: list[OpRecord], eff: Efficiency, cost_model: CostModel | None
+                  ) -> list[Efficiency]:
+    """Per-op η and overhead: the cost model's regime parameters, or ``eff`` for every op."""
+    if cost_model is None:
+        return [eff] * len(records)
+    cache: dict[int, Efficiency] = {}
+    out = []
+    for r in records:
+        p = cost_model.for_op(r)
+        out.append(eff if p is None else _regime_efficiency(p, cache))
+    return out
+
+
 def trace_element_bytes(trace: Trace) -> float:
     return DTYPE_BYTES.get(trace.dtype.replace("torch.", ""), 4.0)
 
@@ -127,8 +150,12 @@ def trace_element_bytes(trace: Trace) -> float:
 def estimate_precision(trace: Trace, platform: Platform, precision: Precision | str, *,
                        batch_size: int = 1, efficiency: Efficiency | None = None,
                        fallback: Platform | None = None, sparse: bool = False,
-                       keep_ops: bool = True) -> PrecisionEstimate:
-    """Predict ``trace`` on ``platform`` at one precision (see module docstring)."""
+                       keep_ops: bool = True, cost_model: CostModel | None = None
+                       ) -> PrecisionEstimate:
+    """Predict ``trace`` on ``platform`` at one precision (see module docstring).
+
+    ``cost_model``: per-regime η and overheads (``costmodel.py``) for the device's ops instead
+    of the one ``efficiency`` (fallback-host ops keep their platform's assumptions)."""
     p = _prec(precision)
     eff = efficiency or efficiency_for(platform)
     el = trace_element_bytes(trace)
@@ -163,7 +190,10 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     cut, cut_reason = _first_unsupported(trace.records, platform)
     device_ops = trace.records if cut is None else trace.records[:cut]
     host_ops = [] if cut is None else trace.records[cut:]
-    ops = [op_estimate(r, p, peak, bw, eff, on_chip_memory=on_chip) for r in device_ops]
+    effs = _efficiencies(device_ops, eff, cost_model)
+    ops = [op_estimate(r, p, peak, bw, e, on_chip_memory=on_chip)
+           for r, e in zip(device_ops, effs, strict=True)]
+    overheads = [e.op_overhead_us for e in effs]
     if host_ops:
         out.fallback_from_op = host_ops[0].index
         out.fallback_ops = len(host_ops)
@@ -179,6 +209,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
                     for r in host_ops]
             for o in hops:
                 o.on_device = False
+            overheads += [heff.op_overhead_us] * len(hops)
             ops += hops
             out.fallback_time_s = sum(o.predicted_time_s or 0.0 for o in hops)
             if any(o.predicted_time_s is None for o in hops if o.kind != "view"):
@@ -229,7 +260,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     else:
         out.ideal_latency_s = ideal
         out.predicted_latency_s = pred
-    out.overhead_time_s = sum(eff.op_overhead_us * 1e-6 for o in ops
+    out.overhead_time_s = sum(oh * 1e-6 for o, oh in zip(ops, overheads, strict=False)
                               if o.bound != "none" and o.predicted_time_s is not None)
     out.total_bytes = sum(o.bytes for o in ops)
     out.compute_bound_ops = sum(o.bound == "compute" for o in ops)
@@ -270,11 +301,13 @@ def _by_kind(ops: list[OpEstimate], total: float) -> list[KindBreakdown]:
 def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision] | list[str],
              *, batch_size: int = 1, efficiency: dict[str, Any] | Efficiency | None = None,
              fallback: Platform | str | None = "auto", sparse: bool = False,
-             keep_ops: bool = True) -> PlatformEstimate:
+             keep_ops: bool = True, cost_model: CostModel | None = None) -> PlatformEstimate:
     """Roofline of ``trace`` on ``platform`` for every precision in ``precisions``.
 
     ``fallback``: host platform for ops a USB/PCIe accelerator cannot run ("auto" = the one in
-    assumptions.yaml, None = not predicted). ``batch_size``: samples per forward pass."""
+    assumptions.yaml, None = not predicted). ``batch_size``: samples per forward pass.
+    ``cost_model``: per-op-regime η and overheads (``costmodel.py``; e.g. the host's
+    calibration), shown in the assumptions; None = the platform's one η and overhead."""
     plat = get_platform(platform) if isinstance(platform, str) else platform
     eff = efficiency_for(plat, efficiency)
     fb: Platform | None
@@ -286,13 +319,16 @@ def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision]
     else:
         fb = fallback
     per = [estimate_precision(trace, plat, p, batch_size=batch_size, efficiency=eff, fallback=fb,
-                              sparse=sparse, keep_ops=keep_ops) for p in precisions]
+                              sparse=sparse, keep_ops=keep_ops, cost_model=cost_model)
+           for p in precisions]
     runnable = [pe for pe in per if pe.status == "ok" and pe.predicted_latency_s]
     best = min(runnable, key=lambda pe: pe.predicted_latency_s or math.inf, default=None)
     return PlatformEstimate(platform_id=plat.id, platform_name=plat.name,
                             platform_class=plat.class_.value, batch_size=batch_size,
                             assumptions=_assumptions(plat, eff, [_prec(p) for p in precisions],
                                                      fb, sparse),
-                            per_precision=per, best_precision=best.precision if best else None)
+                            per_precision=per, best_precision=best.precision if best else None,
+                            cost_model=cost_model,
+                            calibration=None if cost_model is not None else calibration_info(plat))
 
 

@@ -12,7 +12,8 @@ For each op, at precision ``p`` on the platform's default compute unit:
 
 Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
 Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
-Platform rules (PLATFORMS-NOTES §4–5): Edge TPU parameter cache + host-link streaming and
+Platform rules (reportgen/catalog/PLATFORMS-NOTES.md §4–5): Edge TPU parameter cache +
+host-link streaming and
 rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
 """
 

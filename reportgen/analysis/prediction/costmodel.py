@@ -1,0 +1,191 @@
+"""A per-op cost model: op kind × shape regime → achieved throughput and per-op overhead, per
+runtime kind. Pure Python, no torch.
+
+One η per platform cannot fit both a dense 3×3 convolution (close to the matmul rate) and a
+depthwise convolution or a tiny elementwise op (far below it, dominated by dispatch). So each op
+is put into a **regime** (``regime_of``) and each regime has its own three numbers:
+
+    t(op) = overhead_us · 1e-6 + max(F / (η_c · P_peak), B / (η_m · BW))          [s]
+
+where F = FLOPs and B = bytes of the op at the prediction's precision (the same un-fused counts as
+the roofline), P_peak and BW the platform's peak and bandwidth. The achieved throughput of a
+regime, F / t, is therefore a saturating curve of the op's size: overhead-bound for small ops,
+η_c · P_peak (or η_m · BW) for large ones. η ≤ 1 always, so the ideal (η = 1, no overhead) time is
+a lower bound of every prediction.
+
+Where the numbers come from (``RegimeParams.origin``):
+
+* ``calibrated``: fitted to micro-benchmarks on this machine (``reportgen calibrate``,
+  ``host_calibration.py``), eager PyTorch: the fit minimises the squared *relative* error over a
+  grid of (η_c, η_m) with the overhead solved in closed form;
+* ``assumed``: the platform class's η and per-op overhead from ``catalog/assumptions.yaml``
+  (unsourced), the same for every regime: targets until their published measurements calibrate
+  them.
+
+Runtime kind: ``eager`` (PyTorch dispatching op by op: measured per-op overhead) or ``compiled``
+(TensorRT / ONNX Runtime / LiteRT / a vendor compiler: one graph, the class's compiled per-op
+overhead from assumptions.yaml). A compiled model keeps the measured throughputs but not the
+eager dispatch cost; folding and fusion (fewer ops) are the runtime's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum, unique
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen.analysis.counting.records import OpKind, OpRecord
+
+RuntimeKind = Literal["eager", "compiled"]
+
+# GEMMs with fewer multiply-accumulates than this are "small" (GEMV, batch-1 heads): their
+# achieved rate is bounded by packing and dispatch, not by the FMA units
+GEMM_SMALL_MACS = 1 << 22
+
+
+@unique
+class Regime(StrEnum):
+    dense_conv = "dense_conv"
+    depthwise_conv = "depthwise_conv"  # depthwise and grouped convolutions
+    pointwise_conv = "pointwise_conv"  # 1×1 convolutions (a GEMM over pixels)
+    gemm_small = "gemm_small"
+    gemm_large = "gemm_large"
+    attention = "attention"
+    elementwise = "elementwise"
+    normalization = "normalization"
+    reduction = "reduction"
+    embedding = "embedding"
+    data_movement = "data_movement"
+
+
+def regime_of(r: OpRecord) -> Regime | None:
+    """The regime of one op (None for views: no kernel runs)."""
+    k = r.kind
+    if k == OpKind.view:
+        return None
+    if k == OpKind.conv:
+        if len(r.input_shapes) >= 2 and len(r.input_shapes[1]) >= 3 and len(r.input_shapes[0]) > 1:
+            w, x = r.input_shapes[1], r.input_shapes[0]
+            if w[1] > 0 and x[1] // w[1] > 1:
+                return Regime.depthwise_conv
+            if all(d == 1 for d in w[2:]):
+                return Regime.pointwise_conv
+        return Regime.dense_conv
+    if k == OpKind.matmul:
+        return Regime.gemm_small if r.macs < GEMM_SMALL_MACS else Regime.gemm_large
+    return {OpKind.attention: Regime.attention, OpKind.normalization: Regime.normalization,
+            OpKind.reduction: Regime.reduction, OpKind.embedding: Regime.embedding,
+            OpKind.data_movement: Regime.data_movement}.get(k, Regime.elementwise)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegimeParams(Strict):
+    """Achieved efficiency (fractions of the platform's peak / bandwidth) and per-op overhead."""
+
+    eta_c: float = Field(gt=0, le=1)
+    eta_m: float = Field(gt=0, le=1)
+    overhead_us: float = Field(ge=0)
+    origin: Literal["calibrated", "assumed"]
+    points: int = Field(0, description="micro-benchmark points fitted (0 = assumed)")
+    fit_error: float | None = Field(None, description="RMS of measured/fitted − 1 over the points")
+
+
+class CostModel(Strict):
+    """Per-regime parameters for one platform and runtime kind (see the module docstring)."""
+
+    platform_id: str
+    runtime_kind: RuntimeKind
+    params: dict[Regime, RegimeParams]
+    default: RegimeParams = Field(description="for regimes without their own parameters")
+    basis: Literal["host_calibration", "assumptions"]
+    calibrated_at: str | None = None
+
+    def for_op(self, r: OpRecord) -> RegimeParams | None:
+        reg = regime_of(r)
+        if reg is None:
+            return None
+        return self.params.get(reg, self.default)
+
+    @property
+    def calibrated(self) -> bool:
+        return any(p.origin == "calibrated" for p in self.params.values())
+
+
+def op_time(flops: float, nbytes: float, peak: float | None, bw: float | None,
+            p: RegimeParams) -> float | None:
+    """Predicted time of one op, s (None when neither rate is known)."""
+    tc = flops / (p.eta_c * peak) if peak and flops else (0.0 if not flops else None)
+    tm = nbytes / (p.eta_m * bw) if bw and nbytes else (0.0 if not nbytes else None)
+    if (tc is None and flops) and not tm:  # the work that dominates has no known rate
+        return None
+    known = [t for t in (tc, tm) if t is not None]
+    return p.overhead_us * 1e-6 + max(known) if known else None
+
+
+def uniform(platform_id: str, runtime_kind: RuntimeKind, eta_c: float, eta_m: float,
+            overhead_us: float) -> CostModel:
+    """The assumed model: the same η and overhead for every regime (today's roofline)."""
+    p = RegimeParams(eta_c=eta_c, eta_m=eta_m, overhead_us=overhead_us, origin="assumed")
+    return CostModel(platform_id=platform_id, runtime_kind=runtime_kind, params={}, default=p,
+                     basis="assumptions")
+
+
+def for_runtime(model: CostModel, runtime_kind: RuntimeKind, compiled_overhead_us: float) -> CostModel:
+    """``model`` for another runtime kind: a compiled runtime keeps the achieved throughputs and
+    replaces every regime's measured dispatch overhead by the compiled per-op overhead."""
+    if runtime_kind == model.runtime_kind:
+        return model
+    if runtime_kind == "eager":
+        raise ValueError("an eager model is only measured, never derived from a compiled one")
+
+    def swap(p: RegimeParams) -> RegimeParams:
+        return p.model_copy(update={"overhead_us": compiled_overhead_us})
+
+    return model.model_copy(update={"runtime_kind": runtime_kind,
+                                    "params": {k: swap(v) for k, v in model.params.items()},
+                                    "default": swap(model.default)})
+
+
+# ---------------------------------------------------------------------------- fitting
+
+Sample = tuple[float, float, float]  # (ideal compute time F/P, ideal memory time B/BW, measured t), s
+
+
+def _grid(lo: float = 0.005, hi: float = 1.0, n: int = 48) -> list[float]:
+    r = (hi / lo) ** (1 / (n - 1))
+    return [lo * r**i for i in range(n)]
+
+
+def _overhead(samples: list[Sample], ec: float, em: float) -> tuple[float, float]:
+    """Closed-form overhead (≥ 0, s) minimising Σ((a + m_i − t_i) / t_i)² and that sum."""
+    ms = [max(c / ec, m / em) for c, m, _ in samples]
+    num = sum((t - mi) / t**2 for (_, _, t), mi in zip(samples, ms, strict=True))
+    den = sum(1 / t**2 for _, _, t in samples)
+    a = max(0.0, num / den)
+    sse = sum(((a + mi - t) / t) ** 2 for (_, _, t), mi in zip(samples, ms, strict=True))
+    return a, sse
+
+
+def fit_regime(samples: list[Sample]) -> RegimeParams:
+    """Fit (η_c, η_m, overhead) of one regime to ``samples`` (see ``Sample``)."""
+    good = [s for s in samples if s[2] > 0]
+    if not good:
+        raise ValueError("no positive timings to fit")
+    best: tuple[float, float, float, float] | None = None
+    grid = _grid()
+    for ec in grid:
+        for em in grid:
+            a, sse = _overhead(good, ec, em)
+            # ties (a term that never binds): prefer the larger η, the less pessimistic one
+            if best is None or sse < best[0] - 1e-12 or (abs(sse - best[0]) <= 1e-12 and ec + em > best[1] + best[2]):
+                best = (sse, ec, em, a)
+    assert best is not None
+    sse, ec, em, a = best
+    return RegimeParams(eta_c=round(ec, 4), eta_m=round(em, 4), overhead_us=round(a * 1e6, 3),
+                        origin="calibrated", points=len(good),
+                        fit_error=math.sqrt(sse / len(good)))

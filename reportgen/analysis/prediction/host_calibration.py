@@ -1,0 +1,262 @@
+"""``reportgen calibrate``: fit the per-op cost model (``costmodel.py``) of this machine from
+micro-benchmarks, eager PyTorch on the CPU (fp32, default intra-op threads).
+
+Each micro-benchmark is a one-op module (a 3×3 conv, a depthwise conv, a 1×1 conv, small and
+large GEMMs, attention, add/ReLU, batch/layer norm, softmax, mean, embedding gather, cat/copy) at
+3–6 sizes spanning what the model cards use. Its F and B come from the project's own dispatcher
+trace on meta tensors (so they are counted exactly as a model's ops are), its time is the median
+of repeated runs after a warm-up. The samples of one regime are fitted by ``fit_regime``.
+
+Cache: ``<cache_dir>/calibration-<hash>.json`` (``catalog.host.cache_dir``: $REPORTGEN_CACHE_DIR
+or ~/.cache/reportgen). The hash covers the machine's identity (CPU model, logical cores, torch
+version, intra-op threads); the file also records the 1-minute load average before and after.
+A cached calibration is reused only when its identity matches and it was taken on a quiet
+machine (load ≤ ``QUIET_LOAD_PER_CORE`` × cores during it); one taken under load is reused only
+while the machine is still loaded, and is marked noisy. ``--recalibrate`` always measures again.
+torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reportgen.analysis.prediction.costmodel import CostModel, Regime, RegimeParams, fit_regime
+
+QUIET_LOAD_PER_CORE = 0.75
+CALIBRATION_VERSION = 1
+
+
+class HostIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_model: str
+    cores: int | None
+    torch: str
+    threads: int
+
+    def key(self) -> str:
+        raw = f"{self.cpu_model}|{self.cores}|{self.torch}|{self.threads}|v{CALIBRATION_VERSION}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+class HostCalibration(BaseModel):
+    """What ``reportgen calibrate`` caches: identity, load, the fitted model and the raw points."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    identity: HostIdentity
+    load_before: float | None
+    load_after: float | None
+    quiet: bool = Field(description="load ≤ QUIET_LOAD_PER_CORE × cores before and after")
+    peak_flops: float = Field(description="host fp32 matmul peak the η refer to, FLOP/s")
+    bandwidth: float = Field(description="host copy bandwidth the η refer to, B/s")
+    model: CostModel
+    points: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="regime, case, F, B, measured median s")
+    seconds: float
+    measured_at: str
+
+
+def identity() -> HostIdentity:
+    import torch
+
+    from reportgen.catalog.host import cpu_model
+
+    return HostIdentity(cpu_model=cpu_model(), cores=os.cpu_count(), torch=str(torch.__version__),
+                        threads=torch.get_num_threads())
+
+
+def cache_path(ident: HostIdentity) -> Path:
+    from reportgen.catalog.host import cache_dir
+
+    return cache_dir() / f"calibration-{ident.key()}.json"
+
+
+def load_avg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
+def is_quiet(load: float | None, cores: int | None) -> bool:
+    return load is None or not cores or load <= QUIET_LOAD_PER_CORE * cores
+
+
+def reusable(cal: HostCalibration, ident: HostIdentity, load_now: float | None) -> bool:
+    """A cached calibration is used only for the same machine identity, and (quiet) always or
+    (taken under load) only while the machine is still loaded."""
+    if cal.identity != ident:
+        return False
+    return cal.quiet or not is_quiet(load_now, ident.cores)
+
+
+# ---------------------------------------------------------------------------- micro-benchmarks
+
+def cases() -> list[tuple[str, Callable[[], tuple[Any, tuple[Any, ...]]]]]:
+    """(name, builder → (module, example args on CPU)) for every micro-benchmark."""
+    import torch
+    from torch import nn
+
+    def conv(c_in: int, c_out: int, hw: int, k: int, groups: int = 1) -> Callable[[], Any]:
+        return lambda: (nn.Conv2d(c_in, c_out, k, padding=k // 2, groups=groups, bias=False),
+                        (torch.randn(1, c_in, hw, hw),))
+
+    def lin(m: int, k: int, n: int) -> Callable[[], Any]:
+        return lambda: (nn.Linear(k, n), (torch.randn(m, k),))
+
+    class Fn(nn.Module):
+        def __init__(self, f: Callable[..., Any]) -> None:
+            super().__init__()
+            self.f = f
+
+        def forward(self, *a: Any) -> Any:
+            return self.f(*a)
+
+    def fn(f: Callable[..., Any], *shapes: tuple[int, ...]) -> Callable[[], Any]:
+        return lambda: (Fn(f), tuple(torch.randn(*s) for s in shapes))
+
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    out: list[tuple[str, Callable[[], Any]]] = []
+    for c_in, c_out, hw in [(16, 32, 56), (32, 64, 56), (64, 64, 28), (128, 128, 14), (256, 256, 7)]:
+        out.append((f"conv3x3 {c_in}->{c_out} {hw}x{hw}", conv(c_in, c_out, hw, 3)))
+    for c, hw in [(32, 112), (96, 56), (144, 28), (384, 14), (960, 7)]:
+        out.append((f"depthwise3x3 {c} {hw}x{hw}", conv(c, c, hw, 3, groups=c)))
+    for c_in, c_out, hw in [(32, 16, 112), (64, 256, 56), (256, 64, 28), (512, 1024, 14), (960, 160, 7)]:
+        out.append((f"conv1x1 {c_in}->{c_out} {hw}x{hw}", conv(c_in, c_out, hw, 1)))
+    for m, k, n in [(1, 256, 256), (1, 1024, 1000), (8, 512, 512), (100, 64, 128), (1, 2048, 1000)]:
+        out.append((f"linear {m}x{k}->{n}", lin(m, k, n)))
+    for m, k, n in [(128, 768, 768), (128, 768, 3072), (512, 512, 512), (1024, 1024, 1024)]:
+        out.append((f"linear {m}x{k}->{n}", lin(m, k, n)))
+    for b, h, s, d in [(1, 4, 64, 32), (1, 12, 128, 64), (1, 8, 256, 64)]:
+        out.append((f"sdpa {h}x{s}x{d}", fn(sdpa, (b, h, s, d), (b, h, s, d), (b, h, s, d))))
+    for n in [1_000, 30_000, 300_000, 3_000_000]:
+        out.append((f"add {n}", fn(torch.add, (n,), (n,))))
+        out.append((f"relu {n}", fn(torch.relu, (n,))))
+    for c, hw in [(32, 112), (128, 28), (512, 7)]:
+        out.append((f"batchnorm {c} {hw}x{hw}", lambda c=c, hw=hw: (nn.BatchNorm2d(c).eval(),
+                                                                   (torch.randn(1, c, hw, hw),))))
+    for s, d in [(16, 64), (128, 768), (512, 1024)]:
+        out.append((f"layernorm {s}x{d}", lambda s=s, d=d: (nn.LayerNorm(d), (torch.randn(1, s, d),))))
+        out.append((f"softmax {s}x{d}", fn(lambda x: torch.softmax(x, -1), (1, s, d))))
+    for c, hw in [(64, 56), (512, 14), (1280, 7)]:
+        out.append((f"mean {c} {hw}x{hw}", fn(lambda x: x.mean((2, 3)), (1, c, hw, hw))))
+    for rows, dim in [(100, 32), (1_000, 64), (10_000, 64)]:
+        out.append((f"embedding {rows}x{dim}", lambda rows=rows, dim=dim: (
+            nn.Embedding(50_000, dim), (torch.randint(0, 50_000, (rows,)),))))
+    for n in [10_000, 300_000, 3_000_000]:
+        out.append((f"cat {n}", fn(lambda a, b: torch.cat([a, b]), (n,), (n,))))
+        out.append((f"transpose-copy {n}", fn(lambda a: a.t().contiguous(), (n // 100, 100))))
+    return out
+
+
+def _counted(module: Any, args: tuple[Any, ...]) -> list[tuple[Regime, float, float]]:
+    """(regime, F, B) of every non-view op of one forward, from the meta trace."""
+    import copy
+
+    from reportgen.analysis.counting.trace import trace_forward
+    from reportgen.analysis.prediction.costmodel import regime_of
+
+    meta = copy.deepcopy(module).to("meta")
+    margs = tuple(a.to("meta") for a in args)
+    trace, _, _ = trace_forward(meta, margs)
+    out = []
+    for r in trace.records:
+        reg = regime_of(r)
+        if reg is not None and (r.total_flops or r.bytes_moved):
+            out.append((reg, float(r.total_flops), float(r.bytes_moved)))
+    return out
+
+
+def _median_time(run: Callable[[], Any], *, warmup: int = 3, min_runs: int = 15,
+                 budget_s: float = 0.6, timer: Callable[[], float] = time.perf_counter) -> float:
+    for _ in range(warmup):
+        run()
+    samples: list[float] = []
+    start = timer()
+    while len(samples) < min_runs or (timer() - start < budget_s and len(samples) < 200):
+        t0 = timer()
+        run()
+        samples.append(timer() - t0)
+        if timer() - start > 4 * budget_s and len(samples) >= 5:
+            break
+    return statistics.median(samples)
+
+
+def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None = None,
+              budget_per_case_s: float = 0.6) -> HostCalibration:
+    """Run every micro-benchmark, fit each regime, return the calibration (not cached)."""
+    import torch
+
+    say = log or (lambda s: None)
+    ident = identity()
+    load0 = load_avg()
+    t_start = time.perf_counter()
+    peak = float(host_bench["peaks_tflops"]["fp32"]) * 1e12
+    bw = float(host_bench["copy_gbps"]) * 1e9
+    samples: dict[Regime, list[tuple[float, float, float]]] = defaultdict(list)
+    points: list[dict[str, Any]] = []
+    for name, make in cases():
+        module, args = make()
+        module.eval()
+        ops = _counted(module, args)
+        if not ops or len({o[0] for o in ops}) != 1:  # the time must belong to one regime
+            say(f"skip {name}: ops of {sorted({o[0].value for o in ops})}")
+            continue
+        # a case traced as k ops of one regime (attention decomposed into bmm/softmax/...)
+        # is k average ops: per-op time, F and B are the case's divided by k
+        k = len(ops)
+        reg, F, B = ops[0][0], sum(o[1] for o in ops), sum(o[2] for o in ops)
+        with torch.inference_mode():
+            t = _median_time(lambda m=module, a=args: m(*a), budget_s=budget_per_case_s)
+        samples[reg].append((F / peak / k, B / bw / k, t / k))
+        points.append({"regime": reg.value, "case": name, "ops": k, "flops": F, "bytes": B,
+                       "median_s": t})
+        say(f"{name}: {t * 1e6:.1f} µs")
+    params = {reg: fit_regime(s) for reg, s in samples.items()}
+    load1 = load_avg()
+    # ops of a regime without its own benchmark fall back to the elementwise fit
+    default = params.get(Regime.elementwise) or RegimeParams(eta_c=0.5, eta_m=0.7, overhead_us=5.0,
+                                                             origin="assumed")
+    model = CostModel(platform_id="host", runtime_kind="eager", params=params, default=default,
+                      basis="host_calibration", calibrated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return HostCalibration(
+        identity=ident, load_before=load0, load_after=load1,
+        quiet=is_quiet(load0, ident.cores) and is_quiet(load1, ident.cores), peak_flops=peak,
+        bandwidth=bw, model=model, points=points, seconds=time.perf_counter() - t_start,
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def load_or_calibrate(recalibrate: bool = False, *, log: Callable[[str], None] | None = None,
+                      measure_if_missing: bool = True) -> HostCalibration | None:
+    """The cached calibration when ``reusable``; else calibrate (and cache) or return None."""
+    from reportgen.catalog.host import load_or_measure
+
+    ident = identity()
+    path = cache_path(ident)
+    if not recalibrate and path.is_file():
+        try:
+            cal = HostCalibration.model_validate_json(path.read_text(encoding="utf-8"))
+            if reusable(cal, ident, load_avg()):
+                return cal
+        except (OSError, ValueError):
+            pass
+    if not measure_if_missing and not recalibrate:
+        return None
+    cal = calibrate(load_or_measure(refresh=recalibrate), log=log)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cal.model_dump(mode="json"), indent=1), encoding="utf-8")
+    except OSError:
+        pass  # read-only cache: calibrated again next time
+    return cal
