@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.spec import StudySpec, load_spec, study_id
@@ -76,7 +77,7 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     check_replaceable(folder)
     fmts = formats or [f.value for f in spec.output.formats]
     measured = _measurements(measurements, spec, path)
-    console.print(f"[bold]{path}[/] → {folder}", highlight=False)
+    console.print(f"[bold]{escape(str(path))}[/] → {escape(str(folder))}", highlight=False)
 
     def progress(stage: str, state: str) -> None:
         if state == "running":
@@ -104,11 +105,12 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     if failed or figure_errors:
         first = next((f"{s.name}: {s.reason}" for s in result.stages
                       if s.state in ("failed", "skipped")), None) or figure_errors[0]
-        console.print(f"  [yellow]partial:[/] {first}", highlight=False, markup=False)
+        console.print(f"  [yellow]partial:[/] {escape(first)}", highlight=False)
         what = failed + [f"{len(figure_errors)} figure(s)"] * bool(figure_errors)
         return Outcome(path, "partial", f"partial ({', '.join(what)} did not complete)", folder, missing)
     note = f"; not available: {', '.join(missing)}" if missing else ""
-    console.print(f"  [green]done[/] {', '.join(str(folder / f'report.{f}') for f in fmts)}", highlight=False)
+    done = ", ".join(str(folder / f"report.{f}") for f in fmts)
+    console.print(f"  [green]done[/] {escape(done)}", highlight=False)
     return Outcome(path, "ok", "ok" + note, folder, missing)
 
 
