@@ -39,12 +39,15 @@ class Outcome:
 
 def validate_spec(path: Path) -> str:
     """Load the spec and resolve its card and platform; say what would be built."""
+    from reportgen.drybuild import dry_build
     from reportgen.models.build import resolve
-    from reportgen.speccheck import check_references
+    from reportgen.speccheck import check_references, located_text
 
     spec = load_spec(path)
     check_references(spec, path, allow_code=None)
     resolved = resolve(spec, str(path))
+    # a dry build: the model on meta, traced once on the spec's inputs
+    skipped = dry_build(spec, path, resolved, located_text(path))
     try:
         from reportgen.catalog.platforms import resolve_platform
     except ImportError:
@@ -55,6 +58,8 @@ def validate_spec(path: Path) -> str:
     code = ""
     if resolved.source.source == "python" and resolved.card is None:
         code = "; this model runs your code: build it with --allow-code"
+    if skipped:
+        code += f" ({skipped})"
     return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
 
 
