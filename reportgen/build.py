@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reportgen.errors import RenderError, ReportgenError
+from reportgen.outdir import OutputError, write_failure
 from reportgen.spec import StudySpec, load_spec, study_id
 
 
@@ -71,8 +72,8 @@ def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path
 def build_one(path: Path, *, output: Path | None, formats: list[str] | None, deterministic: bool,
               allow_code: bool, template_root: Path | None, console: Console,
               measurements: Path | None = None) -> Outcome:
-    from reportgen import pipeline
-    from reportgen.report.render import check_replaceable, write_study
+    from reportgen.outdir import check_writable, study_lock
+    from reportgen.report.render import check_replaceable
     from reportgen.speccheck import check_references
 
     spec = load_spec(path)
@@ -80,8 +81,20 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
     check_replaceable(folder)
+    check_writable(folder)  # a read-only folder or a file in the way: before the analysis
     fmts = formats or [f.value for f in spec.output.formats]
     measured = _measurements(measurements, spec, path)
+    with study_lock(folder):  # a second build of this study at the same time fails at once
+        return _build_locked(path, spec, folder, fmts, det, allow_code, template_root, console,
+                             measurements, measured)
+
+
+def _build_locked(path: Path, spec: StudySpec, folder: Path, fmts: list[str], det: bool,
+                  allow_code: bool, template_root: Path | None, console: Console,
+                  measurements: Path | None, measured: object | None) -> Outcome:
+    from reportgen import pipeline
+    from reportgen.report.render import write_study
+
     console.print(f"[bold]{escape(str(path))}[/] → {escape(str(folder))}", highlight=False)
 
     def progress(stage: str, state: str) -> None:
@@ -103,6 +116,8 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
                                         on_step=lambda s: None)
     except ReportgenError:
         raise
+    except OSError as e:  # a full disk, a folder gone read-only: the temp folder is removed
+        raise OutputError(write_failure(e, folder)) from None
     except Exception as e:  # any render failure: one screen, the earlier report is kept
         raise RenderError(render_failure(e, folder, template_root)) from None
     failed = [s.name for s in result.stages if s.state in ("failed", "skipped")]
