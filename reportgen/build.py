@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from reportgen.errors import RenderError, ReportgenError
+from reportgen.outdir import OutputError, write_failure
 from reportgen.spec.load import load_spec, study_id
 from reportgen.spec.schema import StudySpec
 
@@ -39,12 +41,15 @@ class Outcome:
 
 def validate_spec(path: Path) -> str:
     """Load the spec and resolve its card and platform; say what would be built."""
+    from reportgen.drybuild import dry_build
     from reportgen.models.build import resolve
-    from reportgen.study import check_references
+    from reportgen.study import check_references, located_text
 
     spec = load_spec(path)
     check_references(spec, path, allow_code=None)
     resolved = resolve(spec, str(path))
+    # a dry build: the model on meta, traced once on the spec's inputs
+    skipped = dry_build(spec, path, resolved, located_text(path))
     try:
         from reportgen.catalog.lookup import resolve_platform
     except ImportError:
@@ -55,6 +60,8 @@ def validate_spec(path: Path) -> str:
     code = ""
     if resolved.source.source == "python" and resolved.card is None:
         code = "; this model runs your code: build it with --allow-code"
+    if skipped:
+        code += f" ({skipped})"
     return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
 
 
@@ -66,8 +73,8 @@ def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path
 def build_one(path: Path, *, output: Path | None, formats: list[str] | None, deterministic: bool,
               allow_code: bool, template_root: Path | None, console: Console,
               measurements: Path | None = None, experiments: bool = False) -> Outcome:
-    from reportgen import pipeline
-    from reportgen.report.render import check_replaceable, write_study
+    from reportgen.outdir import check_writable, study_lock
+    from reportgen.report.render import check_replaceable
     from reportgen.study import check_references
 
     spec = with_experiments(load_spec(path), experiments)
@@ -75,9 +82,22 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
     check_replaceable(folder)
+    check_writable(folder)  # a read-only folder or a file in the way: before the analysis
     fmts = formats or [f.value for f in spec.output.formats]
     measured = _measurements(measurements, spec, path)
-    console.print(f"[bold]{path}[/] → {folder}", highlight=False)
+    with study_lock(folder):  # a second build of this study at the same time fails at once
+        return _build_locked(path, spec, folder, fmts, det, allow_code, template_root, console,
+                             measurements, measured, experiments)
+
+
+def _build_locked(path: Path, spec: StudySpec, folder: Path, fmts: list[str], det: bool,
+                  allow_code: bool, template_root: Path | None, console: Console,
+                  measurements: Path | None, measured: object | None,
+                  experiments: bool) -> Outcome:
+    from reportgen import pipeline
+    from reportgen.report.render import write_study
+
+    console.print(f"[bold]{escape(str(path))}[/] → {escape(str(folder))}", highlight=False)
 
     def progress(stage: str, state: str) -> None:
         if state == "running":
@@ -101,6 +121,8 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
                                         on_step=lambda s: None)
     except ReportgenError:
         raise
+    except OSError as e:  # a full disk, a folder gone read-only: the temp folder is removed
+        raise OutputError(write_failure(e, folder)) from None
     except Exception as e:  # any render failure: one screen, the earlier report is kept
         raise RenderError(render_failure(e, folder, template_root)) from None
     failed = [s.name for s in result.stages if s.state in ("failed", "skipped")]
@@ -108,11 +130,12 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     if failed or figure_errors:
         first = next((f"{s.name}: {s.reason}" for s in result.stages
                       if s.state in ("failed", "skipped")), None) or figure_errors[0]
-        console.print(f"  [yellow]partial:[/] {first}", highlight=False, markup=False)
+        console.print(f"  [yellow]partial:[/] {escape(first)}", highlight=False)
         what = failed + [f"{len(figure_errors)} figure(s)"] * bool(figure_errors)
         return Outcome(path, "partial", f"partial ({', '.join(what)} did not complete)", folder, missing)
     note = f"; not available: {', '.join(missing)}" if missing else ""
-    console.print(f"  [green]done[/] {', '.join(str(folder / f'report.{f}') for f in fmts)}", highlight=False)
+    done = ", ".join(str(folder / f"report.{f}") for f in fmts)
+    console.print(f"  [green]done[/] {escape(done)}", highlight=False)
     return Outcome(path, "ok", "ok" + note, folder, missing)
 
 

@@ -5,6 +5,7 @@ reason, stages that need it are skipped, and the report is still built (exit sta
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform as pyplatform
 import sys
 import time
@@ -413,6 +414,9 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         except KeyboardInterrupt:
             raise
         except Exception as e:  # isolate any stage failure: the report is still built
+            if os.environ.get("REPORTGEN_DEBUG", "") not in ("", "0"):  # `reportgen --debug`
+                print(f"--- stage {stage.name} failed:\n" + "".join(traceback.format_exception(e)),
+                      file=sys.stderr, flush=True)
             tb = traceback.extract_tb(e.__traceback__)
             where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb and not det else ""
             status = StageStatus(name=stage.name, state="failed",

@@ -64,12 +64,17 @@ def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None) ->
     located = located_text(path)
     errors: list[SpecError] = []
     try:
-        resolve(spec, filename)
+        resolved = resolve(spec, filename)
     except UnknownIdError as e:
         errors.append(_unknown(e, ("model", "card") if isinstance(spec.model, CardRef) else ("model",),
                                located, filename))
     except SpecError as e:
         errors.append(locate(e, located) if e.filename == filename else e)
+    else:  # the model's recipe against the inputs, without building it (reportgen.drybuild)
+        from reportgen.drybuild import check_model_inputs
+
+        if issues := check_model_inputs(spec, resolved, located, path.parent):
+            errors.append(SpecError(filename, issues))
     try:
         resolve_platform(spec.platform, filename=filename, measure_host=False)
     except UnknownIdError as e:

@@ -16,7 +16,6 @@ LAYERS: list[tuple[str, ...]] = [
     ("reportgen.spec",),
     ("reportgen.catalog",),
     ("reportgen.models",),
-    ("reportgen.study",),
     ("reportgen.analysis", "reportgen.analysis.stage", "reportgen.analysis.counting"),
     ("reportgen.analysis.prediction",),
     ("reportgen.analysis.measurement",),
@@ -27,7 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("reportgen.result",),
     ("reportgen.pipeline",),
     ("reportgen.report",),
-    ("reportgen.build", "reportgen.batch", "reportgen.api"),
+    # the application: checks a study up front (dry build), builds, writes folders, batches
+    ("reportgen.study", "reportgen.drybuild", "reportgen.outdir", "reportgen.build", "reportgen.batch",
+     "reportgen.api"),
     # the package root is the public facade (``reportgen.Study``), above everything it re-exports
     ("reportgen.cli", "reportgen.__main__", "reportgen"),
 ]

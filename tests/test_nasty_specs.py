@@ -45,6 +45,15 @@ def _materialise(name: str, case: dict[str, Any], tmp: Path) -> Path:
         p = tmp / name
         p.write_text("title: t\n" + "# padding\n" * 120_000, encoding="utf-8")  # 1.2 MB
         return p
+    if kind == "long_string":
+        p = tmp / name
+        p.write_text("title: " + "x" * 50_000 + "\nplatform: raspberry_pi_5\n", encoding="utf-8")
+        return p
+    if kind == "very_deep":  # 100,000 levels: PyYAML's recursive composer alone would overflow
+        p = tmp / name
+        p.write_text("title: t\nmodel: {card: resnet18}\nplatform: raspberry_pi_5\nconstraints: "
+                     + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+        return p
     if kind == "missing":
         return tmp / name
     # copy so the spec's own folder (tests/) never receives an output folder

@@ -3,24 +3,31 @@
 Exit status: 0 built; 1 built but partial (a stage or figure failed or was skipped; with
 ``--strict`` also any section not available); 2 nothing built: bad input (spec, ids, options)
 or the report could not be rendered — printed as a one-screen message, never a traceback, and
-the earlier report is left as it was; 130 interrupted (Ctrl-C; no temporary folders left).
+the earlier report is left as it was; 3 internal error (a bug: one line says so, ``--debug`` prints
+the traceback to attach to a bug report); 130 interrupted (Ctrl-C; no temporary folders left).
+
+``--debug`` (anywhere on the command line) also prints the traceback of every failed stage.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reportgen.errors import ReportgenError
 from reportgen.version import __version__
 
 app = typer.Typer(
     name="reportgen", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # main() turns an unexpected exception into one line
     help="Model acceleration studies: exact cost analysis of a PyTorch model, its prediction on "
          "a target platform, bottlenecks and acceleration hypotheses, as Markdown/HTML/PDF reports.")
 err = Console(stderr=True, highlight=False)
@@ -28,6 +35,8 @@ out = Console(highlight=False)
 
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+EXIT_BUG = 3
+DEBUG_ENV = "REPORTGEN_DEBUG"  # set by --debug; inherited by batch worker processes
 
 
 def _fail(e: ReportgenError) -> None:
@@ -41,10 +50,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 @app.callback()
 def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                help="Show the version and exit.")] = False) -> None:
-    pass
+                                                help="Show the version and exit.")] = False,
+          debug: Annotated[bool, typer.Option("--debug", help="Print tracebacks (of failed stages "
+                                              "and internal errors) for a bug report.")] = False,
+          ) -> None:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 def _formats(value: str | None) -> list[str] | None:
@@ -96,7 +113,8 @@ def build(
         for col in ("spec", "outcome", "report"):
             table.add_column(col)
         for o in outcomes:
-            table.add_row(str(o.spec_path), o.summary, str(o.folder or ""))
+            # user text (paths, error summaries) is never read as rich markup
+            table.add_row(Text(str(o.spec_path)), Text(o.summary), Text(str(o.folder or "")))
         err.print(table)
     raise typer.Exit(max(codes) if codes else 0)
 
@@ -203,11 +221,33 @@ _register_subcommands()
 
 
 def main(argv: list[str] | None = None) -> Any:
+    """The console script. ``--debug`` may stand anywhere (it is an option of the app, so it is
+    moved to the front); any exception that is not a user-facing error is a bug: one line, exit 3,
+    and the traceback only with ``--debug``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args:
+        args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
-        return app(args=argv, prog_name="reportgen")
+        return app(args=args, prog_name="reportgen", standalone_mode=True)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:
+        sys.exit(report_bug(e))
+
+
+def report_bug(e: BaseException) -> int:
+    """Say that reportgen itself failed, in one line (the traceback only when debugging)."""
+    if debugging():
+        err.print("".join(traceback.format_exception(e)).rstrip(), markup=False, highlight=False)
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    err.print(f"error: internal error: {type(e).__name__}: {detail}", markup=False, soft_wrap=True)
+    if not debugging():
+        err.print("  this is a bug in reportgen; run the same command with --debug and attach its "
+                  "output and the spec to a bug report", markup=False, soft_wrap=True)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.platforms import platforms_by_class
@@ -23,7 +24,13 @@ MARK = {"sourced": "", "derived": " (derived)", "claim_low": " (claim_low: not u
 
 
 def _console() -> Console:
-    return Console(width=140, soft_wrap=False, highlight=False)
+    # catalog text is printed as it is: markup off, or "[nvidia_t4_ds] https://..." would lose
+    # its source id (rich reads "[word]" as a style tag); headings are bold through Text
+    return Console(width=140, soft_wrap=False, highlight=False, markup=False)
+
+
+def _bold(text: str) -> Text:
+    return Text(text, style="bold")
 
 
 def _fmt(f: Figure | None, unit: str = "") -> str:
@@ -81,7 +88,7 @@ def show(platform_id: str = typer.Argument(..., help="platform id, e.g. nvidia_a
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     c = _console()
-    c.print(f"[bold]{p.name}[/bold]  ({p.id})")
+    c.print(Text.assemble((p.name, "bold"), f"  ({p.id})"))
     c.print(f"class {p.class_.value} / zoo class {p.zoo_class}; vendor {p.vendor}; "
             f"{p.form_factor}; released {p.release_year}")
     if p.status_note:
@@ -99,16 +106,16 @@ def show(platform_id: str = typer.Argument(..., help="platform id, e.g. nvidia_a
                          ("Toolchain", p.toolchain), ("Acceleration methods", p.acceleration_methods),
                          ("Constraints", p.constraints), ("Variants", p.variants)):
         if items:
-            c.print(f"[bold]{title}[/bold]")
+            c.print(_bold(title))
             for it in items:
                 c.print(f"  - {it}")
     if p.required_format:
-        c.print(f"[bold]Required format[/bold]: {p.required_format}")
+        c.print(_bold("Required format"), ": " + str(p.required_format), sep="")
     if p.operator_support:
-        c.print(f"[bold]Operator support[/bold]: {p.operator_support}")
+        c.print(_bold("Operator support"), ": " + str(p.operator_support), sep="")
     if p.sparsity:
-        c.print(f"[bold]Sparsity[/bold]: {p.sparsity}")
-    c.print("[bold]Sources[/bold]")
+        c.print(_bold("Sparsity"), ": " + str(p.sparsity), sep="")
+    c.print(_bold("Sources"))
     for s in p.sources:
         c.print(f"  [{s.id}] {s.url}  ({s.kind})" + (f" — {s.note}" if s.note else ""))
     c.print("Status: " + "; ".join(f"{k} = {v}" for k, v in STATUS_MEANING.items()))

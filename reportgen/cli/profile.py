@@ -72,14 +72,14 @@ def _profile(spec_path: Path, output: Path, device: str, precision: str, platfor
     prof = spec.profiling if budget is None else spec.profiling.model_copy(update={"time_budget_s": budget})
     plat = platform or ("host" if device == "cpu" else spec.platform.id)
     axis, _, base_v, values = domain_axis(resolved.domain.value, resolved.inputs)
-    err.print(f"measuring {loaded.input_description} on {device} ({precision}) …")
+    err.print(f"measuring {loaded.input_description} on {device} ({precision}) …", markup=False)
     run = measure(resolved, trace, prof, device=device, precision=precision, base_dir=base,
                   allow_code=allow_code, platform=plat, size_axis=(axis, measured_values(values, base_v)),
-                  log=lambda s: err.print(f"  {s}"))
+                  log=lambda s: err.print(f"  {s}", markup=False))
     measure_file.save(output, resolved, run, spec.title)
     lat = run.latency
     err.print(f"median {lat.median_s * 1e3:.3g} ms (p90 {lat.p90_s * 1e3:.3g} ms, {lat.runs} runs) "
-              f"on {run.machine.label} → {output}")
+              f"on {run.machine.label} → {output}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -48,6 +48,10 @@ def merge_inputs(base: Inputs, over: Inputs) -> Inputs:
     return Inputs.model_validate(data)
 
 
+_SOURCE_DOMAIN = {"TorchvisionSource": Domain.cv, "TorchaudioSource": Domain.speech,
+                  "RecsysSource": Domain.recsys}
+
+
 def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
     card = None
     if isinstance(spec.model, CardRef):
@@ -65,10 +69,12 @@ def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
             raise SpecError(filename, issues)
     else:
         source = spec.model
-        if spec.domain is None:
-            raise SpecError(filename, [SpecIssue("an inline model source needs `domain:` (cv, nlp, speech, recsys)",
-                                                 path="domain")])
-        domain = spec.domain
+        # sources of one domain need no `domain:`; transformers and python ones can be anything
+        domain = spec.domain or _SOURCE_DOMAIN.get(type(source).__name__)
+        if domain is None:
+            raise SpecError(filename, [SpecIssue(
+                f"an inline '{source.source}' model source needs `domain:` (cv, nlp, speech, "
+                "recsys)", path="model", suggestion="add e.g. `domain: nlp` at the top level")])
         inputs = spec.inputs
         task = spec.task
     want = inputs.section_for(domain)

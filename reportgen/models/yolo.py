@@ -17,8 +17,13 @@ def _detection_model_class() -> type:
     # keep Ultralytics from writing settings into the user's home or going online
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(tempfile.gettempdir(), "reportgen-yolo"))
+    os.environ.setdefault("YOLO_VERBOSE", "False")  # no settings banner on reportgen's console
     try:
-        from ultralytics.nn.tasks import DetectionModel
+        # Ultralytics creates tensors at import time (``Detect.anchors = torch.empty(0)``, a class
+        # attribute). Imported first inside a meta build, they would be meta tensors forever, and
+        # every later CPU model would fail to move ("Cannot copy out of meta tensor").
+        with torch.device("cpu"):
+            from ultralytics.nn.tasks import DetectionModel
     except ImportError as e:
         raise ImportError(
             f"YOLO models need the optional package 'ultralytics' ({e}): "
@@ -39,7 +44,18 @@ def yolo11(variant: str = "n", num_classes: int = 80) -> nn.Module:
     detection_model = _detection_model_class()
     with torch.device("cpu"):
         model = detection_model(f"yolo11{variant}.yaml", nc=num_classes, verbose=False)
+    _own_cpu_anchors(model)
     return model.eval()
+
+
+def _own_cpu_anchors(model: nn.Module) -> None:
+    """Give each detection head its own empty CPU ``anchors``/``strides`` (recomputed at the first
+    forward), in case the class attributes were created on meta by an earlier import."""
+    for m in model.modules():
+        for name in ("anchors", "strides"):
+            t = getattr(type(m), name, None)
+            if isinstance(t, torch.Tensor) and t.device.type == "meta" and name not in vars(m):
+                setattr(m, name, torch.empty(0))
 
 
 def yolo11n(num_classes: int = 80) -> nn.Module:

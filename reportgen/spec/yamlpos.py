@@ -1,7 +1,8 @@
 """Safe YAML loading that remembers where every value came from (line:column), with size limits.
 
 Only the YAML core schema is accepted (``yaml.SafeLoader``: no Python object construction). Alias
-expansion, nesting depth and file size are bounded so a hostile file cannot exhaust memory.
+expansion, nesting depth, string length and file size are bounded (``reportgen.spec.yamlguard``, on the
+event stream before the node tree is built) so a hostile file cannot exhaust memory or the stack.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Any
 import yaml
 
 from reportgen.errors import SpecError, SpecIssue
-
-MAX_FILE_BYTES = 1_000_000
-MAX_DEPTH = 40
-MAX_NODES = 200_000
+from reportgen.spec.yamlguard import MAX_DEPTH, MAX_FILE_BYTES, check_events
+from reportgen.spec.yamlguard import MAX_VALUES as MAX_NODES
 
 Loc = tuple[str | int, ...]
 
@@ -75,6 +74,7 @@ def read_text(path: Path) -> str:
 
 def load_located(text: str, filename: str) -> Located:
     """Parse YAML text into plain Python values with positions. Raises SpecError."""
+    check_events(text, filename)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
