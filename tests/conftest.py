@@ -14,6 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(scope="session")
+def built_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every study in ``examples/``, built once per test session in snapshot mode, as an
+    instructor would: `reportgen build examples/*.yaml -j 2` (this machine has 2 cores)."""
+    from typer.testing import CliRunner
+
+    from reportgen.cli.main import app
+
+    out = tmp_path_factory.mktemp("examples")
+    specs = sorted(EXAMPLES.glob("*.yaml"))
+    result = CliRunner().invoke(app, ["build", *map(str, specs), "--deterministic",
+                                      "--format", "md", "-o", str(out), "-j", "2"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path):
     """Write YAML text to a spec file in a temp dir and return its path."""

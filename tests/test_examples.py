@@ -40,14 +40,9 @@ class JSONSnapshot(SingleFileSnapshotExtension):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """All examples, built once per session as one parallel batch, as an instructor would:
-    `reportgen build examples/*.yaml -j 2` (two worker processes; this machine has 2 cores)."""
-    out = tmp_path_factory.mktemp("examples")
-    result = CliRunner().invoke(app, ["build", *map(str, EXAMPLES), "--deterministic",
-                                      "--format", "md", "-o", str(out), "-j", "2"])
-    assert result.exit_code == 0, result.output
-    return out
+def built(built_examples: Path) -> Path:
+    """All examples, built once per test session (``conftest.built_examples``)."""
+    return built_examples
 
 
 # --------------------------------------------------------------------------- the example set

@@ -25,13 +25,13 @@ from reportgen.report.render import render_markdown, write_study
 from reportgen.result import StudyResult
 from reportgen.text import catalog
 
-SNAP = Path(__file__).resolve().parent / "__snapshots__" / "test_examples"
-EXAMPLES = sorted(p.name.split("[", 1)[1].split("]", 1)[0] for p in SNAP.glob("test_example_data_json*.json"))
+EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "examples").glob("*.yaml"))
 RUSSIAN = [n for n in EXAMPLES if n.endswith("_ru")]
 
 
-def _result(name: str, **output: Any) -> StudyResult:
-    data = json.loads((SNAP / f"test_example_data_json[{name}].json").read_text("utf-8"))
+def _result(built: Path, name: str, **output: Any) -> StudyResult:
+    """The example's full result, from the examples built once per test session."""
+    data = json.loads((built / name / "data.json").read_text("utf-8"))
     r = StudyResult.model_validate(data)
     r = r.model_copy(deep=True)
     spec = copy.deepcopy(r.reproduction.resolved_spec)
@@ -46,8 +46,8 @@ def _h2(md: str) -> list[str]:
 
 # --------------------------------------------------------------------------- two layers
 
-def test_main_body_follows_the_homework_then_the_appendix() -> None:
-    md = render_markdown(_result("resnet50_rpi5"), {})
+def test_main_body_follows_the_homework_then_the_appendix(built_examples: Path) -> None:
+    md = render_markdown(_result(built_examples, "resnet50_rpi5"), {})
     heads = _h2(md)
     assert heads[:7] == ["1. The model and its task", "2. Target platform and constraints",
                          "3. Sources of computational cost", "4. Bottlenecks", "5. Acceleration hypotheses",
@@ -64,15 +64,15 @@ def test_main_body_follows_the_homework_then_the_appendix() -> None:
     assert main.count(": Appendix ") <= 6
 
 
-def test_sections_are_dropped_and_reordered_and_short_omits_the_appendix() -> None:
-    md = render_markdown(_result("resnet50_rpi5", sections=["conclusion", "model", "summary"],
+def test_sections_are_dropped_and_reordered_and_short_omits_the_appendix(built_examples: Path) -> None:
+    md = render_markdown(_result(built_examples, "resnet50_rpi5", sections=["conclusion", "model", "summary"],
                                  detail="short"), {})
     assert _h2(md) == ["1. Conclusion", "2. The model and its task", "3. Summary"]
     assert "Appendix" not in md  # no appendix and no reference to one
 
 
-def test_notes_and_questions_render_in_place_and_cannot_break_the_outline() -> None:
-    r = _result("resnet50_rpi5")
+def test_notes_and_questions_render_in_place_and_cannot_break_the_outline(built_examples: Path) -> None:
+    r = _result(built_examples, "resnet50_rpi5")
     r.reproduction.resolved_spec["notes"] = {"platform": "# My reasoning\nI chose the *Pi 5* because it is cheap."}
     r.reproduction.resolved_spec["questions"] = ["Which constraint is the tightest?"]
     r.reproduction.resolved_spec["course"] = "Distillation and acceleration of models"
@@ -143,8 +143,8 @@ def test_russian_sentences_agree(n: int, phrase: str) -> None:
 
 
 @pytest.mark.parametrize("name", RUSSIAN)
-def test_russian_main_body_has_no_english_quotes_or_broken_agreement(name: str) -> None:
-    md = render_markdown(_result(name), {})
+def test_russian_main_body_has_no_english_quotes_or_broken_agreement(built_examples: Path, name: str) -> None:
+    md = render_markdown(_result(built_examples, name), {})
     main = md.split("## Приложение А. ", 1)[0]
     assert "(англ.)" not in main
     for wrong in ("шага(ов)", "××", "Трудоёмкость: высокий"):
@@ -178,9 +178,9 @@ window.addEventListener('load', () => {
 
 
 @pytest.fixture(scope="module")
-def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def html_report(tmp_path_factory: pytest.TempPathFactory, built_examples: Path) -> Path:
     out = tmp_path_factory.mktemp("html") / "resnet50_rpi5"
-    write_study(_result("resnet50_rpi5"), out, ["md", "html"])
+    write_study(_result(built_examples, "resnet50_rpi5"), out, ["md", "html"])
     return out / "report.html"
 
 
@@ -229,10 +229,10 @@ def _flat(outline: Any) -> list[Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_pdf_pages_and_no_orphaned_headings(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pdf_pages_and_no_orphaned_headings(built_examples: Path, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pypdf import PdfReader
 
-    r = _result(name)
+    r = _result(built_examples, name)
     write_study(r, tmp_path / name, ["pdf"])
     pdf = PdfReader(str(tmp_path / name / "report.pdf"))
     marks = _flat(pdf.outline)
