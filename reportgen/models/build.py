@@ -161,7 +161,7 @@ def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel
                     sparse_features=len(sizes) if sizes else r.sparse_features,
                     ids_per_feature=r.ids_per_feature, num_candidates=r.num_candidates)
     if hasattr(model, "num_candidates"):
-        model.num_candidates = r.num_candidates  # type: ignore[assignment]  # an int attribute: models that group rows by query (two-tower)
+        model.num_candidates = r.num_candidates  # type: ignore[assignment]  # an int: two-tower models group rows by query
     make, desc = recsys_inputs(r, inputs.batch_size, sizes)
     recipe = f"reportgen.models.recsys.{src.name}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
     return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
