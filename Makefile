@@ -23,6 +23,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check reportgen tests bench
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -406,7 +406,7 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
                 stage.run(ctx, result)
             done_ok.add(stage.name)
         except StageSkipped as s:
-            status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint,  # type: ignore[arg-type]
+            status = StageStatus(name=stage.name, state=s.state, reason=s.reason, hint=s.hint,
                                  code=s.code, params=s.params)
         except ReportgenError as e:
             status = StageStatus(name=stage.name, state="failed", reason=str(e), hint=stage.hint,

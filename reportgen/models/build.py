@@ -54,6 +54,7 @@ _SOURCE_DOMAIN = {"TorchvisionSource": Domain.cv, "TorchaudioSource": Domain.spe
 
 def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
     card = None
+    domain: Domain | None  # None only for an inline source that does not imply one (an error)
     if isinstance(spec.model, CardRef):
         card = load_card(spec.model.card)
         source = card.build
@@ -63,7 +64,7 @@ def resolve(spec: StudySpec, filename: str = "<spec>") -> Resolved:
             raise SpecError(filename, [SpecIssue(
                 f"model card '{card.id}' is a {card.domain.value} model, the spec says domain "
                 f"'{spec.domain.value}'", path="domain", suggestion=f"use domain: {card.domain.value}")])
-        task = spec.task or card.task
+        task: str | None = spec.task or card.task
         issues = fixed_input_issues(card, spec.inputs)
         if issues:
             raise SpecError(filename, issues)
@@ -160,7 +161,7 @@ def _build_recsys(src: RecsysSource, inputs: Inputs, device: str) -> LoadedModel
                     sparse_features=len(sizes) if sizes else r.sparse_features,
                     ids_per_feature=r.ids_per_feature, num_candidates=r.num_candidates)
     if hasattr(model, "num_candidates"):
-        model.num_candidates = r.num_candidates  # models that group rows by query (two-tower)
+        model.num_candidates = r.num_candidates  # type: ignore[assignment]  # an int: two-tower models group rows by query
     make, desc = recsys_inputs(r, inputs.batch_size, sizes)
     recipe = f"reportgen.models.recsys.{src.name}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
     return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)

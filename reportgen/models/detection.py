@@ -40,7 +40,7 @@ class _BoundedRoIAlign(nn.Module):
     """MultiScaleRoIAlign for a declared number of boxes per image, without the value-dependent
     level assignment: every box is pooled from the first (finest) feature map."""
 
-    def __init__(self, pool: nn.Module, boxes_per_image: int) -> None:
+    def __init__(self, pool: Any, boxes_per_image: int) -> None:  # torchvision MultiScaleRoIAlign
         super().__init__()
         size = pool.output_size
         self.output_size = (size, size) if isinstance(size, int) else tuple(size)
@@ -64,7 +64,7 @@ class TwoStageDetectorNetwork(nn.Module):
     whole image, then the box head on ``proposals`` RoIs per image, and the mask / keypoint
     heads on ``detections`` boxes per image. Module paths and parameters are torchvision's."""
 
-    def __init__(self, detector: nn.Module, proposals: int, detections: int) -> None:
+    def __init__(self, detector: Any, proposals: int, detections: int) -> None:  # a torchvision R-CNN
         super().__init__()
         self.backbone = detector.backbone
         self.rpn = nn.Module()
@@ -88,8 +88,9 @@ class TwoStageDetectorNetwork(nn.Module):
         if isinstance(feats, torch.Tensor):
             feats = {"0": feats}
         hw = (int(x.shape[-2]), int(x.shape[-1]))
-        objectness, deltas = self.rpn.head(list(feats.values()))
-        rh = self.roi_heads
+        rpn: Any = self.rpn  # submodules set in __init__ under torchvision's names
+        objectness, deltas = rpn.head(list(feats.values()))
+        rh: Any = self.roi_heads
         box_feats = rh.box_head(rh.box_roi_pool(feats, hw))
         scores, boxes = rh.box_predictor(box_feats)
         out: dict[str, Any] = {"objectness": objectness, "rpn_deltas": deltas,
@@ -100,7 +101,7 @@ class TwoStageDetectorNetwork(nn.Module):
         return out
 
 
-def two_stage_bounds(detector: nn.Module) -> tuple[int, int, list[DeclaredBound]]:
+def two_stage_bounds(detector: Any) -> tuple[int, int, list[DeclaredBound]]:
     """(proposals, detections) per image from the model's own test-time config, as bounds."""
     rpn = detector.rpn
     top_n = rpn._post_nms_top_n

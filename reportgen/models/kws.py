@@ -42,11 +42,11 @@ class DSCNN(nn.Module):
                  first_channels: int = 64, first_kernel: tuple[int, int] = (10, 4),
                  first_stride: tuple[int, int] = (2, 2)) -> None:
         super().__init__()
-        k = tuple(first_kernel)
+        k = (first_kernel[0], first_kernel[1])  # a list from YAML becomes the tuple Conv2d takes
         # TensorFlow 'SAME' padding for the paper's even 10×4 kernel: pad (k-1)//2 before and
         # the rest after; with stride 2 on 49×10 MFCCs this gives 25×5 as in the paper
         self.pad = nn.ZeroPad2d(((k[1] - 1) // 2, k[1] // 2, (k[0] - 1) // 2, k[0] // 2))
-        self.conv = nn.Conv2d(1, first_channels, k, tuple(first_stride))
+        self.conv = nn.Conv2d(1, first_channels, k, (first_stride[0], first_stride[1]))
         self.bn = nn.BatchNorm2d(first_channels)
         self.act = nn.ReLU()
         blocks: list[nn.Module] = []

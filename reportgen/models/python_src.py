@@ -63,5 +63,5 @@ def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_d
             return hook(inputs, dev)
         desc = getattr(model, "input_description", lambda i: "model-defined inputs")(inputs)
         return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
-    make, desc = generic_inputs(domain, inputs)
-    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
+    make_generic, desc = generic_inputs(domain, inputs)
+    return LoadedModel(module=model, make_inputs=make_generic, recipe=recipe, input_description=desc)

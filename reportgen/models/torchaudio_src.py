@@ -48,5 +48,5 @@ def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) ->
 
         return LoadedModel(module=model, make_inputs=make, recipe=recipe, meta_int_scalar=frames,
                            input_description=f"{b}×{frames}×{dim} features ({a.seconds:g} s, hop {a.hop_length})")
-    make, desc = generic_inputs(Domain.speech, inputs)
-    return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
+    make_generic, desc = generic_inputs(Domain.speech, inputs)
+    return LoadedModel(module=model, make_inputs=make_generic, recipe=recipe, input_description=desc)

@@ -64,6 +64,7 @@ def _config(src: TransformersSource, base_dir: Path) -> Any:
             for k, v in src.config.items():
                 setattr(cfg, k, v)
             return cfg
+        assert src.model_type is not None  # the spec requires model_type, config_file or hub_id
         return AutoConfig.for_model(src.model_type, **src.config)
     except ModelBuildError:
         raise
@@ -152,7 +153,7 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
     if decode:
         # One new token attending to `sequence_length` cached tokens; the cache is filled by an
         # untraced prefill on the same device.
-        def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        def make_decode(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
             return (token_ids(b, 1, vocab, dev),), {"use_cache": True}
 
         def prepare(m: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -165,7 +166,7 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
             return args, {**kwargs, name: cache}
 
         notes.append(msg("model_note.decode", tokens=t.sequence_length))
-        return LoadedModel(module=model, make_inputs=make, recipe=recipe, notes=notes,
+        return LoadedModel(module=model, make_inputs=make_decode, recipe=recipe, notes=notes,
                            input_description=f"{b}×1 token ids + KV cache of {t.sequence_length} tokens",
                            prepare=prepare)
 

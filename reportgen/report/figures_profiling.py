@@ -63,14 +63,16 @@ def _scaling(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder:
     title = t("profiling.figure_scaling", axis=axis_label)
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     xs = [p.value for p in pts]
+    base: dict[str, float]
     base = {"flops": pts[0].flops, "bytes": pts[0].bytes_moved,
             "activations": pts[0].peak_activation_bytes}
+    series: list[tuple[str, list[float], str, str]]
     series = [("flops", [p.flops for p in pts], "#3b6ea8", t("profiling.col.flops")),
               ("bytes", [p.bytes_moved for p in pts], "#e0a040", t("profiling.col.bytes")),
               ("activations", [p.peak_activation_bytes for p in pts], "#6a9a3a",
                t("profiling.col.activations"))]
-    pred = [p.predicted_latency_s for p in pts]
-    if all(v is not None and v > 0 for v in pred):
+    pred = [v for p in pts if (v := p.predicted_latency_s) is not None and v > 0]
+    if len(pred) == len(pts):
         base["predicted"] = pred[0]
         series.append(("predicted", pred, "#a04060", t("profiling.col.pred_latency")))
     meas = [(p.value, p.measured.median_s) for p in pts if p.measured]

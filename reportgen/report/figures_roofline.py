@@ -33,6 +33,7 @@ def roofline_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, f
     lo, hi = min(xs) / 3, max(xs) * 3
     colors = ["#3b6ea8", "#e0a040", "#5a9e5a", "#a84b3b", "#7a5aa8"]
     for i, pe in enumerate(p for p in est.per_precision if p.peak_op_per_s and p.bandwidth_b_per_s):
+        assert pe.peak_op_per_s and pe.bandwidth_b_per_s  # filtered above
         ridge = pe.peak_op_per_s / pe.bandwidth_b_per_s
         xr = [lo, ridge, max(hi, ridge * 3)]
         yr = [pe.bandwidth_b_per_s * lo, pe.peak_op_per_s, pe.peak_op_per_s]

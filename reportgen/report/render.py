@@ -114,7 +114,7 @@ def _markdown_to_html(text: str, study_dir: Path, appendix_heading: str | None =
             env["appendix"] = True
             tokens[idx].attrSet("class", "appendix-start")
         env["heading"] = title
-        return md.renderer.renderToken(tokens, idx, options, env)
+        return renderer.renderToken(tokens, idx, options, env)
 
     def table_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         box = '<div class="table-scroll" role="region" tabindex="0">'
@@ -127,11 +127,11 @@ def _markdown_to_html(text: str, study_dir: Path, appendix_heading: str | None =
             env["details"] = True
             label = f"{env.get('heading', '')} ({max(rows - 1, 0)})"
             box = f'<details class="table"><summary>{_attr(label)}</summary>' + box
-        return box + md.renderer.renderToken(tokens, idx, options, env)
+        return box + renderer.renderToken(tokens, idx, options, env)
 
     def table_close(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         end = "</div></details>" if env.pop("details", False) else "</div>"
-        return md.renderer.renderToken(tokens, idx, options, env) + end
+        return renderer.renderToken(tokens, idx, options, env) + end
 
     def image(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         # Inline figures as data URIs so the HTML (and the PDF made from it) is self-contained.
@@ -188,7 +188,7 @@ def _local_only(base: Path) -> Any:
 
     root = base.resolve()
 
-    class LocalOnly(URLFetcher):  # type: ignore[misc]
+    class LocalOnly(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             parsed = urlparse(url)
             inside = parsed.scheme == "file" and root in Path(unquote(parsed.path)).resolve().parents

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from pydantic import BaseModel, Field
 
@@ -145,18 +146,18 @@ def _blocks(trace: Trace, total_macs: int, total_bytes: int, max_rows: int = 40)
         path = r.module
         while path and path not in names:
             path = path.rsplit(".", 1)[0] if "." in path else ""
-        return path
+        return path or "<model> (own ops)"
 
     names = list(children[""])
     for _ in range(4):
-        rows = _accumulate(records, lambda r, s=set(names): owner(r, s) or "<model> (own ops)")
+        rows = _accumulate(records, partial(owner, names=set(names)))
         big = [n for n in names if n in rows and total_macs and rows[n].macs / total_macs > 0.5
                and children.get(n)]
         if not big or len(names) - 1 + len(children[big[0]]) > max_rows:
             break
         i = names.index(big[0])
         names = names[:i] + children[big[0]] + names[i + 1:]
-    rows = _accumulate(records, lambda r, s=set(names): owner(r, s) or "<model> (own ops)")
+    rows = _accumulate(records, partial(owner, names=set(names)))
     order = {n: i for i, n in enumerate(names)}
     out = []
     for name, row in sorted(rows.items(), key=lambda kv: order.get(kv[0], -1)):
@@ -196,7 +197,7 @@ def analyse(trace: Trace, notes: list[Msg] | None = None, max_depth: int = 3) ->
 
     by_module: dict[int, list[CostRow]] = {}
     for d in range(1, max_depth + 1):
-        rows = _accumulate(recs, lambda r, d=d: _prefix(r.module, d))
+        rows = _accumulate(recs, lambda r: _prefix(r.module, d))  # noqa: B023 (called at once)
         for name, row in rows.items():
             row.type = trace.modules.get(name, "")
             row.params = subtree_params(trace, name) if name in trace.modules else None
@@ -217,13 +218,14 @@ def analyse(trace: Trace, notes: list[Msg] | None = None, max_depth: int = 3) ->
         top_rows.append(row)
     not_counted: dict[str, NotCountedRow] = {}
     for r in uncounted:
-        row = not_counted.setdefault(r.op, NotCountedRow(op=r.op, count=0, bytes=0, bytes_share=0.0))
-        row.count += 1
-        row.bytes += r.bytes_moved
-        if r.module not in row.modules and len(row.modules) < 3:
-            row.modules.append(r.module or "<model>")
-    for row in not_counted.values():
-        row.bytes_share = row.bytes / moved if moved else 0.0
+        nc = not_counted.setdefault(r.op, NotCountedRow(op=r.op, count=0, bytes=0, bytes_share=0.0))
+        nc.count += 1
+        nc.bytes += r.bytes_moved
+        where = r.module or "<model>"
+        if where not in nc.modules and len(nc.modules) < 3:
+            nc.modules.append(where)
+    for nc in not_counted.values():
+        nc.bytes_share = nc.bytes / moved if moved else 0.0
     return CostAnalysis(
         summary=summary, params=params, blocks=_blocks(trace, macs, moved), by_module=by_module,
         by_layer_type=by_layer, by_op=by_op, by_kind=by_kind,

@@ -50,7 +50,8 @@ def _onnxruntime(s: Subject, key: str) -> Applied:
     buf = io.BytesIO()  # in memory: nothing is written outside the build's folder
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(copy.deepcopy(s.module), tuple(args), buf, dynamo=False, opset_version=17,
+        torch.onnx.export(copy.deepcopy(s.module), tuple(args), buf,  # type: ignore[arg-type]  # TorchScript exporter takes file objects
+                          dynamo=False, opset_version=17,
                           input_names=[f"in{i}" for i in range(len(args))], do_constant_folding=True)
     data = buf.getvalue()
     opts = ort.SessionOptions()

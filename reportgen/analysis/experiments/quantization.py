@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
 
 from reportgen.analysis.experiments.registry import (
     Applied,
@@ -61,7 +62,7 @@ def _static(s: Subject, key: str) -> Applied:
     return Applied(q.eval(), notes=[msg("experiments.note.calibrated", batches=s.calibration_batches)])
 
 
-def _torchao(config: str) -> object:
+def _torchao(config: str) -> Callable[[Subject, str], Applied]:
     def apply(s: Subject, key: str) -> Applied:
         import torchao.quantization as tq
 
@@ -82,7 +83,7 @@ def _torchao(config: str) -> object:
     return apply
 
 
-def _cast(prec: str) -> object:
+def _cast(prec: str) -> tuple[Callable[[Subject], Msg | None], Callable[[Subject, str], Applied]]:
     def applies(s: Subject) -> Msg | None:
         return None if prec in s.host_precisions else msg("experiments.na.host_precision", precision=prec)
 
@@ -101,12 +102,12 @@ register(Method("quant_static_int8", "quantization", "torch.ao.quantization.quan
                 _static, hypothesis="quant_int8", host_precision="int8", applies=_needs_conv,
                 order=20))
 register(Method("quant_weight_int8", "quantization", "torchao Int8WeightOnlyConfig",
-                _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",  # type: ignore[arg-type]
+                _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",
                 requires=("torchao",), applies=_needs_linear, order=12))
 register(Method("quant_weight_int4", "quantization", "torchao Int4WeightOnlyConfig (CPU layout)",
-                _torchao("Int4WeightOnlyConfig"), hypothesis="quant_int4", host_precision="int4",  # type: ignore[arg-type]
+                _torchao("Int4WeightOnlyConfig"), hypothesis="quant_int4", host_precision="int4",
                 requires=("torchao",), applies=_needs_linear, order=14))
 for _p in ("bf16", "fp16"):
     _a, _f = _cast(_p)
-    register(Method(f"quant_{_p}", "quantization", f"torch Module.to({_p})", _f,  # type: ignore[arg-type]
-                    hypothesis=f"quant_{_p}", host_precision=_p, applies=_a, order=5))  # type: ignore[arg-type]
+    register(Method(f"quant_{_p}", "quantization", f"torch Module.to({_p})", _f,
+                    hypothesis=f"quant_{_p}", host_precision=_p, applies=_a, order=5))

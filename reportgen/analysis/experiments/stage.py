@@ -54,6 +54,7 @@ def load_weights(module: Any, ref: str, base_dir: Path) -> None:
         p = next((c for c in cands if c.exists()), cands[0])
     if not p.exists():
         raise FileNotFoundError(f"model.weights: no such file {p}")
+    state: dict[str, Any]  # tensors by name (torch.load may also give a checkpoint holding them)
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
 

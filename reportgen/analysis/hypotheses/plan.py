@@ -65,7 +65,7 @@ def combined(s: Study, items: list[Hypothesis]) -> Hypothesis | None:
     fusion = next((h for h in items if h.method == "opt_fusion"), None)
     ids = [h.id for h in comps] + ([fusion.id] if fusion else [])
     risk = max((h.risk for h in comps), key=lambda r: _RISK[r])
-    h = make(s, "combined", MethodClass.combined, hid="combined", components=ids, risk=risk,  # type: ignore[arg-type]
+    h = make(s, "combined", MethodClass.combined, hid="combined", components=ids, risk=risk,
              targets=sorted({t for c in comps for t in c.targets}),
              prerequisites=sorted({p for c in comps for p in c.prerequisites}),
              portability=min(c.portability for c in comps),

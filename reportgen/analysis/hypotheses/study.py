@@ -165,9 +165,9 @@ def make(s: Study, method: str, cls: MethodClass, *, hid: str | None = None,
     bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
     return Hypothesis(id=hid or method, method=method, cls=cls, targets=targets or [],
                       before=bp, prerequisites=prerequisites or [],
-                      risk=risk or meta.get("risk", "medium"),  # type: ignore[arg-type]
-                      effort=meta.get("effort", "medium"),  # type: ignore[arg-type]
-                      maintenance=meta.get("maintenance", "medium"),  # type: ignore[arg-type]
+                      risk=risk or meta.get("risk", "medium"),
+                      effort=meta.get("effort", "medium"),
+                      maintenance=meta.get("maintenance", "medium"),
                       portability=portability, **kw)
 
 

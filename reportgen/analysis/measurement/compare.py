@@ -49,12 +49,12 @@ def compare(run: MeasuredRun, estimate: PrecisionEstimate, platform_id: str,
     pred: dict[str, float] = defaultdict(float)
     ideal: dict[str, float] = defaultdict(float)
     pred_by_op: dict[str, float] = defaultdict(float)
-    for op in estimate.ops:
-        g = GROUPS.get(op.kind, "other")
-        pred[g] += op.predicted_time_s or 0.0
-        ideal[g] += op.ideal_time_s or 0.0
-        p = trace_packet(op.op)
-        pred_by_op[p] += op.predicted_time_s or 0.0
+    for est in estimate.ops:
+        g = GROUPS.get(est.kind, "other")
+        pred[g] += est.predicted_time_s or 0.0
+        ideal[g] += est.ideal_time_s or 0.0
+        p = trace_packet(est.op)
+        pred_by_op[p] += est.predicted_time_s or 0.0
     p_total = sum(pred.values())
     m_total = sum(measured.values())
     groups = [_row(g, measured.get(g, 0.0), pred.get(g, 0.0), ideal.get(g, 0.0), m_total, p_total)

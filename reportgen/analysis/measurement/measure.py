@@ -229,7 +229,7 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
     before = sample_load()
     main = runner_for(resolved.inputs)
 
-    def time_latency() -> tuple[float, object]:
+    def time_latency() -> tuple[float, tuple[LatencyStats, float, float]]:
         c0, w0 = process_cpu_seconds(), time.perf_counter()
         st = time_model(main, device, warmup=prof.warmup, min_runs=prof.min_runs,
                         max_runs=prof.max_runs, budget_s=budget * BUDGET["latency"],
@@ -238,7 +238,7 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
 
     # contention: a noisy first timing is re-timed once and the steadier run kept
     kept, retimed = timed_with_retry(time_latency, before, sample_load, cores)
-    latency, cpu_s, wall_s = kept  # type: ignore[misc]
+    latency, cpu_s, wall_s = kept
     small = {"warmup": min(prof.warmup, 1), "min_runs": min(prof.min_runs, 5),
              "max_runs": min(prof.max_runs, 30)}
 
@@ -297,8 +297,8 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
         base_v = {"image_size": float(getattr(resolved.inputs.image, "height", 0) or 0)}.get(axis)
         for v in values:
             inp = with_size(resolved.inputs, axis, v)  # type: ignore[arg-type]
-            ref = base_v or _axis_value(resolved.inputs, axis)
-            scale = (v / ref) ** (2 if axis == "image_size" else 1) if ref else 1.0
+            ref_v = base_v or _axis_value(resolved.inputs, axis)
+            scale = (v / ref_v) ** (2 if axis == "image_size" else 1) if ref_v else 1.0
             if scale > 1 and not affordable(f"{axis} = {v:g}", scale, per):
                 continue
             try:

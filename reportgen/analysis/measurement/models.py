@@ -6,14 +6,14 @@ Units: seconds (``_s``), bytes (``_bytes``), samples per second (``_per_s``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.measurement.quality import MeasurementQuality
 from reportgen.analysis.measurement.timing import LatencyStats
 
-FILE_KIND = "reportgen-measurements"
+FILE_KIND: Final = "reportgen-measurements"
 FILE_VERSION = 1
 
 # op classes compared between the profiler and the roofline (OpKind values → group)

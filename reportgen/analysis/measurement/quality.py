@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -149,9 +150,12 @@ def implausible_threads(points: list[tuple[int, float]]) -> list[Msg]:
             for n, s in pts[1:] if n > base and s < THREAD_SPEEDUP_MIN]
 
 
-def timed_with_retry(time_once: Callable[[], tuple[float, object]], before: LoadSample,
+T = TypeVar("T")
+
+
+def timed_with_retry(time_once: Callable[[], tuple[float, T]], before: LoadSample,
                      now: Callable[[], LoadSample], cores: int | None,
-                     cv_threshold: float = CV_NOISY) -> tuple[object, bool]:
+                     cv_threshold: float = CV_NOISY) -> tuple[T, bool]:
     """Time once; when that was noisy, time again and keep the run with the lower CV.
 
     ``time_once`` returns (cv, result). Returns (kept result, whether it was re-timed)."""

@@ -193,8 +193,8 @@ def domain_axis(domain: str, inputs: Inputs) -> tuple[Axis, str, float, list[flo
         return "sequence_length", "tokens", float(base), _dedup([float(v) for v in vals])
     if domain == "speech":
         a = inputs.audio or AudioInput()
-        vals = [a.seconds * s for s in (1 / 8, 1 / 4, 1 / 2, 1, 2, 4)]
-        return "audio_seconds", "s", a.seconds, _dedup([round(v, 4) for v in vals if v <= 3600])
+        secs = [a.seconds * s for s in (1 / 8, 1 / 4, 1 / 2, 1, 2, 4)]
+        return "audio_seconds", "s", a.seconds, _dedup([round(v, 4) for v in secs if v <= 3600])
     r = inputs.recsys or RecsysInput()
     base = r.num_candidates
     vals = [max(1, round(base * s)) for s in (0.01, 0.1, 1, 10, 100)]

@@ -115,6 +115,15 @@ def cases() -> list[tuple[str, Callable[[], tuple[Any, tuple[Any, ...]]]]]:
     def lin(m: int, k: int, n: int) -> Callable[[], Any]:
         return lambda: (nn.Linear(k, n), (torch.randn(m, k),))
 
+    def bn(c: int, hw: int) -> Callable[[], Any]:
+        return lambda: (nn.BatchNorm2d(c).eval(), (torch.randn(1, c, hw, hw),))
+
+    def ln(s: int, d: int) -> Callable[[], Any]:
+        return lambda: (nn.LayerNorm(d), (torch.randn(1, s, d),))
+
+    def emb(rows: int, dim: int) -> Callable[[], Any]:
+        return lambda: (nn.Embedding(50_000, dim), (torch.randint(0, 50_000, (rows,)),))
+
     class Fn(nn.Module):
         def __init__(self, f: Callable[..., Any]) -> None:
             super().__init__()
@@ -144,16 +153,14 @@ def cases() -> list[tuple[str, Callable[[], tuple[Any, tuple[Any, ...]]]]]:
         out.append((f"add {n}", fn(torch.add, (n,), (n,))))
         out.append((f"relu {n}", fn(torch.relu, (n,))))
     for c, hw in [(32, 112), (128, 28), (512, 7)]:
-        out.append((f"batchnorm {c} {hw}x{hw}", lambda c=c, hw=hw: (nn.BatchNorm2d(c).eval(),
-                                                                   (torch.randn(1, c, hw, hw),))))
+        out.append((f"batchnorm {c} {hw}x{hw}", bn(c, hw)))
     for s, d in [(16, 64), (128, 768), (512, 1024)]:
-        out.append((f"layernorm {s}x{d}", lambda s=s, d=d: (nn.LayerNorm(d), (torch.randn(1, s, d),))))
+        out.append((f"layernorm {s}x{d}", ln(s, d)))
         out.append((f"softmax {s}x{d}", fn(lambda x: torch.softmax(x, -1), (1, s, d))))
     for c, hw in [(64, 56), (512, 14), (1280, 7)]:
         out.append((f"mean {c} {hw}x{hw}", fn(lambda x: x.mean((2, 3)), (1, c, hw, hw))))
     for rows, dim in [(100, 32), (1_000, 64), (10_000, 64)]:
-        out.append((f"embedding {rows}x{dim}", lambda rows=rows, dim=dim: (
-            nn.Embedding(50_000, dim), (torch.randint(0, 50_000, (rows,)),))))
+        out.append((f"embedding {rows}x{dim}", emb(rows, dim)))
     for n in [10_000, 300_000, 3_000_000]:
         out.append((f"cat {n}", fn(lambda a, b: torch.cat([a, b]), (n,), (n,))))
         out.append((f"transpose-copy {n}", fn(lambda a: a.t().contiguous(), (n // 100, 100))))
@@ -218,7 +225,7 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
         k = len(ops)
         reg, F, B = ops[0][0], sum(o[1] for o in ops), sum(o[2] for o in ops)
         with torch.inference_mode():
-            t = _median_time(lambda m=module, a=args: m(*a), budget_s=budget_per_case_s)
+            t = _median_time(lambda: module(*args), budget_s=budget_per_case_s)  # noqa: B023 (called at once)
         samples[reg].append((F / peak / k, B / bw / k, t / k))
         points.append({"regime": reg.value, "case": name, "ops": k, "flops": F, "bytes": B,
                        "median_s": t})

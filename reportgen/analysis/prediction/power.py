@@ -82,6 +82,7 @@ def is_addon(platform: Platform) -> bool:
 
 
 def _fig(label: str, f: Figure) -> Msg:
+    assert f.value is not None  # callers pass usable figures only
     return msg("power2.figure", label=msg(f"power2.label.{label}"), value=f.value,
                status=msg(f"status.{f.status}"))
 
@@ -96,6 +97,7 @@ def part(platform: Platform, role: Literal["platform", "host", "accelerator"]) -
             next((m for m in modes if m.top), modes[0])
         out.mode = mode.name
         if mode.power_w.usable:
+            assert mode.power_w.value is not None  # usable implies a value
             out.upper_w, out.upper_field = mode.power_w.value, "power_mode"
             out.figures.append(msg("power2.figure_mode", mode=mode.name, value=mode.power_w.value,
                                    status=msg(f"status.{mode.power_w.status}")))
@@ -132,8 +134,8 @@ def system_power(platform: Platform, host: Platform | None = None) -> PowerDraw:
                          basis=msg("power2.basis_no_host", device=platform.name,
                                    figures=_join(acc.figures)),
                          to_measure=msg("power2.measure_system", device=platform.name))
-    typical = sum(p.typical_w for p in parts) if all(p.typical_w is not None for p in parts) \
-        else None  # type: ignore[misc]
+    typicals = [p.typical_w for p in parts if p.typical_w is not None]
+    typical = sum(typicals) if len(typicals) == len(parts) else None
     lower_parts = [p.typical_w if p.typical_w is not None else p.lower_w for p in parts]
     lower = sum(x for x in lower_parts if x is not None) or None
     hostp = parts[0] if parts[0].role == "host" else None

@@ -101,6 +101,8 @@ def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float
                           memory_time_s=0.0, ideal_time_s=0.0, predicted_time_s=0.0, bound="none")
     tc0 = _time(F, peak)
     tc = _time(F, peak * eff.eta_c if peak else None)
+    tm0: float | None
+    tm: float | None
     if on_chip_memory:
         tm0 = tm = 0.0
     else:

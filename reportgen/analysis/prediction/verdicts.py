@@ -160,7 +160,7 @@ def constraint_verdicts(constraints: Constraints, est: PlatformEstimate, platfor
         e_sample = e / est.batch_size if e is not None else None
         out.append(_check("energy_mj", c.energy_mj, "mJ", "<=", e_sample,
                           msg("verdict.energy", power=draw.basis),
-                          bound="value" if ekind in (None, "typical") else ekind,
+                          bound="value" if ekind is None or ekind == "typical" else ekind,
                           to_measure=draw.to_measure,
                           reason=msg("verdict2.energy_unknown") if e is None else None))
     if c.cost_usd is not None:
