@@ -133,6 +133,10 @@ def _invariants(d: dict[str, Any]) -> None:
     if H["plan_kind"] == "none_needed":
         assert H["baseline_fails"] == []
         assert plan is None or plan["after"]["platform_id"] == d["platform"]["id"]
+    if H["plan_kind"] == "measure_first":  # nothing judged fails, but latency/throughput unknown
+        assert H["baseline_fails"] == []
+        assert {"latency_ms", "throughput_per_s"} & set(H["to_measure"])
+        assert plan is None or plan["after"]["platform_id"] == d["platform"]["id"]
     if H["plan_kind"] == "new_hardware":  # only when nothing on the given target closes the gaps
         for h in items:
             if h["after"]["platform_id"] == d["platform"]["id"] and h["cls"] != "combined":
@@ -277,6 +281,26 @@ def test_snapdragon_unknown_peak_latency_not_judged() -> None:
     assert lat["verdict"] == "unknown" and lat["margin"] is None
     assert _verdict(d, "memory_mb")["verdict"] in ("pass", "fail")
     assert d["first_to_break"] is None or d["first_to_break"]["name"] != "latency_ms"
+
+
+def test_unknown_latency_means_measure_first_not_no_acceleration_needed() -> None:
+    # the STM32's and the Snapdragon's peaks are unsourced: latency is at best a lower bound, so
+    # "no acceleration needed" cannot be said; an engineer measures the latency on the board first
+    for case in ("ds_cnn_stm32_mcu", "wav2vec2_snapdragon_unknown_peak"):
+        d = _data(case)
+        H = d["hypotheses"]
+        assert _verdict(d, "latency_ms")["verdict"] == "unknown", case
+        assert "latency_ms" in H["to_measure"], case
+        assert H["plan_kind"] == "measure_first", case
+        plan = _plan(d)  # the fallback, if any, is software on the given target
+        assert plan is None or (plan["after"]["platform_id"] == d["platform"]["id"]
+                                and plan["cls"] not in ("hardware", "combined")), case
+
+
+def test_judged_latency_that_passes_stays_none_needed() -> None:
+    d = _data("distilbert_xeon_meets")
+    assert _verdict(d, "latency_ms")["verdict"] == "pass"
+    assert d["hypotheses"]["plan_kind"] == "none_needed"
 
 
 def test_kv260_reference_design_power_is_not_this_designs_draw() -> None:

@@ -87,8 +87,12 @@ def changes_task(h: Hypothesis) -> bool:
     return any(n in h.notes for n in _CHANGES_TASK)
 
 
-PlanKind = Literal["none_needed", "software", "power_mode", "other_unit", "new_hardware",
-                   "combined", "partial", "none"]
+PlanKind = Literal["none_needed", "measure_first", "software", "power_mode", "other_unit",
+                   "new_hardware", "combined", "partial", "none"]
+
+#: constraints the deployment hinges on: when one of them cannot be judged, "no acceleration
+#: needed" cannot be said either; the plan is to measure it first
+DECIDING = ("latency_ms", "throughput_per_s")
 
 
 def _tier(h: Hypothesis, target_id: str) -> int:
@@ -141,7 +145,9 @@ def choose_plan(items: list[Hypothesis], target_id: str
     """(recommended id, plan kind, runner-up id, catalog key of why the runner-up lost).
 
     As a team chooses: if the baseline already meets every constraint that can be judged, no
-    acceleration is needed and at most the cheapest software headroom on the target is named.
+    acceleration is needed and at most the cheapest software headroom on the target is named;
+    but when latency or throughput (what the deployment hinges on) cannot be judged, the plan
+    is to measure it first, with the cheapest software change on the target as the fallback.
     Otherwise, among the plans that close every judged gap: software and configuration on the
     given target before a stack or another unit, before new hardware; then the least effort,
     risk and maintenance; then the fastest. Unknown constraints do not decide. A lower-bound
@@ -159,7 +165,9 @@ def choose_plan(items: list[Hypothesis], target_id: str
         headroom.sort(key=lambda h: (_cost(h), -(h.speedup or 0), h.id))
         best = headroom[0] if headroom else None
         runner = headroom[1] if len(headroom) > 1 else None
-        return (best.id if best else None, "none_needed", runner.id if runner else None,
+        unjudged = any(o.name in DECIDING and o.verdict_before == "unknown" for o in outcomes)
+        return (best.id if best else None, "measure_first" if unjudged else "none_needed",
+                runner.id if runner else None,
                 _lost(best, runner, target_id) if best and runner else None)
     def key(h: Hypothesis) -> tuple[int, int, float, str]:
         return (_tier(h, target_id), _cost(h), -(h.speedup or 0), h.id)
