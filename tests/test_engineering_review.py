@@ -56,6 +56,10 @@ CASES: dict[str, tuple[str, str, str]] = {
     "distilbert_t4_memory_fail": (_spec("distilbert_base_uncased", "nvidia_t4",
                                         "  latency_ms: 100\n  memory_mb: 150\n  power_w: 70\n"),
                                   "nlp", "powerful"),
+    "bert_orin_nano_latency": (_spec("bert_base_uncased", "nvidia_jetson_orin_nano_8gb",
+                                     "  latency_ms: 20\n  memory_mb: 2048\n",
+                                     inputs="inputs:\n  text: {sequence_length: 128}\n"),
+                               "nlp", "budget"),
     # --- Speech
     "ds_cnn_stm32_mcu": (_spec("ds_cnn_s", "st_stm32h743",
                                "  latency_ms: 100\n  memory_mb: 0.5\n  power_w: 0.5\n"
@@ -257,6 +261,29 @@ def test_t4_memory_gap_closed_in_software_on_the_t4() -> None:
     plan = _plan(d)
     assert plan is not None and plan["after"]["platform_id"] == "nvidia_t4"
     assert all(o["verdict_after"] != "fail" for o in plan["constraints"])
+
+
+def test_orin_nano_bert_int8_ptq_before_2_4_pruning() -> None:
+    # both close the 20 ms gap on the Orin Nano; 2:4 sparsity needs fine-tuning with the mask and
+    # a sparse runtime, post-training int8 needs only calibration: a team tries PTQ first
+    from reportgen.analysis.hypotheses.models import HypothesesReport
+    from reportgen.analysis.hypotheses.plan import choose_plan
+
+    d = _data("bert_orin_nano_latency")
+    assert "latency_ms" in d["hypotheses"]["baseline_fails"]
+    H = HypothesesReport.model_validate(d["hypotheses"])
+    ptq, sparse = H.get("quant_int8"), H.get("prune_2_4")
+    assert ptq is not None and sparse is not None
+    for h in (ptq, sparse):
+        assert all(o.verdict_after != "fail" for o in h.constraints), h.id
+    assert "findings.prereq.finetune" in sparse.prerequisites
+    assert "findings.prereq.finetune" not in ptq.prerequisites
+    rec, kind, runner, lost = choose_plan([sparse, ptq], "nvidia_jetson_orin_nano_8gb")
+    assert (rec, kind, runner, lost) == ("quant_int8", "software", "prune_2_4",
+                                         "findings.plan2.lost_effort")
+    plan = _plan(d)  # the overall plan is no more effort than PTQ
+    assert plan is not None and plan["id"] != "prune_2_4"
+    assert plan["after"]["platform_id"] == "nvidia_jetson_orin_nano_8gb"
 
 
 def test_stm32_power_unsourced_memory_judged() -> None:
