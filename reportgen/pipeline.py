@@ -278,7 +278,9 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     result.first_to_break = first_constraint_to_break(result.verdicts)
     if ctx.spec.compare_platforms:
         ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]
-        result.zoo = zoo_comparison(trace, ids, ctx.spec.precisions, batch_size=batch)
+        # each platform as it would ship there: the traced model under that platform's runtime
+        result.zoo = zoo_comparison(traced, ids, ctx.spec.precisions, batch_size=batch,
+                                    runtime=ctx.spec.runtime)
 
 
 def _not_yet(what: str, issue: str) -> Callable[[Context, StudyResult], None]:

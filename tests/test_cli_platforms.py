@@ -50,3 +50,33 @@ def test_module_does_not_import_torch() -> None:
             "reportgen.analysis.prediction.verdicts; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_power_column_is_the_power_models_draw_not_a_supply_rating() -> None:
+    from reportgen.catalog.lookup import get_platform
+    from reportgen.cli.platforms import _power
+
+    # the Pi 5's only figure is its 27 W supply: an upper bound, never shown as a draw
+    assert _power(get_platform("raspberry_pi_5", measure_host=False)) == "≤ 27 W"
+    # the Orin Nano's default (top) power mode is a budget, not a draw
+    assert _power(get_platform("nvidia_jetson_orin_nano_8gb", measure_host=False)) == "≤ 25 W"
+    # a typical draw is shown as such; an add-on's host draws too
+    hailo = _power(get_platform("hailo_8", measure_host=False))
+    assert hailo.startswith("2.5 W") and hailo.endswith("+ host")
+    res = runner.invoke(app, [], env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and "≤ upper bound" in res.output
+
+
+def test_assumptions_list_power_by_kind() -> None:
+    from reportgen.analysis.prediction.assumptions import _assumptions, efficiency_for
+    from reportgen.catalog.lookup import get_platform
+    from reportgen.spec.schema import Precision
+
+    pi5 = get_platform("raspberry_pi_5", measure_host=False)
+    names = {f.name: f.value for f in _assumptions(pi5, efficiency_for(pi5), [Precision.fp32], None,
+                                                    False).figures if f.name.startswith("power")}
+    assert names == {"power upper bound (psu_w)": 27.0}
+    orin = get_platform("nvidia_jetson_orin_nano_8gb", measure_host=False)
+    names = {f.name: f.value for f in _assumptions(orin, efficiency_for(orin), [Precision.fp16], None,
+                                                    False).figures if f.name.startswith("power")}
+    assert names == {"power upper bound (mode 25 W)": 25.0}

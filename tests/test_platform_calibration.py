@@ -54,3 +54,20 @@ def test_at_most_two_fitting_points() -> None:
     data["calibration"] = [pt(m, 1.0, "fit").model_dump() for m in "abc"]
     with pytest.raises(ValueError, match="at most two"):
         Platform.model_validate(data)
+
+
+def test_rejected_points_get_their_own_message_and_the_class_is_translated() -> None:
+    from reportgen.analysis.prediction.calibration import calibration_info, load_calibration
+    from reportgen.catalog.lookup import get_platform
+    from reportgen.report.messages import render as render_msg
+
+    coral = get_platform("google_coral_edge_tpu", measure_host=False)
+    cal = load_calibration().platforms.get(coral.id)
+    assert cal is not None and cal.points > 0  # coral.ai publishes points...
+    info = calibration_info(coral)
+    assert not info.calibrated  # ...but one scale does not fit mobilenet_v2 and resnet50
+    assert info.basis_msg.code == "calibration.rejected"
+    assert info.basis_msg.params["points"] == cal.points
+    ru = render_msg(info.basis_msg, "ru")
+    assert "специализированная" in ru and "specialized" not in ru
+    assert "no published measurement" not in render_msg(info.basis_msg, "en")

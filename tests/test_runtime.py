@@ -65,3 +65,28 @@ def test_spec_key_runtime(tmp_path) -> None:
                  encoding="utf-8")
     with pytest.raises(SpecError):
         load_spec(p)
+
+
+def test_zoo_predicts_each_platform_with_its_own_runtime() -> None:
+    from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.analysis.prediction.verdicts import zoo_comparison
+    from tests.test_transforms import conv_bn_relu
+
+    t = conv_bn_relu(False)  # the traced model: conv, BN, ReLU as three kernels
+    t4, pi = zoo_comparison(t, ["nvidia_t4", "raspberry_pi_5"], ["fp16", "fp32"])
+    assert t4.runtime == "TensorRT" and pi.runtime == "eager PyTorch"
+
+    def latency(trace: object, pid: str, prec: str) -> float | None:
+        pe = estimate(trace, get_platform(pid), [prec], keep_ops=False).get(prec)  # type: ignore[arg-type]
+        return pe.predicted_latency_s if pe else None
+
+    fused = deployed_trace(t, deployment_runtime(get_platform("nvidia_t4"), None))
+    # the T4 row is the TensorRT-deployed model (one kernel), not the raw three-kernel trace
+    assert t4.predicted_latency_s == pytest.approx(latency(fused, "nvidia_t4", t4.best_precision))
+    assert latency(t, "nvidia_t4", t4.best_precision) > t4.predicted_latency_s
+    # the Pi 5 row is eager PyTorch: the traced model as is
+    assert pi.predicted_latency_s == pytest.approx(latency(t, "raspberry_pi_5", pi.best_precision))
+    # the spec's runtime choice applies to every row
+    eager = zoo_comparison(t, ["nvidia_t4"], ["fp16"], runtime="eager")[0]
+    assert eager.runtime == "eager PyTorch"
+    assert eager.predicted_latency_s == pytest.approx(latency(t, "nvidia_t4", "fp16"))

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from reportgen.analysis.prediction.power import is_addon, power_figures
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.platforms import platforms_by_class
 from reportgen.catalog.schema import STATUS_MEANING, Figure, Platform, PlatformClass
@@ -53,6 +54,22 @@ def _best_peak(p: Platform) -> str:
     return ", ".join(parts[:2]) or "?"
 
 
+def _power(p: Platform) -> str:
+    """The power model's figures: the typical draw, else "≤" the upper bound (a supply rating,
+    a power mode's budget or a TDP is a bound, not a draw), and "≥" the idle draw."""
+    figs = {kind: f for kind, _, f in power_figures(p)}
+    parts = []
+    if "typical" in figs:
+        parts.append(_fmt(figs["typical"]))
+    if "upper" in figs:
+        parts.append("≤ " + _fmt(figs["upper"]))
+    if "lower" in figs and "typical" not in figs:
+        parts.append("≥ " + _fmt(figs["lower"]))
+    if is_addon(p):
+        parts.append("+ host")
+    return ", ".join(parts) if [x for x in parts if x != "+ host"] else "?"
+
+
 @app.callback()
 def list_platforms(
     ctx: typer.Context,
@@ -68,13 +85,15 @@ def list_platforms(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     t = Table(title="Hardware platforms" + (f" — class {cls}" if cls else ""))
-    for col in ("id", "class", "name", "peak (dense)", "memory BW", "memory", "power", "price"):
+    for col in ("id", "class", "name", "peak (dense)", "memory BW", "memory", "power (draw)",
+                "price"):
         t.add_column(col)
     for p in plats:
-        pw = p.power.for_energy()
         t.add_row(p.id, p.class_.value, p.name, _best_peak(p), _fmt(p.bandwidth()),
-                  _fmt(p.capacity()), _fmt(pw[1]) if pw else "?", _fmt(p.price_usd))
+                  _fmt(p.capacity()), _power(p), _fmt(p.price_usd))
     _console().print(t)
+    _console().print("power: typical draw; ≤ upper bound (supply rating, power mode, TDP); "
+                     "≥ idle draw; + host: an add-on whose host board draws too")
     _console().print("* derived (estimate)   ? unknown   classes: "
                      + ", ".join(c.value for c in PlatformClass))
 

@@ -112,9 +112,10 @@ class HypothesesReport(BaseModel):
     baseline_meets: bool | None = Field(None, description="the baseline already meets every "
                                                           "constraint (None: cannot be judged)")
     missing: list[str] = Field(default_factory=list)
-    plan_kind: Literal["none_needed", "software", "power_mode", "other_unit", "new_hardware",
-                       "combined", "partial", "none"] = Field(
-        "none", description="none_needed: the baseline meets every judged constraint")
+    plan_kind: Literal["none_needed", "measure_first", "software", "power_mode", "other_unit",
+                       "new_hardware", "combined", "partial", "none"] = Field(
+        "none", description="none_needed: the baseline meets every judged constraint; "
+                            "measure_first: it does, but latency or throughput cannot be judged")
     runner_up: str | None = Field(None, description="the next plan in the order of choice")
     runner_up_lost: str | None = Field(None, description="catalog key: why the runner-up lost")
     baseline_fails: list[str] = Field(default_factory=list, description="constraints the "

@@ -87,8 +87,12 @@ def changes_task(h: Hypothesis) -> bool:
     return any(n in h.notes for n in _CHANGES_TASK)
 
 
-PlanKind = Literal["none_needed", "software", "power_mode", "other_unit", "new_hardware",
-                   "combined", "partial", "none"]
+PlanKind = Literal["none_needed", "measure_first", "software", "power_mode", "other_unit",
+                   "new_hardware", "combined", "partial", "none"]
+
+#: constraints the deployment hinges on: when one of them cannot be judged, "no acceleration
+#: needed" cannot be said either; the plan is to measure it first
+DECIDING = ("latency_ms", "throughput_per_s")
 
 
 def _tier(h: Hypothesis, target_id: str) -> int:
@@ -121,8 +125,18 @@ def _kind(h: Hypothesis, target_id: str) -> PlanKind:
     return "new_hardware" if _tier(h, target_id) == 2 else "software"
 
 
+def settles_power(h: Hypothesis) -> bool:
+    """A power mode of the given target under which the power budget passes where the default
+    (top) mode leaves it unknown or failing, without breaking another judged constraint."""
+    power = next((o for o in h.constraints if o.name == "power_w"), None)
+    return (h.method == "hw_power_mode" and power is not None and power.verdict_before != "pass"
+            and power.verdict_after == "pass" and closes_every_gap(h))
+
+
 def _lost(winner: Hypothesis, runner: Hypothesis, target_id: str) -> str:
     """Catalog key: why the runner-up lost to the winner."""
+    if settles_power(winner) and not settles_power(runner):
+        return "findings.plan2.lost_power"
     if not closes_every_gap(runner) and closes_every_gap(winner):
         return "findings.plan2.lost_gap"
     if runner.after is not None and runner.after.lower_bound and not (
@@ -141,7 +155,11 @@ def choose_plan(items: list[Hypothesis], target_id: str
     """(recommended id, plan kind, runner-up id, catalog key of why the runner-up lost).
 
     As a team chooses: if the baseline already meets every constraint that can be judged, no
-    acceleration is needed and at most the cheapest software headroom on the target is named.
+    acceleration is needed and at most the cheapest software headroom on the target is named;
+    but when latency or throughput (what the deployment hinges on) cannot be judged, the plan
+    is to measure it first, with the cheapest software change on the target as the fallback.
+    When the default (top) power mode leaves the power budget unknown or failing and a lower
+    mode of the target passes it and keeps every other judged constraint, the plan is that mode.
     Otherwise, among the plans that close every judged gap: software and configuration on the
     given target before a stack or another unit, before new hardware; then the least effort,
     risk and maintenance; then the fastest. Unknown constraints do not decide. A lower-bound
@@ -153,13 +171,23 @@ def choose_plan(items: list[Hypothesis], target_id: str
     gaps = [o for o in outcomes if o.verdict_before == "fail"]
     usable = [h for h in items if h.applicable and h.after is not None
               and (base_lb or not h.after.lower_bound)]
+    modes = sorted((h for h in usable if settles_power(h)), key=lambda h: (-(h.speedup or 0), h.id))
+    if modes:  # the fastest mode whose draw fits the budget and keeps every other constraint
+        others = [h for h in usable if h is not modes[0] and closes_every_gap(h)
+                  and not changes_task(h) and _tier(h, target_id) == 0]
+        others.sort(key=lambda h: (_cost(h), -(h.speedup or 0), h.id))
+        runner = modes[1] if len(modes) > 1 else (others[0] if others else None)
+        return (modes[0].id, "power_mode", runner.id if runner else None,
+                _lost(modes[0], runner, target_id) if runner else None)
     if not gaps:
         headroom = [h for h in usable if _tier(h, target_id) == 0 and (h.speedup or 0) > 1.05
                     and closes_every_gap(h) and not changes_task(h) and h.method != "opt_batching"]
         headroom.sort(key=lambda h: (_cost(h), -(h.speedup or 0), h.id))
         best = headroom[0] if headroom else None
         runner = headroom[1] if len(headroom) > 1 else None
-        return (best.id if best else None, "none_needed", runner.id if runner else None,
+        unjudged = any(o.name in DECIDING and o.verdict_before == "unknown" for o in outcomes)
+        return (best.id if best else None, "measure_first" if unjudged else "none_needed",
+                runner.id if runner else None,
                 _lost(best, runner, target_id) if best and runner else None)
     def key(h: Hypothesis) -> tuple[int, int, float, str]:
         return (_tier(h, target_id), _cost(h), -(h.speedup or 0), h.id)

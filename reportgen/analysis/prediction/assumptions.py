@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.prediction.calibration import platform_scale
+from reportgen.analysis.prediction.power import power_figures
 from reportgen.catalog.schema import Figure, Platform
 from reportgen.spec.schema import Precision
 from reportgen.text import Msg, msg
@@ -146,9 +147,12 @@ def _assumptions(plat: Platform, eff: Efficiency, precisions: list[Precision],
     link = plat.host_link()
     if link is not None:
         figs.append(UsedFigure.of(f"host link {link.name}", link.bandwidth_gbps))
-    picked = plat.power.for_energy()
-    figs.append(UsedFigure.of(f"power ({picked[0]})" if picked else "power", picked[1] if picked
-                              else None))
+    power = power_figures(plat)  # what the power model uses: a draw or bounds, never a PSU as draw
+    for kind, field, fig in power:
+        label = {"typical": "typical draw", "upper": "upper bound", "lower": "lower bound"}[kind]
+        figs.append(UsedFigure.of(f"power {label} ({field})", fig))
+    if not power:
+        figs.append(UsedFigure.of("power", None))
     figs.append(UsedFigure.of("price", plat.price_usd))
     rules = [msg("rule.flops_bytes"), msg("rule.time"),
              msg("rule.dense_sparse" if sparse else "rule.dense"), msg("rule.int4")]

@@ -162,8 +162,13 @@ def calibration_info(plat: Platform) -> CalibrationInfo:
         return CalibrationInfo(calibrated=True, fit_models=cal.fit_models, scale=cal.scale,
                                points=cal.points, band=band, band_from="own", basis_msg=m)
     band = table.class_bands.get(klass)
+    kname = msg(f"platform_class.{klass}")
     if band is not None:
+        # points exist but the fitted scale did not beat the class band: say so, not "no data"
+        rejected = cal is not None and cal.calibrated and cal.band is not None
+        m = (msg("calibration.rejected", points=cal.points, own=cal.band, band=band, klass=kname)
+             if rejected and cal is not None and cal.band is not None else
+             msg("calibration.class", klass=kname, band=band))
         return CalibrationInfo(calibrated=False, band=band, band_from="class",
-                               points=cal.points if cal else 0,
-                               basis_msg=msg("calibration.class", klass=klass, band=band))
-    return CalibrationInfo(calibrated=False, basis_msg=msg("calibration.none", klass=klass))
+                               points=cal.points if cal else 0, basis_msg=m)
+    return CalibrationInfo(calibrated=False, basis_msg=msg("calibration.none", klass=kname))

@@ -118,6 +118,24 @@ def part(platform: Platform, role: Literal["platform", "host", "accelerator"]) -
     return out
 
 
+def power_figures(platform: Platform) -> list[tuple[Bound, str, Figure]]:
+    """The catalog figures the power model uses for ``platform`` alone, as (kind, catalog
+    field or ``mode <name>``, figure): the typical draw, the upper bound (a power mode, supply
+    rating, TDP, ...) and the lower bound (idle). Never a supply rating posing as a draw."""
+    pw, p = platform.power, part(platform, "platform")
+    out: list[tuple[Bound, str, Figure]] = []
+    if p.typical_w is not None and pw.typical_w is not None:
+        out.append(("typical", "typical_w", pw.typical_w))
+    if p.upper_field == "power_mode":
+        mode = next(m for m in pw.power_modes if m.name == p.mode)
+        out.append(("upper", f"mode {mode.name}", mode.power_w))
+    elif p.upper_field is not None and getattr(pw, p.upper_field) is not None:
+        out.append(("upper", p.upper_field, getattr(pw, p.upper_field)))
+    if p.lower_w is not None and pw.idle_w is not None:
+        out.append(("lower", "idle_w", pw.idle_w))
+    return out
+
+
 def system_power(platform: Platform, host: Platform | None = None) -> PowerDraw:
     """The active draw of the system that runs the model on ``platform``.
 

@@ -22,6 +22,7 @@ from reportgen.analysis.prediction.estimates import (
 from reportgen.analysis.prediction.power import energy_mj, system_power
 from reportgen.analysis.prediction.roofline import estimate
 from reportgen.analysis.prediction.rules import status_msg
+from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
 from reportgen.spec.schema import Constraints, Precision
@@ -230,17 +231,22 @@ class ZooRow(Model):
     price_status: str = "unsourced"
     toolchain: str = ""
     required_format: str = ""
+    runtime: str = Field("", description="the platform's own deployment runtime the row assumes")
     note_msgs: list[Msg] = Field(default_factory=list)
     origin: Literal["predicted"] = "predicted"
 
 
 def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Precision] | list[str],
-                   *, batch_size: int = 1) -> list[ZooRow]:
-    """The same trace predicted on each platform, at its best runnable precision."""
+                   *, batch_size: int = 1, runtime: str | None = None) -> list[ZooRow]:
+    """The traced model predicted on each platform as it would ship there: deployed with that
+    platform's own runtime (``runtime``: the spec's choice, None/auto = each platform's usual
+    one), at its best runnable precision."""
     plats = [get_platform(pid) for pid in platform_ids]  # unknown ids fail before any work
     rows: list[ZooRow] = []
     for plat in plats:
-        est = estimate(trace, plat, precisions, batch_size=batch_size, keep_ops=False)
+        rt = deployment_runtime(plat, runtime)
+        est = estimate(deployed_trace(trace, rt), plat, precisions, batch_size=batch_size,
+                       keep_ops=False)
         pe = est.get(est.best_precision) if est.best_precision else None
         if pe is None:  # nothing runnable: show the lower bound or the reasons
             lbs = [x for x in est.per_precision if x.predicted_latency_s]
@@ -257,7 +263,7 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
                 price_usd=plat.price_usd.value if plat.price_usd.usable else None,
                 price_status=plat.price_usd.status,
                 toolchain=plat.toolchain[0] if plat.toolchain else "",
-                required_format=plat.required_format, note_msgs=reasons))
+                required_format=plat.required_format, runtime=rt.name, note_msgs=reasons))
             continue
         rows.append(ZooRow(
             platform_id=plat.id, platform_name=plat.name, platform_class=plat.class_.value,
@@ -269,5 +275,6 @@ def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Preci
             price_usd=plat.price_usd.value if plat.price_usd.usable else None,
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
-            required_format=plat.required_format, note_msgs=list(pe.note_msgs)))
+            required_format=plat.required_format, runtime=rt.name,
+            note_msgs=list(pe.note_msgs)))
     return rows
