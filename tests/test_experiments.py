@@ -196,3 +196,38 @@ def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
     st = result.stage("experiments")
     assert st is not None and st.state == "not_available" and st.code == "experiments_snapshot"
     assert result.experiments is None
+
+
+# ---------------------------------------------------------------------------- int4 on the CPU
+
+
+def test_int4_weight_only_runs_or_says_why() -> None:
+    """torchao's int4 CPU path on a tiny model: one layer fits the kernel (64→32), the 4-class
+    head does not (N % 16) and stays bf16; the run is measured, or unavailable with a reason."""
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.analysis.experiments.quantization import int4_fits
+
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 4)).eval()
+    assert [int4_fits(x) for x in m if isinstance(x, nn.Linear)] == [True, False]
+    s = Subject(module=m, make_inputs=lambda: ((torch.randn(2, 64),), {}), domain="cv")
+    _, (run,) = run_all(s, methods(["quant_weight_int4"]), timing=Timing(1, 3, 5), budget_s=60,
+                        method_budget_s=30)
+    if run.state == "unavailable":
+        assert run.reason is not None and run.reason.code.startswith("experiments.na.int4_")
+        return
+    assert run.state == "ok", run.reason
+    assert run.speedup is not None and run.speedup > 0 and run.size_bytes is not None
+    codes = {n.code: n for n in run.notes}
+    layers = codes["experiments.note.int4_layers"].params
+    assert layers["quantized"] == 1 and layers["linears"] == 2
+    # 4-bit weights with groups of 32 on random weights: the outputs stay close
+    assert run.fidelity is not None and run.fidelity.cosine > 0.95
+
+
+def test_int4_without_a_fitting_layer_is_unavailable() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    _, (run,) = run_all(_tiny(), methods(["quant_weight_int4"]), timing=Timing(1, 3, 5),
+                        budget_s=30, method_budget_s=20)
+    assert run.state == "unavailable" and run.reason is not None
+    assert run.reason.code.startswith("experiments.na.int4_")
