@@ -231,3 +231,43 @@ def test_int4_without_a_fitting_layer_is_unavailable() -> None:
                         budget_s=30, method_budget_s=20)
     assert run.state == "unavailable" and run.reason is not None
     assert run.reason.code.startswith("experiments.na.int4_")
+
+
+# ---------------------------------------------------------------------------- combinations
+
+
+def test_prune_then_dynamic_int8_is_one_isolated_experiment() -> None:
+    """Structured pruning then dynamic int8 on a tiny MLP: the hidden Linear loses channels, the
+    result holds dynamically quantized Linear layers, the baseline is untouched."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynLinear
+
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.analysis.experiments.combinations import _prune_then_dynamic
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4)).eval()
+    before = [p.clone() for p in m.parameters()]
+    s = Subject(module=m, make_inputs=lambda: ((torch.randn(2, 32),), {}), domain="cv",
+                knobs={"prune_fraction": 0.25})
+    applied = _prune_then_dynamic(s, "")
+    dyn = [x for x in applied.model.modules() if isinstance(x, DynLinear)]
+    assert len(dyn) == 3
+    assert dyn[0].out_features == 48 and dyn[2].out_features == 4  # 25% of 64 removed; head whole
+    assert {n.code for n in applied.notes} == {"experiments.note.recounted"}
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters(), strict=True))
+    assert m[0].out_features == 64  # the baseline keeps its channels
+
+    (combo,) = methods(["combo_prune_dynamic_int8"])
+    _, (run,) = run_all(s, [combo], timing=Timing(1, 3, 5), budget_s=30, method_budget_s=20)
+    assert run.state == "ok", run.reason
+    assert run.family == "combined" and run.speedup is not None and run.speedup > 0
+    assert run.fidelity is not None and run.fidelity.samples == 3
+
+
+def test_combination_not_applicable_says_why() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    _, (run,) = run_all(_tiny(), methods(["combo_channels_last_compile"]), timing=Timing(1, 3, 5),
+                        budget_s=60, method_budget_s=20)
+    assert run.state == "not_applicable" and run.reason is not None
+    assert run.reason.code == "experiments.na.no_conv"  # an MLP has no Conv2d to lay out NHWC
