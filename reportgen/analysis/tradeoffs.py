@@ -243,8 +243,8 @@ def published_accuracy(teacher: str | None, students: list[tuple[str, str]],
     if t is None:
         return []
 
-    def row(role: str, hyp: str | None, a: Any) -> PublishedAccuracy:
-        return PublishedAccuracy(role=role, hypothesis=hyp, model=a.model,  # type: ignore[arg-type]
+    def row(role: Literal["teacher", "student", "int8"], hyp: str | None, a: Any) -> PublishedAccuracy:
+        return PublishedAccuracy(role=role, hypothesis=hyp, model=a.model,
                                  weights=a.weights, dataset=a.dataset, acc1_pct=a.acc1,
                                  acc5_pct=a.acc5, delta_acc1_pp=None if role == "teacher" else a.acc1 - t.acc1,
                                  source=a.source, based_on=a.based_on)

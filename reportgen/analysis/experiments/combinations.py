@@ -6,6 +6,7 @@ Channels-last then torch.compile: inductor picks its conv kernels for the NHWC l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from reportgen.analysis.experiments.inference import _channels_last, _compile, _compiler, _conv2d
@@ -14,13 +15,16 @@ from reportgen.analysis.experiments.quantization import _dynamic, _needs_linear
 from reportgen.analysis.experiments.registry import Applied, Method, Subject, register
 from reportgen.text import Msg
 
+Applies = Callable[[Subject], Msg | None]
 
-def _both(*checks: object) -> object:
+
+def _both(*checks: Applies) -> Applies:
+    """Applies when every step applies; else the first step's reason."""
     def applies(s: Subject) -> Msg | None:
         for c in checks:
-            na = c(s)  # type: ignore[operator]
+            na = c(s)
             if na is not None:
-                return na  # type: ignore[no-any-return]
+                return na
         return None
     return applies
 
@@ -40,7 +44,7 @@ def _channels_last_then_compile(s: Subject, key: str) -> Applied:
 register(Method("combo_prune_dynamic_int8", "combined",
                 "torch-pruning MetaPruner, then torch.ao.quantization.quantize_dynamic",
                 _prune_then_dynamic, requires=("torch_pruning",),
-                applies=_both(_prunable, _needs_linear), order=34))  # type: ignore[arg-type]
+                applies=_both(_prunable, _needs_linear), order=34))
 register(Method("combo_channels_last_compile", "combined",
                 "channels_last, then torch.compile (inductor, CPU)", _channels_last_then_compile,
-                applies=_both(_conv2d, _compiler), order=92, min_budget_s=45))  # type: ignore[arg-type]
+                applies=_both(_conv2d, _compiler), order=92, min_budget_s=45))

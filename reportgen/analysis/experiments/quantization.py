@@ -101,9 +101,9 @@ def int4_cpu_config() -> tuple[object, str]:
         pass
     try:  # torchao ≤ 0.13
         import torchao.quantization as tq
-        from torchao.dtypes import Int4CPULayout  # type: ignore[attr-defined]
+        from torchao.dtypes import Int4CPULayout
 
-        return (tq.Int4WeightOnlyConfig(group_size=INT4_GROUP, layout=Int4CPULayout()),  # type: ignore[call-arg]
+        return (tq.Int4WeightOnlyConfig(group_size=INT4_GROUP, layout=Int4CPULayout()),
                 "torchao.quantization.Int4WeightOnlyConfig(layout=Int4CPULayout())")
     except ImportError:
         import torchao
@@ -133,7 +133,7 @@ def _int4(s: Subject, key: str) -> Applied:
     m = m.to(torch.bfloat16)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tq.quantize_(m, cfg, filter_fn=lambda mod, fqn: int4_fits(mod))  # type: ignore[arg-type]
+        tq.quantize_(m, cfg, filter_fn=lambda mod, fqn: int4_fits(mod))
     notes = [msg("experiments.note.bf16_activations"),
              msg("experiments.note.int4_layers", quantized=len(fits), linears=len(linears),
                  group=INT4_GROUP, n=INT4_N_MULTIPLE, api=api)]
