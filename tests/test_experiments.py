@@ -196,3 +196,78 @@ def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
     st = result.stage("experiments")
     assert st is not None and st.state == "not_available" and st.code == "experiments_snapshot"
     assert result.experiments is None
+
+
+# ---------------------------------------------------------------------------- int4 on the CPU
+
+
+def test_int4_weight_only_runs_or_says_why() -> None:
+    """torchao's int4 CPU path on a tiny model: one layer fits the kernel (64→32), the 4-class
+    head does not (N % 16) and stays bf16; the run is measured, or unavailable with a reason."""
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.analysis.experiments.quantization import int4_fits
+
+    m = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 4)).eval()
+    assert [int4_fits(x) for x in m if isinstance(x, nn.Linear)] == [True, False]
+    s = Subject(module=m, make_inputs=lambda: ((torch.randn(2, 64),), {}), domain="cv")
+    _, (run,) = run_all(s, methods(["quant_weight_int4"]), timing=Timing(1, 3, 5), budget_s=60,
+                        method_budget_s=30)
+    if run.state == "unavailable":
+        assert run.reason is not None and run.reason.code.startswith("experiments.na.int4_")
+        return
+    assert run.state == "ok", run.reason
+    assert run.speedup is not None and run.speedup > 0 and run.size_bytes is not None
+    codes = {n.code: n for n in run.notes}
+    layers = codes["experiments.note.int4_layers"].params
+    assert layers["quantized"] == 1 and layers["linears"] == 2
+    # 4-bit weights with groups of 32 on random weights: the outputs stay close
+    assert run.fidelity is not None and run.fidelity.cosine > 0.95
+
+
+def test_int4_without_a_fitting_layer_is_unavailable() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    _, (run,) = run_all(_tiny(), methods(["quant_weight_int4"]), timing=Timing(1, 3, 5),
+                        budget_s=30, method_budget_s=20)
+    assert run.state == "unavailable" and run.reason is not None
+    assert run.reason.code.startswith("experiments.na.int4_")
+
+
+# ---------------------------------------------------------------------------- combinations
+
+
+def test_prune_then_dynamic_int8_is_one_isolated_experiment() -> None:
+    """Structured pruning then dynamic int8 on a tiny MLP: the hidden Linear loses channels, the
+    result holds dynamically quantized Linear layers, the baseline is untouched."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynLinear
+
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.analysis.experiments.combinations import _prune_then_dynamic
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4)).eval()
+    before = [p.clone() for p in m.parameters()]
+    s = Subject(module=m, make_inputs=lambda: ((torch.randn(2, 32),), {}), domain="cv",
+                knobs={"prune_fraction": 0.25})
+    applied = _prune_then_dynamic(s, "")
+    dyn = [x for x in applied.model.modules() if isinstance(x, DynLinear)]
+    assert len(dyn) == 3
+    assert dyn[0].out_features == 48 and dyn[2].out_features == 4  # 25% of 64 removed; head whole
+    assert {n.code for n in applied.notes} == {"experiments.note.recounted"}
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters(), strict=True))
+    assert m[0].out_features == 64  # the baseline keeps its channels
+
+    (combo,) = methods(["combo_prune_dynamic_int8"])
+    _, (run,) = run_all(s, [combo], timing=Timing(1, 3, 5), budget_s=30, method_budget_s=20)
+    assert run.state == "ok", run.reason
+    assert run.family == "combined" and run.speedup is not None and run.speedup > 0
+    assert run.fidelity is not None and run.fidelity.samples == 3
+
+
+def test_combination_not_applicable_says_why() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    _, (run,) = run_all(_tiny(), methods(["combo_channels_last_compile"]), timing=Timing(1, 3, 5),
+                        budget_s=60, method_budget_s=20)
+    assert run.state == "not_applicable" and run.reason is not None
+    assert run.reason.code == "experiments.na.no_conv"  # an MLP has no Conv2d to lay out NHWC

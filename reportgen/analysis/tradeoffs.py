@@ -1,7 +1,8 @@
 """Engineering trade-offs: the method × speed-up × memory × accuracy risk × effort × portability ×
 maintenance table, the recommended plan judged against the course's Research and Production
-criteria, and the course's five engineering principles applied to this study's numbers.
-No torch; sentences are catalog keys (``findings.crit.*``, ``findings.principle.*``) plus args.
+criteria, the course's five engineering principles applied to this study's numbers, and the
+published accuracy of the teacher, its students and int8 (torchvision metadata, read by the
+``models`` layer when the stage runs). No torch at import; sentences are catalog keys (``findings.crit.*``, ``findings.principle.*``) plus args.
 """
 
 from __future__ import annotations
@@ -45,8 +46,28 @@ class Assessment(BaseModel):
     variant: str = Field("", description="sentence variant within the criterion's catalog entry")
 
 
+class PublishedAccuracy(BaseModel):
+    """Published task accuracy of the teacher, a distillation student or the int8 model, from
+    torchvision's weights metadata (offline): not measured here, and for the named weights."""
+
+    role: Literal["teacher", "student", "int8"]
+    hypothesis: str | None = Field(None, description="the hypothesis the row belongs to")
+    model: str = Field(description="torchvision builder name")
+    weights: str = Field(description="the weights the figure is published for")
+    dataset: str
+    acc1_pct: float = Field(description="published top-1 accuracy, % (as torchvision gives it)")
+    acc5_pct: float | None = Field(None, description="published top-5 accuracy, %")
+    delta_acc1_pp: float | None = Field(None, description="acc1 − the teacher's acc1, percentage "
+                                                          "points (both published)")
+    source: str = Field(description="the recipe URL of the weights")
+    based_on: str | None = Field(None, description="int8: the fp32 weights it was quantized from")
+    origin: Literal["published"] = "published"
+
+
 class TradeOffs(BaseModel):
     rows: list[TradeOffRow]
+    accuracy: list[PublishedAccuracy] = Field(default_factory=list,
+                                              description="published accuracy rows")
     plan: str | None = Field(None, description="id of the recommended hypothesis")
     plan_components: list[str] = Field(default_factory=list)
     research: list[Assessment] = Field(default_factory=list)
@@ -213,6 +234,60 @@ def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> Trade
     return out
 
 
+def published_accuracy(teacher: str | None, students: list[tuple[str, str]],
+                       int8_hypothesis: str | None, read: Any) -> list[PublishedAccuracy]:
+    """Rows for the teacher (torchvision name), the students ((hypothesis id, torchvision name))
+    and the teacher's int8 variant; ``read(name, quantized)`` returns a
+    ``models.published_accuracy.TorchvisionAccuracy`` or None. No teacher figure: no rows."""
+    t = read(teacher, False) if teacher else None
+    if t is None:
+        return []
+
+    def row(role: Literal["teacher", "student", "int8"], hyp: str | None, a: Any) -> PublishedAccuracy:
+        return PublishedAccuracy(role=role, hypothesis=hyp, model=a.model,
+                                 weights=a.weights, dataset=a.dataset, acc1_pct=a.acc1,
+                                 acc5_pct=a.acc5, delta_acc1_pp=None if role == "teacher" else a.acc1 - t.acc1,
+                                 source=a.source, based_on=a.based_on)
+    out = [row("teacher", None, t)]
+    for hid, name in students:
+        a = read(name, False)
+        if a is not None and a.dataset == t.dataset:
+            out.append(row("student", hid, a))
+    q = read(teacher, True)
+    if q is not None and q.dataset == t.dataset:
+        out.append(row("int8", int8_hypothesis, q))
+    return out
+
+
+def _torchvision_name(source: Any) -> str | None:
+    """The builder name of a torchvision source built as published (no kwargs changing it)."""
+    if getattr(source, "source", None) != "torchvision" or getattr(source, "kwargs", None):
+        return None
+    return str(source.name)
+
+
+def _accuracy_rows(ctx: Any, hyps: HypothesesReport) -> list[PublishedAccuracy]:
+    from reportgen.catalog.cards import load_card
+    from reportgen.models.published_accuracy import torchvision_accuracy
+
+    resolved = ctx.products.get("resolved")
+    teacher = _torchvision_name(resolved.source) if resolved is not None else None
+    if teacher is None:
+        return []
+    students: list[tuple[str, str]] = []
+    for h in hyps.items:
+        if h.method != "distillation" or not h.id.startswith("distill_") or h.id == "distill_half_depth":
+            continue
+        try:
+            name = _torchvision_name(load_card(h.id.removeprefix("distill_")).build)
+        except Exception:  # not a card: no published row
+            name = None
+        if name is not None:
+            students.append((h.id, name))
+    int8 = "quant_int8" if hyps.get("quant_int8") is not None else None
+    return published_accuracy(teacher, students, int8, torchvision_accuracy)
+
+
 def stage(ctx: Any, result: Any) -> None:
     """Pipeline stage "tradeoffs": needs the hypotheses."""
     from reportgen.analysis.stage import StageSkipped
@@ -220,3 +295,4 @@ def stage(ctx: Any, result: Any) -> None:
     if result.hypotheses is None:
         raise StageSkipped("no hypotheses to weigh", code="no_hypotheses")
     result.tradeoffs = build_tradeoffs(result.hypotheses, result.findings)
+    result.tradeoffs.accuracy = _accuracy_rows(ctx, result.hypotheses)

@@ -4,6 +4,7 @@ not found by scanning the folder), so the registry itself imports none of them."
 from __future__ import annotations
 
 from reportgen.analysis.experiments import (  # noqa: F401  (they register on import)
+    combinations,
     distillation,
     inference,
     pruning,

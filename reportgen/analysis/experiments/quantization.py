@@ -1,5 +1,5 @@
 """Quantization on the host: dynamic int8 (torch.ao), static int8 PTQ with calibration (FX graph
-mode, x86 backend), weight-only int8 / int4 (torchao), fp16 / bf16 casts."""
+mode, x86 backend), weight-only int8 / int4 (torchao; int4 on the CPU kernel where it exists), fp16 / bf16 casts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from reportgen.analysis.experiments.registry import (
     CastInputs,
     Method,
     Subject,
+    Unavailable,
     has,
     register,
 )
@@ -69,18 +70,76 @@ def _torchao(config: str) -> Callable[[Subject, str], Applied]:
         m = copy.deepcopy(s.module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            cfg = getattr(tq, config)
-            if config.startswith("Int4"):
-                import torch
-                from torchao.dtypes import Int4CPULayout
-
-                m = m.to(torch.bfloat16)
-                tq.quantize_(m, cfg(group_size=32, layout=Int4CPULayout()))
-                return Applied(CastInputs.wrap(m, dtype=torch.bfloat16, out_dtype=torch.float32),
-                               notes=[msg("experiments.note.bf16_activations")])
-            tq.quantize_(m, cfg())
+            tq.quantize_(m, getattr(tq, config)())
         return Applied(m.eval())
     return apply
+
+
+INT4_GROUP = 32  # the CPU tinygemm kernel takes groups of 32, 64 or 128 input features
+INT4_N_MULTIPLE = 16  # ... and packs output features in tiles of 16
+
+
+def int4_cpu_config() -> tuple[object, str]:
+    """(config, where it came from) for int4 weight-only on the CPU with the installed torchao.
+
+    torchao ≥ 0.14 moved the CPU path (``Int4CPULayout`` in ``torchao.dtypes``) to
+    ``torchao.prototype.quantization.int4.PrototypeInt4WeightOnlyConfig`` (``Int4OpaqueTensor``
+    on ``aten._weight_int4pack_mm_for_cpu``); the stable ``Int4WeightOnlyConfig`` now packs for
+    CUDA/XPU/NPU kernels only. Raises ``Unavailable`` when neither API nor the kernel is there.
+    """
+    import torch
+
+    for op in ("_convert_weight_to_int4pack_for_cpu", "_weight_int4pack_mm_for_cpu"):
+        if not hasattr(torch.ops.aten, op):
+            raise Unavailable(msg("experiments.na.int4_kernel", op=f"aten.{op}",
+                                  torch=torch.__version__))
+    try:
+        from torchao.prototype.quantization.int4 import PrototypeInt4WeightOnlyConfig
+
+        return (PrototypeInt4WeightOnlyConfig(group_size=INT4_GROUP, set_inductor_config=False),
+                "torchao.prototype.quantization.int4.PrototypeInt4WeightOnlyConfig")
+    except ImportError:
+        pass
+    try:  # torchao ≤ 0.13
+        import torchao.quantization as tq
+        from torchao.dtypes import Int4CPULayout
+
+        return (tq.Int4WeightOnlyConfig(group_size=INT4_GROUP, layout=Int4CPULayout()),
+                "torchao.quantization.Int4WeightOnlyConfig(layout=Int4CPULayout())")
+    except ImportError:
+        import torchao
+
+        raise Unavailable(msg("experiments.na.int4_api", version=torchao.__version__)) from None
+
+
+def int4_fits(layer: object) -> bool:
+    """Whether the CPU int4 kernel takes this layer's weight (N % 16, K % group size)."""
+    import torch.nn as nn
+
+    return (isinstance(layer, nn.Linear) and layer.out_features % INT4_N_MULTIPLE == 0
+            and layer.in_features % INT4_GROUP == 0)
+
+
+def _int4(s: Subject, key: str) -> Applied:
+    import torch
+    import torch.nn as nn
+    import torchao.quantization as tq
+
+    cfg, api = int4_cpu_config()
+    m = copy.deepcopy(s.module)
+    linears = [x for x in m.modules() if isinstance(x, nn.Linear)]
+    fits = [x for x in linears if int4_fits(x)]
+    if not fits:
+        raise Unavailable(msg("experiments.na.int4_shapes", group=INT4_GROUP, n=INT4_N_MULTIPLE))
+    m = m.to(torch.bfloat16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tq.quantize_(m, cfg, filter_fn=lambda mod, fqn: int4_fits(mod))
+    notes = [msg("experiments.note.bf16_activations"),
+             msg("experiments.note.int4_layers", quantized=len(fits), linears=len(linears),
+                 group=INT4_GROUP, n=INT4_N_MULTIPLE, api=api)]
+    return Applied(CastInputs.wrap(m.eval(), dtype=torch.bfloat16, out_dtype=torch.float32),
+                   notes=notes)
 
 
 def _cast(prec: str) -> tuple[Callable[[Subject], Msg | None], Callable[[Subject, str], Applied]]:
@@ -104,8 +163,8 @@ register(Method("quant_static_int8", "quantization", "torch.ao.quantization.quan
 register(Method("quant_weight_int8", "quantization", "torchao Int8WeightOnlyConfig",
                 _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",
                 requires=("torchao",), applies=_needs_linear, order=12))
-register(Method("quant_weight_int4", "quantization", "torchao Int4WeightOnlyConfig (CPU layout)",
-                _torchao("Int4WeightOnlyConfig"), hypothesis="quant_int4", host_precision="int4",
+register(Method("quant_weight_int4", "quantization", "torchao int4 weight-only (CPU tinygemm)",
+                _int4, hypothesis="quant_int4", host_precision="int4",
                 requires=("torchao",), applies=_needs_linear, order=14))
 for _p in ("bf16", "fp16"):
     _a, _f = _cast(_p)

@@ -86,6 +86,13 @@ def missing_requirement(m: Method) -> str | None:
     return None
 
 
+class Unavailable(Exception):  # noqa: N818  (a state, not an error: the run is "unavailable")
+    """Raised by ``apply`` when the installed libraries cannot run the method on this host
+    (an API or a CPU kernel is missing); the run is recorded as ``unavailable`` with ``reason``."""
+
+    def __init__(self, reason: Msg) -> None:
+        super().__init__(reason.code)
+        self.reason = reason
 
 
 def has(module: Any, *types: type) -> bool:

@@ -24,7 +24,13 @@ from typing import Any
 
 from reportgen.analysis.experiments.fidelity import compare
 from reportgen.analysis.experiments.models import ExperimentRun, Metric
-from reportgen.analysis.experiments.registry import Applied, Method, Subject, missing_requirement
+from reportgen.analysis.experiments.registry import (
+    Applied,
+    Method,
+    Subject,
+    Unavailable,
+    missing_requirement,
+)
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.text import msg
 
@@ -179,6 +185,9 @@ def run_one(m: Method, key: str, hyp: str | None, s: Subject, base: Baseline, t:
                                for k, v in base.metrics.items()]
     except KeyboardInterrupt:
         raise
+    except Unavailable as e:
+        run.state, run.reason = "unavailable", e.reason
+        run.latency = run.speedup = None
     except ExperimentTimeout:
         run.state, run.reason = "timeout", msg("experiments.reason.timeout", budget=budget_s)
         run.latency = run.speedup = None
