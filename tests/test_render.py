@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from reportgen.report.i18n import catalog
+from reportgen.result import SCHEMA_VERSION
 from tests.conftest import catalog_strings
 
 SPEC_EN = """\
@@ -83,7 +84,7 @@ def test_pdf_opens_and_has_the_report(en_study: Path) -> None:
 
 def test_data_json_is_the_contract(en_study: Path) -> None:
     data = json.loads((en_study / "data.json").read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == SCHEMA_VERSION
     assert data["generated_at"] == "2000-01-01T00:00:00+00:00"
     assert data["costs"]["summary"]["macs"] == 1_814_073_344
     assert data["costs"]["params"]["total"] == 11_689_512

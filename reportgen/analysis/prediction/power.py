@@ -1,6 +1,6 @@
 """Power as a model: what a deployment draws, as a typical figure or as bounds, with its scope.
 
-A catalog power figure is one of three things (PLATFORMS-NOTES §6):
+A catalog power figure is one of three things (reportgen/catalog/PLATFORMS-NOTES.md §6):
 
 * a **typical** active draw (``typical_w``): a point estimate;
 * an **upper bound** on the draw: a supply rating (``psu_w``), a power mode's budget (``max_w``,
