@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import Arg, FindingsReport, thresholds
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
+from reportgen.analysis.stage import Context
 
 Rating = Literal["good", "fair", "poor", "unknown"]
 RESEARCH = ["depth", "applicability", "novelty", "modularity", "universality", "redundancy",
@@ -213,7 +214,7 @@ def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> Trade
     return out
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage "tradeoffs": needs the hypotheses."""
     from reportgen.analysis.stage import StageSkipped
 
