@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportgen.analysis.experiments.stage import stage as experiments_stage
 from reportgen.analysis.findings.stage import stage as findings_stage
@@ -22,7 +22,7 @@ from reportgen.analysis.hypotheses.stage import stage as hypotheses_stage
 from reportgen.analysis.measurement.measure import stage as measure_stage
 from reportgen.analysis.measurement.scaling import stage as scaling_stage
 from reportgen.analysis.prediction.generation import stage as generation_stage
-from reportgen.analysis.stage import Context, StageFn, StageSkipped
+from reportgen.analysis.stage import Context, Products, StageFn, StageSkipped
 from reportgen.analysis.tradeoffs import stage as tradeoffs_stage
 from reportgen.errors import ReportgenError
 from reportgen.result import (
@@ -40,6 +40,10 @@ from reportgen.result import (
 from reportgen.spec.load import study_id
 from reportgen.spec.schema import StudySpec
 from reportgen.version import __version__
+
+if TYPE_CHECKING:
+    from reportgen.catalog.schema import Platform
+    from reportgen.models.build import Resolved
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
@@ -228,8 +232,9 @@ def _stage_platform(ctx: Context, result: StudyResult) -> None:
         raise StageSkipped("the 'host' platform is measured on this machine, so it is left out of "
                            "deterministic builds", hint="build without --deterministic, or pick a "
                            "catalog platform", state="failed", code="host_deterministic")
-    plat = resolve_platform(ref, filename=str(ctx.spec_path or "<spec>"),
-                            measure_host=not ctx.deterministic)
+    # resolved once per build: the caller may have resolved it already (checking the spec)
+    plat = ctx.products.platform or resolve_platform(ref, filename=str(ctx.spec_path or "<spec>"),
+                                                     measure_host=not ctx.deterministic)
     ctx.products.platform = plat
     result.platform = PlatformInfo(id=plat.id, name=plat.name, platform_class=plat.class_.value,
                                    card=platform_card(plat))
@@ -344,15 +349,18 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
         measurements: Any | None = None, measurements_path: str | None = None,
-        experiment_progress: Callable[[str], None] | None = None) -> StudyResult:
+        experiment_progress: Callable[[str], None] | None = None, resolved: Resolved | None = None,
+        platform: Platform | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
-    ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
+    ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured.
+    ``resolved``, ``platform``: the spec's model and platform when the caller resolved them
+    already (``reportgen.study.check_references``), so that a build resolves them once."""
     det = spec.deterministic if deterministic is None else deterministic
     path = Path(spec_path) if spec_path else None
     cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
     ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
-                  fail_stages=fail_stages)
+                  fail_stages=fail_stages, products=Products(resolved=resolved, platform=platform))
     if measurements is not None:
         ctx.products.measurements_file, ctx.products.measurements_path = measurements, measurements_path
     ctx.products.experiment_progress = experiment_progress
