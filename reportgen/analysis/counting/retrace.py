@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from reportgen.models.build import Resolved  # imports torch
 
 
-def retrace(ctx: Context, inputs: Inputs, resolved: Resolved | None = None) -> Trace:
+def retrace(ctx: Context | None, inputs: Inputs, resolved: Resolved | None = None) -> Trace:
     """Build the (or another resolved) model with ``inputs`` on meta and trace one forward.
 
     Traces are shared through ``ctx.products.trace_cache``: the scaling sweep, the findings'
@@ -28,13 +28,17 @@ def retrace(ctx: Context, inputs: Inputs, resolved: Resolved | None = None) -> T
     from reportgen.analysis.counting.trace import trace_forward
     from reportgen.models.build import build
 
-    res = dataclasses.replace(resolved or ctx.products.need_resolved(), inputs=inputs)
-    cache = ctx.products.trace_cache
+    if resolved is None:
+        if ctx is None:
+            raise ValueError("retrace needs the study's context or a resolved model")
+        resolved = ctx.products.need_resolved()
+    res = dataclasses.replace(resolved, inputs=inputs)
+    cache = ctx.products.trace_cache if ctx is not None else {}
     key = (res.source.model_dump_json(), inputs.model_dump_json())
     if key in cache:
         return cache[key]
-    base = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
-    loaded = build(res, device="meta", base_dir=base, allow_code=ctx.allow_code)
+    base = ctx.spec_path.parent if ctx is not None and ctx.spec_path else Path.cwd()
+    loaded = build(res, device="meta", base_dir=base, allow_code=ctx is not None and ctx.allow_code)
     args, kwargs = loaded.make_inputs("meta")
     if loaded.prepare is not None:
         args, kwargs = loaded.prepare(loaded.module, args, kwargs)

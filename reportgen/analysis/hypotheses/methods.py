@@ -175,6 +175,7 @@ def pruning(s: Study) -> list[Hypothesis]:
 def _student_inputs(s: Study, student_card: object) -> object:
     from reportgen.spec.schema import Inputs
 
+    assert s.ctx is not None  # the caller skips students when there is no study context
     teacher = s.ctx.products.need_resolved().inputs
     data = student_card.inputs.model_dump()  # type: ignore[attr-defined]
     section = teacher.section_for(student_card.domain)  # type: ignore[attr-defined]

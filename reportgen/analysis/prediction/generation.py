@@ -198,7 +198,7 @@ def stage(ctx: Context, result: Any) -> None:
 
     resolved, loaded = ctx.products.need_resolved(), ctx.products.need_loaded()
     n = generated_tokens(resolved.inputs)
-    model = loaded.module
+    model: Any = loaded.module  # a transformers model: config, get_output_embeddings
     cfg = getattr(model, "config", None)
     if n is None:
         raise StageSkipped("no generation asked: set inputs.text.generate_tokens (or audio)",
@@ -222,6 +222,8 @@ def stage(ctx: Context, result: Any) -> None:
     plat = ctx.products.platform
 
     def predict(trace: Trace, precision: str) -> float | None:
+        if plat is None:
+            return None
         try:
             return estimate_precision(trace, plat, precision, batch_size=batch, keep_ops=False).predicted_latency_s
         except Exception:  # a precision the platform cannot run: no time for it

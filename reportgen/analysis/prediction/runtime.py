@@ -139,8 +139,8 @@ def describe(traced: Trace, deployed: Trace, runtime: Runtime, precision: str) -
                     ops_deployed=kernel_count(deployed), batchnorms_folded=bn)
 
 
-def as_deployed(ctx: Context, trace: Trace) -> Trace:
+def as_deployed(ctx: Context | None, trace: Trace) -> Trace:
     """``trace`` (e.g. a re-trace at another input size) under the study's baseline runtime, so
     every prediction of a report is made on the same runtime."""
-    rt = ctx.products.runtime
+    rt = ctx.products.runtime if ctx is not None else None
     return deployed_trace(trace, rt) if isinstance(rt, Runtime) else trace
