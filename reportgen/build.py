@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.outdir import OutputError, write_failure
-from reportgen.spec.load import load_spec, study_id
+from reportgen.spec.load import load_located_spec, study_id
 from reportgen.spec.schema import StudySpec
 from reportgen.study import Checked
 
@@ -45,8 +45,8 @@ def validate_spec(path: Path) -> str:
     from reportgen.drybuild import dry_build
     from reportgen.study import check_references
 
-    spec = load_spec(path)
-    checked = check_references(spec, path, allow_code=None)
+    spec, located = load_located_spec(path)
+    checked = check_references(spec, path, allow_code=None, located=located)
     resolved = checked.resolved
     # a dry build: the model on meta, traced once on the spec's inputs
     skipped = dry_build(spec, path, resolved, checked.located)
@@ -77,8 +77,9 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     from reportgen.report.render import check_replaceable
     from reportgen.study import check_references
 
-    spec = with_experiments(load_spec(path), experiments)
-    checked = check_references(spec, path, allow_code=allow_code)
+    spec, located = load_located_spec(path)
+    spec = with_experiments(spec, experiments)
+    checked = check_references(spec, path, allow_code=allow_code, located=located)
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
     check_replaceable(folder)

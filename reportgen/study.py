@@ -67,15 +67,17 @@ class Checked:
     located: Located  # the spec's values with their positions
 
 
-def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None) -> Checked:
+def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None,
+                     located: Located | None = None) -> Checked:
     """Resolve the card, platform(s) and domain now; raise one located SpecError for all problems.
 
-    ``allow_code=None`` (validate) does not check the ``--allow-code`` opt-in."""
+    ``allow_code=None`` (validate) does not check the ``--allow-code`` opt-in. ``located``: the
+    spec file's positions when the caller has them (``load_located_spec``); read again if not."""
     from reportgen.catalog.lookup import get_platform, resolve_platform
     from reportgen.models.build import resolve
 
     filename = str(path)
-    located = located_text(path)
+    located = located if located is not None else located_text(path)
     errors: list[SpecError] = []
     try:
         resolved = resolve(spec, filename)
