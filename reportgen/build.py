@@ -15,8 +15,9 @@ from rich.markup import escape
 
 from reportgen.errors import RenderError, ReportgenError
 from reportgen.outdir import OutputError, write_failure
-from reportgen.spec.load import load_spec, study_id
+from reportgen.spec.load import load_located_spec, study_id
 from reportgen.spec.schema import StudySpec
+from reportgen.study import Checked
 
 
 @dataclass
@@ -42,19 +43,18 @@ class Outcome:
 def validate_spec(path: Path) -> str:
     """Load the spec and resolve its card and platform; say what would be built."""
     from reportgen.drybuild import dry_build
-    from reportgen.models.build import resolve
-    from reportgen.study import check_references, located_text
+    from reportgen.study import check_references
 
-    spec = load_spec(path)
-    check_references(spec, path, allow_code=None)
-    resolved = resolve(spec, str(path))
+    spec, located = load_located_spec(path)
+    checked = check_references(spec, path, allow_code=None, located=located)
+    resolved = checked.resolved
     # a dry build: the model on meta, traced once on the spec's inputs
-    skipped = dry_build(spec, path, resolved, located_text(path))
-    try:
+    skipped = dry_build(spec, path, resolved, checked.located)
+    if checked.platform is not None:
+        plat = checked.platform.name
+    else:  # the host, measured
         from reportgen.catalog.lookup import resolve_platform
-    except ImportError:
-        plat = spec.platform.id
-    else:
+
         plat = resolve_platform(spec.platform).name
     what = resolved.card.id if resolved.card else resolved.source.source
     code = ""
@@ -77,23 +77,24 @@ def build_one(path: Path, *, output: Path | None, formats: list[str] | None, det
     from reportgen.report.render import check_replaceable
     from reportgen.study import check_references
 
-    spec = with_experiments(load_spec(path), experiments)
-    check_references(spec, path, allow_code=allow_code)
+    spec, located = load_located_spec(path)
+    spec = with_experiments(spec, experiments)
+    checked = check_references(spec, path, allow_code=allow_code, located=located)
     det = deterministic or spec.deterministic
     folder = output_folder(spec, path, output)
     check_replaceable(folder)
     check_writable(folder)  # a read-only folder or a file in the way: before the analysis
     fmts = formats or [f.value for f in spec.output.formats]
-    measured = _measurements(measurements, spec, path)
+    measured = _measurements(measurements, checked)
     with study_lock(folder):  # a second build of this study at the same time fails at once
         return _build_locked(path, spec, folder, fmts, det, allow_code, template_root, console,
-                             measurements, measured, experiments)
+                             measurements, measured, experiments, checked)
 
 
 def _build_locked(path: Path, spec: StudySpec, folder: Path, fmts: list[str], det: bool,
                   allow_code: bool, template_root: Path | None, console: Console,
                   measurements: Path | None, measured: object | None,
-                  experiments: bool) -> Outcome:
+                  experiments: bool, checked: Checked) -> Outcome:
     from reportgen import pipeline
     from reportgen.report.render import write_study
 
@@ -114,7 +115,8 @@ def _build_locked(path: Path, spec: StudySpec, folder: Path, fmts: list[str], de
                               command=_command(path, det, allow_code, measurements, experiments),
                               measurements=measured,
                               measurements_path=measurements.name if measurements else None,
-                              experiment_progress=experiment)
+                              experiment_progress=experiment, resolved=checked.resolved,
+                              platform=checked.platform)
     try:
         with console.status("rendering…", spinner="dots"):
             figure_errors = write_study(result, folder, fmts, template_root=template_root,
@@ -155,14 +157,13 @@ def render_failure(e: BaseException, folder: Path, template_root: Path | None) -
             f"  nothing was written; the earlier report in {folder} (if any) is unchanged ({hint})")
 
 
-def _measurements(path: Path | None, spec: StudySpec, spec_path: Path) -> object | None:
+def _measurements(path: Path | None, checked: Checked) -> object | None:
     """The checked measurements file (a ReportgenError, exit 2, when it does not fit)."""
     if path is None:
         return None
     from reportgen.analysis.measurement.file import load
-    from reportgen.models.build import resolve
 
-    return load(path, resolve(spec, str(spec_path)))
+    return load(path, checked.resolved)
 
 
 def build_measured(paths: list[Path], measurements: Path, **kw: Any) -> list[Outcome]:

@@ -12,11 +12,18 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reportgen.analysis.stage import StageSkipped
+from reportgen.analysis.experiments.stage import stage as experiments_stage
+from reportgen.analysis.findings.stage import stage as findings_stage
+from reportgen.analysis.hypotheses.stage import stage as hypotheses_stage
+from reportgen.analysis.measurement.measure import stage as measure_stage
+from reportgen.analysis.measurement.scaling import stage as scaling_stage
+from reportgen.analysis.prediction.generation import stage as generation_stage
+from reportgen.analysis.stage import Context, Products, StageFn, StageSkipped
+from reportgen.analysis.tradeoffs import stage as tradeoffs_stage
 from reportgen.errors import ReportgenError
 from reportgen.result import (
     ConstraintGiven,
@@ -34,6 +41,10 @@ from reportgen.spec.load import study_id
 from reportgen.spec.schema import StudySpec
 from reportgen.version import __version__
 
+if TYPE_CHECKING:
+    from reportgen.catalog.schema import Platform
+    from reportgen.models.build import Resolved
+
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
 # Host measurements must never overlap (two timed runs on the same cores measure each other).
@@ -50,22 +61,9 @@ _CONSTRAINT_UNITS = {
 
 
 @dataclass
-class Context:
-    """What stages share: the spec, options and earlier stages' products."""
-
-    spec: StudySpec
-    spec_path: Path | None
-    allow_code: bool = False
-    deterministic: bool = False
-    products: dict[str, Any] = field(default_factory=dict)
-    # test hook: stage names forced to fail (fault injection)
-    fail_stages: frozenset[str] = frozenset()
-
-
-@dataclass
 class Stage:
     name: str
-    run: Callable[[Context, StudyResult], None]
+    run: StageFn  # (ctx, result: StudyResult) -> None
     needs: tuple[str, ...] = ()
     hint: str | None = None
 
@@ -76,11 +74,12 @@ def _stage_model(ctx: Context, result: StudyResult) -> None:
     from reportgen.models.base import input_summary
     from reportgen.models.build import build, resolve
 
-    resolved = resolve(ctx.spec, str(ctx.spec_path or "<spec>"))
+    # resolved once per build: the caller may have resolved it already (checking the spec)
+    resolved = ctx.products.resolved or resolve(ctx.spec, str(ctx.spec_path or "<spec>"))
     base = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
     loaded = build(resolved, device="meta", base_dir=base, allow_code=ctx.allow_code)
-    ctx.products["resolved"] = resolved
-    ctx.products["loaded"] = loaded
+    ctx.products.resolved = resolved
+    ctx.products.loaded = loaded
     card = resolved.card
     lang = ctx.spec.language.value
     result.model = ModelInfo(
@@ -111,7 +110,7 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
     from reportgen.analysis.counting.trace import ForwardError, is_data_dependent, trace_forward
     from reportgen.errors import ModelBuildError
 
-    loaded = ctx.products["loaded"]
+    loaded = ctx.products.need_loaded()
     args, kwargs = loaded.make_inputs("meta")
     if loaded.prepare is not None:
         args, kwargs = loaded.prepare(loaded.module, args, kwargs)
@@ -140,11 +139,10 @@ def _stage_trace(ctx: Context, result: StudyResult) -> None:
         raise ModelBuildError(
             f"the model's forward failed on the spec's inputs ({loaded.input_description}): "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
-    ctx.products["trace"] = trace
-    ctx.products["trace_notes"] = notes
-    resolved = ctx.products["resolved"]
-    ctx.products.setdefault("trace_cache", {})[
-        (resolved.source.model_dump_json(), resolved.inputs.model_dump_json())] = trace
+    ctx.products.trace = trace
+    ctx.products.trace_notes = notes
+    resolved = ctx.products.need_resolved()
+    ctx.products.trace_cache[(resolved.source.model_dump_json(), resolved.inputs.model_dump_json())] = trace
     if result.model is not None:
         result.model.input_tensors = _tensor_infos(loaded.module, args, kwargs)
         if loaded.bounds:
@@ -181,7 +179,7 @@ def _tensor_infos(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 def _stage_costs(ctx: Context, result: StudyResult) -> None:
     from reportgen.analysis.counting.costs import analyse
 
-    result.costs = analyse(ctx.products["trace"], ctx.products.get("trace_notes"))
+    result.costs = analyse(ctx.products.need_trace(), ctx.products.trace_notes)
     if result.costs.summary.at_least:
         from reportgen.text import msg
 
@@ -192,7 +190,7 @@ def _stage_costs(ctx: Context, result: StudyResult) -> None:
 def _stage_published(ctx: Context, result: StudyResult) -> None:
     from reportgen.analysis.counting.published import same_input, scoped_macs, shape_text
 
-    resolved = ctx.products["resolved"]
+    resolved = ctx.products.need_resolved()
     if resolved.card is None:
         raise StageSkipped("no published figures: the model is not from a model card",
                            code="no_published")
@@ -201,7 +199,7 @@ def _stage_published(ctx: Context, result: StudyResult) -> None:
                            code="card_without_figures", card=resolved.card.id)
     # parameters need no forward pass: compare them even when the trace failed
     params = result.model.params if result.model is not None else None
-    trace = ctx.products.get("trace")
+    trace = ctx.products.trace
     shapes = [t.shape for t in result.model.input_tensors] if result.model is not None else []
     counted_shape = shapes[0] if shapes else None
     for fig in resolved.card.published:
@@ -234,9 +232,10 @@ def _stage_platform(ctx: Context, result: StudyResult) -> None:
         raise StageSkipped("the 'host' platform is measured on this machine, so it is left out of "
                            "deterministic builds", hint="build without --deterministic, or pick a "
                            "catalog platform", state="failed", code="host_deterministic")
-    plat = resolve_platform(ref, filename=str(ctx.spec_path or "<spec>"),
-                            measure_host=not ctx.deterministic)
-    ctx.products["platform"] = plat
+    # resolved once per build: the caller may have resolved it already (checking the spec)
+    plat = ctx.products.platform or resolve_platform(ref, filename=str(ctx.spec_path or "<spec>"),
+                                                     measure_host=not ctx.deterministic)
+    ctx.products.platform = plat
     result.platform = PlatformInfo(id=plat.id, name=plat.name, platform_class=plat.class_.value,
                                    card=platform_card(plat))
 
@@ -252,12 +251,12 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
         zoo_comparison,
     )
 
-    traced, plat = ctx.products["trace"], ctx.products["platform"]
+    traced, plat = ctx.products.need_trace(), ctx.products.need_platform()
     # the baseline is what would ship: the platform's runtime with its free transforms applied
     runtime = deployment_runtime(plat, ctx.spec.runtime)
     trace = deployed_trace(traced, runtime)
-    ctx.products["runtime"], ctx.products["baseline_trace"] = runtime, trace
-    batch = ctx.products["resolved"].inputs.batch_size
+    ctx.products.runtime, ctx.products.baseline_trace = runtime, trace
+    batch = ctx.products.need_resolved().inputs.batch_size
     est = estimate(trace, plat, ctx.spec.precisions, batch_size=batch)
     base = baseline_precision(est, trace.dtype)
     if base is not None:
@@ -283,19 +282,10 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
                                     runtime=ctx.spec.runtime)
 
 
-def _not_yet(what: str, issue: str) -> Callable[[Context, StudyResult], None]:
+def _not_yet(what: str, issue: str) -> StageFn:
     def run(ctx: Context, result: StudyResult) -> None:
         raise StageSkipped(f"{what} is not computed yet", hint=f"arrives with the {issue} work",
                            code="not_yet")
-    return run
-
-
-def _lazy(module: str) -> Callable[[Context, StudyResult], None]:
-    """The ``stage`` function of ``module``, imported when the stage runs."""
-    def run(ctx: Context, result: StudyResult) -> None:
-        import importlib
-
-        importlib.import_module(module).stage(ctx, result)
     return run
 
 
@@ -307,16 +297,16 @@ STAGES: list[Stage] = [
     Stage("published", _stage_published, needs=("model",)),
     Stage("platform", _stage_platform, hint="check `platform:` in the spec; `reportgen platforms` lists ids"),
     Stage("roofline", _stage_roofline, needs=("trace", "platform", "costs")),
-    Stage("generation", _lazy("reportgen.analysis.prediction.generation"), needs=("trace", "platform")),
-    Stage("measure", _lazy("reportgen.analysis.measurement.measure"), needs=("trace",),
+    Stage("generation", generation_stage, needs=("trace", "platform")),
+    Stage("measure", measure_stage, needs=("trace",),
           hint="`profiling.enabled: false` in the spec skips it; `reportgen profile` measures elsewhere"),
-    Stage("scaling", _lazy("reportgen.analysis.measurement.scaling"), needs=("trace",)),
-    Stage("findings", _lazy("reportgen.analysis.findings.stage"), needs=("costs",)),
-    Stage("hypotheses", _lazy("reportgen.analysis.hypotheses.stage"), needs=("findings", "roofline"),
+    Stage("scaling", scaling_stage, needs=("trace",)),
+    Stage("findings", findings_stage, needs=("costs",)),
+    Stage("hypotheses", hypotheses_stage, needs=("findings", "roofline"),
           hint="the hypotheses need the op trace and the target platform"),
-    Stage("experiments", _lazy("reportgen.analysis.experiments.stage"), needs=("trace", "hypotheses"),
+    Stage("experiments", experiments_stage, needs=("trace", "hypotheses"),
           hint="`build --experiments` runs it; `experiments.methods` in the spec picks methods"),
-    Stage("tradeoffs", _lazy("reportgen.analysis.tradeoffs"), needs=("hypotheses",)),
+    Stage("tradeoffs", tradeoffs_stage, needs=("hypotheses",)),
 ]
 
 
@@ -361,19 +351,21 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         allow_code: bool = False, progress: ProgressFn | None = None, command: str | None = None,
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
         measurements: Any | None = None, measurements_path: str | None = None,
-        experiment_progress: Callable[[str], None] | None = None) -> StudyResult:
+        experiment_progress: Callable[[str], None] | None = None, resolved: Resolved | None = None,
+        platform: Platform | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
-    ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured."""
+    ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured.
+    ``resolved``, ``platform``: the spec's model and platform when the caller resolved them
+    already (``reportgen.study.check_references``), so that a build resolves them once."""
     det = spec.deterministic if deterministic is None else deterministic
     path = Path(spec_path) if spec_path else None
     cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
     ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
-                  fail_stages=fail_stages)
+                  fail_stages=fail_stages, products=Products(resolved=resolved, platform=platform))
     if measurements is not None:
-        ctx.products.update(measurements_file=measurements, measurements_path=measurements_path)
-    if experiment_progress is not None:
-        ctx.products["experiment_progress"] = experiment_progress
+        ctx.products.measurements_file, ctx.products.measurements_path = measurements, measurements_path
+    ctx.products.experiment_progress = experiment_progress
     result = new_result(spec, path, det, cmd)
     done_ok: set[str] = set()
     states: dict[str, StageStatus] = {}

@@ -6,13 +6,17 @@ before any analysis runs."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
 from reportgen.spec.schema import CardRef, PythonSource, StudySpec
 from reportgen.spec.yamlpos import Located, load_located, read_text
+
+if TYPE_CHECKING:
+    from reportgen.catalog.schema import Platform
+    from reportgen.models.build import Resolved
 
 _HINT = re.compile(r"^(?P<msg>.*?'[^']*'): (?P<hint>.+)$", re.DOTALL)
 
@@ -53,15 +57,27 @@ def _platform_key(located: Located) -> tuple[str | int, ...]:
     return ("platform", "id") if isinstance(node, dict) else ("platform",)
 
 
-def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None) -> None:
+@dataclass(frozen=True)
+class Checked:
+    """What checking the spec resolved, handed on so that a build resolves the study once."""
+
+    resolved: Resolved
+    # None for the 'host' platform: its figures are measured by whoever needs them
+    platform: Platform | None
+    located: Located  # the spec's values with their positions
+
+
+def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None,
+                     located: Located | None = None) -> Checked:
     """Resolve the card, platform(s) and domain now; raise one located SpecError for all problems.
 
-    ``allow_code=None`` (validate) does not check the ``--allow-code`` opt-in."""
+    ``allow_code=None`` (validate) does not check the ``--allow-code`` opt-in. ``located``: the
+    spec file's positions when the caller has them (``load_located_spec``); read again if not."""
     from reportgen.catalog.lookup import get_platform, resolve_platform
     from reportgen.models.build import resolve
 
     filename = str(path)
-    located = located_text(path)
+    located = located if located is not None else located_text(path)
     errors: list[SpecError] = []
     try:
         resolved = resolve(spec, filename)
@@ -76,7 +92,7 @@ def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None) ->
         if issues := check_model_inputs(spec, resolved, located, path.parent):
             errors.append(SpecError(filename, issues))
     try:
-        resolve_platform(spec.platform, filename=filename, measure_host=False)
+        plat = resolve_platform(spec.platform, filename=filename, measure_host=False)
     except UnknownIdError as e:
         errors.append(_unknown(e, _platform_key(located), located, filename))
     except SpecError as e:
@@ -97,7 +113,8 @@ def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None) ->
                 column=pos[1] if pos else None,
                 suggestion="pass --allow-code to `reportgen build` if you trust this code")]))
     if not errors:
-        return
+        host = spec.platform.id == "host" and spec.platform.custom is None
+        return Checked(resolved, None if host else plat, located)
     same = [e for e in errors if e.filename == filename]
     if len(same) != len(errors):  # a card or catalog file is broken: that file's error first
         raise next(e for e in errors if e.filename != filename)

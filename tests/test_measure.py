@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from reportgen import pipeline
 from reportgen.analysis.measurement import measure
 from reportgen.analysis.measurement.timing import median_is_stable, percentile, summarize, time_runs
-from reportgen.analysis.stage import StageSkipped
+from reportgen.analysis.stage import Products, StageSkipped
 from reportgen.spec.schema import Profiling, StudySpec
 
 KWS = """\
@@ -131,8 +131,8 @@ def test_model_too_big_for_ram_is_skipped_with_reason(monkeypatch: pytest.Monkey
 
 def test_meta_only_card_is_never_materialised() -> None:
     ctx = SimpleNamespace(
-        products={"resolved": SimpleNamespace(card=SimpleNamespace(id="llama_7b", meta_only=True)),
-                  "trace": SimpleNamespace(param_bytes=1, peak_activation_bytes=1)},
+        products=Products(resolved=SimpleNamespace(card=SimpleNamespace(id="llama_7b", meta_only=True)),
+                          trace=SimpleNamespace(param_bytes=1, peak_activation_bytes=1)),
         deterministic=False, spec=SimpleNamespace(profiling=Profiling()))
     with pytest.raises(StageSkipped, match="meta-only"):
         measure.stage(ctx, SimpleNamespace())

@@ -1,6 +1,26 @@
-"""What a stage raises when it cannot run for a reason that is not an error."""
+"""What the stages share: the study's ``Context``, the typed ``Products`` one stage leaves for
+the next, and ``StageSkipped`` (a stage that cannot run for a reason that is not an error).
+
+Every stage has one signature, ``StageFn = (ctx: Context, result) -> None``. ``result`` is the
+``reportgen.result.StudyResult`` being filled; it is typed ``Any`` here because result.py sits
+above the analysis layer (the stages read and write most of its sections, too many for a
+useful Protocol).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reportgen.analysis.counting.records import Trace
+    from reportgen.catalog.schema import Platform
+    from reportgen.models.base import LoadedModel
+    from reportgen.models.build import Resolved
+    from reportgen.spec.schema import StudySpec
+    from reportgen.text import Msg
 
 
 class StageSkipped(Exception):
@@ -14,3 +34,68 @@ class StageSkipped(Exception):
         self.state = state
         self.code = code  # message key under `stage_reason.` in the locale catalogs
         self.params = params
+
+
+class MissingProduct(RuntimeError):
+    """A stage read a product no earlier stage made (its ``needs`` in the stage table are wrong)."""
+
+
+@dataclass
+class Products:
+    """What earlier stages made for later ones; ``None`` until the stage that makes it ran.
+
+    Objects of analysis layers above this module are typed ``Any`` (the layer rule forbids
+    importing them here); the comment on each names the real type."""
+
+    resolved: Resolved | None = None  # model stage (or given by the caller, resolved once)
+    loaded: LoadedModel | None = None  # model stage: the model on meta
+    trace: Trace | None = None  # trace stage: the model as traced
+    trace_notes: list[Msg] | None = None  # trace stage: assumptions the trace made
+    # every trace made in this build, by (source json, inputs json): re-traces are shared
+    trace_cache: dict[tuple[str, str], Trace] = field(default_factory=dict)
+    platform: Platform | None = None  # platform stage (or given by the caller)
+    runtime: Any = None  # roofline stage: prediction.runtime.Runtime (a higher layer)
+    baseline_trace: Trace | None = None  # roofline stage: the trace under the baseline runtime
+    baseline_estimate: Any = None  # findings stage: prediction.estimates.PlatformEstimate
+    study: Any = None  # hypotheses stage: hypotheses.study.Study (a higher layer)
+    hypotheses_report: Any = None  # experiments stage: hypotheses.models.HypothesesReport
+    measurements_file: Any = None  # caller: a checked measurement.models.MeasurementsFile
+    measurements_path: str | None = None  # caller: the file name shown in the report
+    experiment_progress: Callable[[str], None] | None = None  # caller: experiments' progress
+
+    def need_resolved(self) -> Resolved:
+        if self.resolved is None:
+            raise MissingProduct("the resolved study is needed: the model stage did not run")
+        return self.resolved
+
+    def need_loaded(self) -> LoadedModel:
+        if self.loaded is None:
+            raise MissingProduct("the built model is needed: the model stage did not run")
+        return self.loaded
+
+    def need_trace(self) -> Trace:
+        if self.trace is None:
+            raise MissingProduct("the op trace is needed: the trace stage did not run")
+        return self.trace
+
+    def need_platform(self) -> Platform:
+        if self.platform is None:
+            raise MissingProduct("the target platform is needed: the platform stage did not run")
+        return self.platform
+
+
+@dataclass
+class Context:
+    """What stages share: the spec, options and earlier stages' products."""
+
+    spec: StudySpec
+    spec_path: Path | None
+    allow_code: bool = False
+    deterministic: bool = False
+    products: Products = field(default_factory=Products)
+    # test hook: stage names forced to fail (fault injection)
+    fail_stages: frozenset[str] = frozenset()
+
+
+# result: reportgen.result.StudyResult (above this layer, see the module docstring)
+StageFn = Callable[[Context, Any], None]

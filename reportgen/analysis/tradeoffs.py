@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import Arg, FindingsReport, thresholds
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
+from reportgen.analysis.stage import Context
 
 Rating = Literal["good", "fair", "poor", "unknown"]
 RESEARCH = ["depth", "applicability", "novelty", "modularity", "universality", "redundancy",
@@ -266,11 +267,11 @@ def _torchvision_name(source: Any) -> str | None:
     return str(source.name)
 
 
-def _accuracy_rows(ctx: Any, hyps: HypothesesReport) -> list[PublishedAccuracy]:
+def _accuracy_rows(ctx: Context, hyps: HypothesesReport) -> list[PublishedAccuracy]:
     from reportgen.catalog.cards import load_card
     from reportgen.models.published_accuracy import torchvision_accuracy
 
-    resolved = ctx.products.get("resolved")
+    resolved = ctx.products.resolved
     teacher = _torchvision_name(resolved.source) if resolved is not None else None
     if teacher is None:
         return []
@@ -288,7 +289,7 @@ def _accuracy_rows(ctx: Any, hyps: HypothesesReport) -> list[PublishedAccuracy]:
     return published_accuracy(teacher, students, int8, torchvision_accuracy)
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage "tradeoffs": needs the hypotheses."""
     from reportgen.analysis.stage import StageSkipped
 

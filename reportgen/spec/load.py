@@ -140,7 +140,10 @@ def _dig(data: Any, loc: tuple[str | int, ...]) -> Any:
 
 def parse_spec(text: str, filename: str = "<spec>") -> StudySpec:
     """Validate spec text. Raises SpecError with every problem found, located."""
-    located = load_located(text, filename)
+    return _parse_located(load_located(text, filename), filename)
+
+
+def _parse_located(located: Located, filename: str) -> StudySpec:
     if not isinstance(located.data, dict):
         raise SpecError(filename, [SpecIssue(
             f"a study spec is a YAML mapping (key: value lines), got a {type(located.data).__name__}",
@@ -153,8 +156,14 @@ def parse_spec(text: str, filename: str = "<spec>") -> StudySpec:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Load and validate a study spec file. Raises SpecError (exit status 2 in the CLI)."""
-    p = Path(path)
-    return parse_spec(read_text(p), str(path))
+    return load_located_spec(path)[0]
+
+
+def load_located_spec(path: str | Path) -> tuple[StudySpec, Located]:
+    """``load_spec`` and the file's values with their positions (for later located errors), so
+    that a build reads and parses the spec file once."""
+    located = load_located(read_text(Path(path)), str(path))
+    return _parse_located(located, str(path)), located
 
 
 def study_id(spec: StudySpec, spec_path: str | Path | None) -> str:

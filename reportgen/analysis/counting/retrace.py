@@ -10,27 +10,35 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reportgen.analysis.counting.records import Trace
+from reportgen.analysis.stage import Context
 from reportgen.spec.schema import Inputs
 
+if TYPE_CHECKING:
+    from reportgen.models.build import Resolved  # imports torch
 
-def retrace(ctx: Any, inputs: Inputs, resolved: Any = None) -> Trace:
+
+def retrace(ctx: Context | None, inputs: Inputs, resolved: Resolved | None = None) -> Trace:
     """Build the (or another resolved) model with ``inputs`` on meta and trace one forward.
 
-    Traces are shared through ``ctx.products["trace_cache"]``: the scaling sweep, the findings'
+    Traces are shared through ``ctx.products.trace_cache``: the scaling sweep, the findings'
     probe and the hypotheses often ask for the same input sizes."""
     from reportgen.analysis.counting.trace import trace_forward
     from reportgen.models.build import build
 
-    res = dataclasses.replace(resolved or ctx.products["resolved"], inputs=inputs)
-    cache = ctx.products.setdefault("trace_cache", {}) if hasattr(ctx, "products") else {}
+    if resolved is None:
+        if ctx is None:
+            raise ValueError("retrace needs the study's context or a resolved model")
+        resolved = ctx.products.need_resolved()
+    res = dataclasses.replace(resolved, inputs=inputs)
+    cache = ctx.products.trace_cache if ctx is not None else {}
     key = (res.source.model_dump_json(), inputs.model_dump_json())
     if key in cache:
         return cache[key]
-    base = ctx.spec_path.parent if getattr(ctx, "spec_path", None) else Path.cwd()
-    loaded = build(res, device="meta", base_dir=base, allow_code=getattr(ctx, "allow_code", False))
+    base = ctx.spec_path.parent if ctx is not None and ctx.spec_path else Path.cwd()
+    loaded = build(res, device="meta", base_dir=base, allow_code=ctx is not None and ctx.allow_code)
     args, kwargs = loaded.make_inputs("meta")
     if loaded.prepare is not None:
         args, kwargs = loaded.prepare(loaded.module, args, kwargs)

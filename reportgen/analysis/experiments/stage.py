@@ -24,6 +24,7 @@ from reportgen.analysis.experiments.models import (
 )
 from reportgen.analysis.experiments.registry import Student, Subject
 from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
+from reportgen.analysis.stage import Context
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
 
@@ -65,12 +66,12 @@ def load_weights(module: Any, ref: str, base_dir: Path) -> None:
     module.load_state_dict(state, strict=True)
 
 
-def _students(ctx: Any, hyps: Any) -> list[Student]:
+def _students(ctx: Context, hyps: Any) -> list[Student]:
     from reportgen.analysis.hypotheses.methods import _student_inputs
     from reportgen.catalog.cards import load_card
     from reportgen.models.build import Resolved, build
 
-    study = ctx.products.get("study")
+    study = ctx.products.study
     out: list[Student] = []
     for h in hyps.items if hyps else []:
         if h.method != "distillation" or not h.id.startswith("distill_") or h.id == "distill_half_depth":
@@ -92,16 +93,16 @@ def _students(ctx: Any, hyps: Any) -> list[Student]:
     return out
 
 
-def host_predictions(ctx: Any, runs: list[ExperimentRun], host: Any) -> None:
+def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any) -> None:
     """Predicted host speed-up of each run's hypothesis (roofline on the measured host)."""
     from reportgen.analysis.hypotheses.study import Variant, predict
 
-    s = ctx.products.get("study")
+    s = ctx.products.study
     if s is None:
         return
     by_id = {m.id: m for m in methods()}
     base, _ = predict(s, Variant(s.trace, host, "fp32"))
-    hyps = ctx.products.get("hypotheses_report")
+    hyps = ctx.products.hypotheses_report
     for r in runs:
         if r.hypothesis is None or base.latency_s is None:
             continue
@@ -123,7 +124,7 @@ def host_predictions(ctx: Any, runs: list[ExperimentRun], host: Any) -> None:
             r.predicted_target_speedup = h.speedup
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     from reportgen.analysis.measurement.measure import available_ram, machine_info, too_big
     from reportgen.analysis.stage import StageSkipped
     from reportgen.catalog.host import host_platform
@@ -136,7 +137,7 @@ def stage(ctx: Any, result: Any) -> None:
     if ctx.deterministic:
         raise StageSkipped("snapshot mode measures nothing on this machine",
                            code="experiments_snapshot")
-    resolved, trace = ctx.products["resolved"], ctx.products["trace"]
+    resolved, trace = ctx.products.need_resolved(), ctx.products.need_trace()
     if resolved.card is not None and resolved.card.meta_only:
         raise StageSkipped(f"model card '{resolved.card.id}' is meta-only", code="measure_meta_only",
                            card=resolved.card.id)
@@ -160,7 +161,7 @@ def stage(ctx: Any, result: Any) -> None:
     evaluate: Evaluate | None = load_callable(spec.evaluate, spec.path, base_dir) if spec.evaluate else None
     host = host_platform()
     hyps = result.hypotheses
-    ctx.products["hypotheses_report"] = hyps
+    ctx.products.hypotheses_report = hyps
     knobs: dict[str, float] = {}
     try:
         from reportgen.analysis.hypotheses.methods import knobs as hyp_knobs
@@ -176,7 +177,7 @@ def stage(ctx: Any, result: Any) -> None:
                       calibration_batches=spec.calibration_batches)
     prof = ctx.spec.profiling
     t0 = time.perf_counter()
-    progress = ctx.products.get("experiment_progress")
+    progress = ctx.products.experiment_progress
     base, runs = run_all(subject, methods(spec.methods), timing=Timing(prof.warmup, prof.min_runs, prof.max_runs),
                          budget_s=spec.time_budget_s, method_budget_s=spec.method_budget_s,
                          fidelity_batches=spec.fidelity_batches, evaluate=evaluate,
@@ -185,7 +186,7 @@ def stage(ctx: Any, result: Any) -> None:
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     rep = ExperimentsReport(
         machine=machine_info("cpu"), weights="given" if weights else "random",
-        target_is_host=ctx.products["platform"].id == "host" if "platform" in ctx.products else False,
+        target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
         budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
         baseline=base.latency, baseline_size_bytes=base.size_bytes,
         baseline_peak_rss_bytes=base.peak_rss_bytes,

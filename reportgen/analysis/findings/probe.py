@@ -15,13 +15,14 @@ from reportgen.analysis.findings.models import ScalingProbe, thresholds
 from reportgen.analysis.prediction.baseline import efficiency_of
 from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.roofline import estimate
+from reportgen.analysis.stage import Context
 
 
-def scaling_probe(ctx: Any, result: Any, est: PlatformEstimate | None,
+def scaling_probe(ctx: Context, result: Any, est: PlatformEstimate | None,
                   platform: Any) -> ScalingProbe | None:
     """Cost at the spec's input and at ``scaling_factor`` × its size (re-traced on meta)."""
-    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
-    resolved = ctx.products.get("resolved")
+    trace = ctx.products.baseline_trace or ctx.products.trace
+    resolved = ctx.products.resolved
     if trace is None or resolved is None:
         return None
     factor = float(thresholds()["findings"]["scaling_factor"])

@@ -16,6 +16,7 @@ from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
 from reportgen.analysis.prediction.estimates import PlatformEstimate
+from reportgen.analysis.stage import Context
 from reportgen.text import msg
 
 if TYPE_CHECKING:
@@ -63,15 +64,15 @@ def _with_ops(est: PlatformEstimate | None, trace: Trace | None, platform: Any) 
     return est.model_copy(update={"per_precision": per})
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage "findings": needs costs; uses the roofline, measurements and scaling when
     present and says what is missing otherwise."""
     from reportgen.analysis.findings.probe import scaling_probe
 
-    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
-    platform = ctx.products.get("platform")
+    trace = ctx.products.baseline_trace or ctx.products.trace
+    platform = ctx.products.platform
     est = _with_ops(as_estimate(result.roofline), trace, platform)
-    ctx.products["baseline_estimate"] = est
+    ctx.products.baseline_estimate = est
     budget = ctx.spec.constraints.latency_ms
     probe = probe_from_scaling(result.scaling, budget) if result.scaling is not None else None
     if probe is None:

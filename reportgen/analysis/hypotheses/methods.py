@@ -175,7 +175,8 @@ def pruning(s: Study) -> list[Hypothesis]:
 def _student_inputs(s: Study, student_card: object) -> object:
     from reportgen.spec.schema import Inputs
 
-    teacher = s.ctx.products["resolved"].inputs
+    assert s.ctx is not None  # the caller skips students when there is no study context
+    teacher = s.ctx.products.need_resolved().inputs
     data = student_card.inputs.model_dump()  # type: ignore[attr-defined]
     section = teacher.section_for(student_card.domain)  # type: ignore[attr-defined]
     if getattr(teacher, section) is not None and data.get(section) is not None:
@@ -291,7 +292,7 @@ def architectural(s: Study) -> list[Hypothesis]:
                  mechanism_args={"share": Arg(v=emb, f="pct"), "rows": Arg(v=rows, f="pct")})
         out.append(evaluate(s, h, Variant(tf.hash_embeddings(s.trace, rows), s.platform, s.precision)))
     scale = k["input_scale"].get(s.domain)
-    resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
+    resolved = s.ctx.products.resolved if s.ctx is not None else None
     if scale and resolved is not None:
         from reportgen.analysis.counting.retrace import retrace, scaled_inputs
 
@@ -433,7 +434,7 @@ def inference(s: Study) -> list[Hypothesis]:
     from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime
 
     out: list[Hypothesis] = []
-    runtime = s.ctx.products.get("runtime") if s.ctx is not None else None
+    runtime = s.ctx.products.runtime if s.ctx is not None else None
     compiled = deployment_runtime(s.platform, "compiled")
     fused = deployed_trace(s.trace, compiled)  # BN folding + fusion, as a compiler does
     before_b = sum(r.bytes_moved for r in s.trace.records)
@@ -452,7 +453,7 @@ def inference(s: Study) -> list[Hypothesis]:
         out.append(not_applicable(h, "findings.na.runtime_fuses"))  # already in the baseline
     else:
         out.append(evaluate(s, h, Variant(fused, s.platform, s.precision)))
-    resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
+    resolved = s.ctx.products.resolved if s.ctx is not None else None
     wants = s.constraints.throughput_per_s is not None or s.domain == "recsys" or \
         s.platform.class_.value in ("powerful", "cpu")
     if wants and resolved is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, MethodClass
 from reportgen.analysis.hypotheses.study import Study, Variant, build_study, predict
+from reportgen.analysis.stage import Context
 
 if TYPE_CHECKING:
     pass
@@ -67,7 +68,7 @@ def generate(s: Study) -> HypothesesReport:
     return rep
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage "hypotheses": needs the trace and the platform."""
     from reportgen.analysis.stage import StageSkipped
 
@@ -77,6 +78,6 @@ def stage(ctx: Any, result: Any) -> None:
                            "precision", hint="check the platform and precisions in the spec",
                            code="hypotheses_need_trace")
     result.hypotheses = generate(s)
-    ctx.products["study"] = s
+    ctx.products.study = s
 
 

@@ -24,6 +24,7 @@ from reportgen.analysis.prediction.assumptions import Efficiency
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
 from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.roofline import estimate
+from reportgen.analysis.stage import Context
 
 if TYPE_CHECKING:
     from reportgen.catalog.schema import Platform
@@ -55,7 +56,7 @@ class Study:
     domain: str
     batch: int = 1
     card: Any = None
-    ctx: Any = None
+    ctx: Context | None = None
     variants: dict[str, Variant] = field(default_factory=dict)
     cache: dict[tuple[Any, ...], tuple[Prediction, PlatformEstimate]] = \
         field(default_factory=dict)
@@ -171,9 +172,9 @@ def make(s: Study, method: str, cls: MethodClass, *, hid: str | None = None,
                       portability=portability, **kw)
 
 
-def build_study(ctx: Any, result: Any) -> Study | None:
-    trace = ctx.products.get("baseline_trace") or ctx.products.get("trace")
-    platform = ctx.products.get("platform")
+def build_study(ctx: Context, result: Any) -> Study | None:
+    trace = ctx.products.baseline_trace or ctx.products.trace
+    platform = ctx.products.platform
     est = as_estimate(result.roofline)
     if trace is None or platform is None:
         return None
@@ -186,7 +187,7 @@ def build_study(ctx: Any, result: Any) -> Study | None:
     pe = baseline_precision(est, trace.dtype)
     if pe is None:
         return None
-    resolved = ctx.products.get("resolved")
+    resolved = ctx.products.resolved
     return Study(trace=trace, platform=platform, est=est, precision=pe.precision,
                  eff=efficiency_of(est), constraints=ctx.spec.constraints,
                  findings=result.findings, domain=resolved.domain.value if resolved else "",

@@ -42,6 +42,7 @@ from reportgen.analysis.measurement.quality import (
     timed_with_retry,
 )
 from reportgen.analysis.measurement.timing import LatencyStats, time_runs
+from reportgen.analysis.stage import Context
 from reportgen.spec.schema import Profiling
 
 RAM_SHARE = 0.5
@@ -428,16 +429,16 @@ def note_implausible(meas: Measurements) -> None:
 
 # ---------------------------------------------------------------------------- stage
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage ``measure``: merge a measurements file, or measure on this host."""
     from reportgen.analysis.measurement.scaling import domain_axis, measured_values
     from reportgen.analysis.stage import StageSkipped
 
-    resolved = ctx.products["resolved"]
-    trace = ctx.products["trace"]
-    given = ctx.products.get("measurements_file")
+    resolved = ctx.products.need_resolved()
+    trace = ctx.products.need_trace()
+    given = ctx.products.measurements_file
     if given is not None:
-        run, source, fname = given.run, "file", ctx.products.get("measurements_path")
+        run, source, fname = given.run, "file", ctx.products.measurements_path
     else:
         if ctx.deterministic:
             raise StageSkipped("snapshot mode measures nothing on this machine",
@@ -464,7 +465,7 @@ def stage(ctx: Any, result: Any) -> None:
         source, fname = "this_build", None
     meas = Measurements(source=source, file=fname, run=run)
     try:
-        meas.comparison = comparison_for(run, trace, ctx.products.get("platform"))
+        meas.comparison = comparison_for(run, trace, ctx.products.platform)
     except Exception as e:  # the measurement stands without the comparison
         meas.comparison_error = f"{type(e).__name__}: {e}"
     note_implausible(meas)

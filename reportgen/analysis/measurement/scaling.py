@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.measurement.models import Machine
 from reportgen.analysis.measurement.timing import LatencyStats
+from reportgen.analysis.stage import Context
 from reportgen.spec.schema import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
 
 Axis = Literal["image_size", "sequence_length", "audio_seconds", "num_candidates", "batch_size"]
@@ -334,13 +335,13 @@ def run_sweep(axis: Axis, unit: str, base: float, values: list[float], inputs: I
 
 # ---------------------------------------------------------------------------- stage
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage ``scaling``: counted/predicted sweeps (also in snapshot mode)."""
     from reportgen.analysis.counting.retrace import retrace
     from reportgen.analysis.prediction.roofline import estimate
 
-    resolved = ctx.products["resolved"]
-    plat = ctx.products.get("platform")
+    resolved = ctx.products.need_resolved()
+    plat = ctx.products.platform
     precisions = [p.value for p in ctx.spec.precisions]
 
     def trace_fn(inp: Inputs) -> Any:
@@ -354,7 +355,7 @@ def stage(ctx: Any, result: Any) -> None:
     elif result.roofline is not None:  # the roofline stage already predicted this very trace
         best = result.roofline.best_precision
     elif plat is not None:
-        best = estimate(ctx.products["trace"], plat, precisions,
+        best = estimate(ctx.products.need_trace(), plat, precisions,
                         batch_size=resolved.inputs.batch_size, keep_ops=False).best_precision
 
     def predict(tr: Any, batch: int) -> tuple[float | None, float | None]:
@@ -382,7 +383,7 @@ def stage(ctx: Any, result: Any) -> None:
         sized = {s.value: s.latency for s in meas.run.sizes}
         batched = {float(b.batch_size): b.latency for b in meas.run.batches}
     sweeps = []
-    base_ops = max(1, len(ctx.products["trace"].records))
+    base_ops = max(1, len(ctx.products.need_trace().records))
     max_points = max(MIN_POINTS, SWEEP_OPS_BUDGET // base_ops)
     for axis, unit, base, values in (domain_axis(resolved.domain.value, resolved.inputs),
                                      batch_axis(resolved.inputs)):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.counting.trace import trace_forward
+from reportgen.analysis.stage import Context
 
 # KV-cache bytes per value; int4 is weight-only here, so its cache stays fp16
 _PRECISION_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 2.0}
@@ -190,14 +191,14 @@ def generated_tokens(inputs: Any) -> int | None:
     return None
 
 
-def stage(ctx: Any, result: Any) -> None:
+def stage(ctx: Context, result: Any) -> None:
     """Pipeline stage: generation cost when the spec asks for generated tokens."""
     from reportgen.analysis.prediction.roofline import estimate_precision
     from reportgen.analysis.stage import StageSkipped
 
-    resolved, loaded = ctx.products["resolved"], ctx.products["loaded"]
+    resolved, loaded = ctx.products.need_resolved(), ctx.products.need_loaded()
     n = generated_tokens(resolved.inputs)
-    model = loaded.module
+    model: Any = loaded.module  # a transformers model: config, get_output_embeddings
     cfg = getattr(model, "config", None)
     if n is None:
         raise StageSkipped("no generation asked: set inputs.text.generate_tokens (or audio)",
@@ -218,9 +219,11 @@ def stage(ctx: Any, result: Any) -> None:
     else:
         prompt = (resolved.inputs.text.sequence_length if resolved.inputs.text else 128)
     kind, steps, enc_positions = trace_generation(model, batch, prompt, n, first)
-    plat = ctx.products.get("platform")
+    plat = ctx.products.platform
 
     def predict(trace: Trace, precision: str) -> float | None:
+        if plat is None:
+            return None
         try:
             return estimate_precision(trace, plat, precision, batch_size=batch, keep_ops=False).predicted_latency_s
         except Exception:  # a precision the platform cannot run: no time for it

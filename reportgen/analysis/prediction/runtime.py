@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from reportgen.analysis.counting.records import Trace
 
 if TYPE_CHECKING:
+    from reportgen.analysis.stage import Context
     from reportgen.catalog.schema import Platform
 
 
@@ -138,8 +139,8 @@ def describe(traced: Trace, deployed: Trace, runtime: Runtime, precision: str) -
                     ops_deployed=kernel_count(deployed), batchnorms_folded=bn)
 
 
-def as_deployed(ctx: object, trace: Trace) -> Trace:
+def as_deployed(ctx: Context | None, trace: Trace) -> Trace:
     """``trace`` (e.g. a re-trace at another input size) under the study's baseline runtime, so
     every prediction of a report is made on the same runtime."""
-    rt = getattr(ctx, "products", {}).get("runtime")
+    rt = ctx.products.runtime if ctx is not None else None
     return deployed_trace(trace, rt) if isinstance(rt, Runtime) else trace
