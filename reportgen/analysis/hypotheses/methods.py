@@ -303,7 +303,8 @@ def architectural(s: Study) -> list[Hypothesis]:
     scale = k["input_scale"].get(s.domain)
     resolved = s.ctx.products.get("resolved") if s.ctx is not None else None
     if scale and resolved is not None:
-        from reportgen.analysis.counting.retrace import retrace, scaled_inputs
+        from reportgen.analysis.counting.axes import scaled_inputs
+        from reportgen.analysis.counting.retrace import retrace
 
         factor = scale * scale if s.domain == "cv" else scale
         inputs2, axis, size, achieved = scaled_inputs(resolved.inputs, s.domain, factor)
