@@ -61,10 +61,9 @@ class Formatter:
             return self._dec(f"{v:g}")
         mag = int(math.floor(math.log10(abs(v))))
         decimals = max(0, digits - 1 - mag)
-        text = f"{v:.{decimals}f}"
         if abs(v) >= 1000:
-            text = f"{round(v):,}".replace(",", self.style.group)
-        return self._dec(text)
+            return self.style.localise(f"{round(v):,}")
+        return self._dec(f"{v:.{decimals}f}")
 
     def si(self, value: Any, digits: int = 3) -> str:
         """Compact SI magnitude: 4.09 G, 25.6 M."""
