@@ -285,3 +285,20 @@ def test_every_recipe_touches_at_most_three_files_and_has_a_test() -> None:
         assert code and test and re.search(r"^Data: ", text, flags=re.M), title
         assert len(re.findall(r"`[^`]+`", code.group(1))) <= 3, title
         assert f"def {test.group(1)}(" in here, title
+
+
+def test_builtin_registries_keep_their_order_and_cover_every_type() -> None:
+    """The registries replaced hand-written call lists: same finders and generators, same order."""
+    from reportgen.analysis.findings import finders  # noqa: F401  (registers the finders)
+    from reportgen.analysis.hypotheses import methods  # noqa: F401  (registers the generators)
+    from reportgen.text import catalog
+
+    got = [(f.name, f.type) for f in finder_registry.finders()]
+    assert [n for n, _ in got] == ["compute_bound", "memory_bound", "overhead", "capacity", "bandwidth",
+                                   "scaling", "unsupported", "uncounted"]
+    assert {t for _, t in got} == set(FindingType)
+    assert [f.name for f in finder_registry.insight_fns()] == ["placement", "memory", "streaming"]
+    assert [m.name for m in method_registry.all_methods()] == [
+        "distillation", "quantization", "pruning", "architectural", "hardware", "inference"]
+    for lang in ("en", "ru"):
+        assert set(catalog(lang)["findings"]["type"]) >= {t.value for t in FindingType}, lang

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reportgen.analysis.counting.classify import memory_category
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
+from reportgen.analysis.findings.insights import insights
 from reportgen.analysis.findings.models import (
     Arg,
     Evidence,
@@ -470,8 +471,6 @@ def find_bottlenecks(trace: Trace | None, costs: CostAnalysis | None,
         items += f.fn(ctx)
     if probe is None:
         rep.missing.append("findings.missing.scaling")
-    from reportgen.analysis.findings.insights import insights
-
     rep.insights = insights(ctx)
     items.sort(key=lambda f: (-f.impact, f.id))
     for i, f in enumerate(items, 1):
