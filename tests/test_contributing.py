@@ -191,7 +191,8 @@ def test_add_a_platform() -> None:
     spec = StudySpec.model_validate({**SMALL, "platform": {"id": "toy_board", "custom": entry}})
     names = ("model", "trace", "costs", "platform", "roofline")
     r = pipeline.run(spec, deterministic=True, stages=[s for s in pipeline.STAGES if s.name in names])
-    assert r.stage("roofline").state == "ok", r.stage("roofline")
+    st = r.stage("roofline")
+    assert st is not None and st.state == "ok", st
     assert r.roofline is not None and r.roofline.platform_id == "toy_board"
     assert any(x.predicted_latency_s for x in r.roofline.per_precision)
 

@@ -467,8 +467,8 @@ def find_bottlenecks(trace: Trace | None, costs: CostAnalysis | None,
                         constraints=constraints, measurements=measurements, probe=probe, pe=pe,
                         pairs=pairs, budget_s=budget, precision=prec)
     items: list[Finding] = []
-    for f in finders():  # the registry, in each finder's order
-        items += f.fn(ctx)
+    for info in finders():  # the registry, in each finder's order
+        items += info.fn(ctx)
     if probe is None:
         rep.missing.append("findings.missing.scaling")
     rep.insights = insights(ctx)
