@@ -4,28 +4,53 @@ they only format them through these filters."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 _SI = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
-# Russian SI prefixes (GOST 8.417): П, Т, Г, М, к
-_SI_RU = {"P": "П", "T": "Т", "G": "Г", "M": "М", "k": "к"}
-_BYTE_UNITS = {"en": ["B", "kB", "MB", "GB", "TB"], "ru": ["Б", "КБ", "МБ", "ГБ", "ТБ"]}
 NBSP = "\u00a0"
+
+
+@dataclass(frozen=True)
+class NumberStyle:
+    """How one language writes numbers: thousands separator, decimal mark, the space before
+    ``%``, SI prefixes and byte units."""
+
+    group: str = ","
+    decimal: str = "."
+    pct_sep: str = ""
+    si_prefix: dict[str, str] = field(default_factory=dict)  # Latin prefix → this language's
+    byte_units: tuple[str, ...] = ("B", "kB", "MB", "GB", "TB")
+
+    def localise(self, text: str) -> str:
+        """``1,234.5`` (Python's format) written this language's way."""
+        return text.translate({ord(","): self.group, ord("."): self.decimal})
+
+
+#: one row per language; a language without a row writes numbers as English does
+STYLES = {
+    "en": NumberStyle(),
+    # GOST 8.417 prefixes; a no-break space groups thousands and precedes %
+    "ru": NumberStyle(group=NBSP, decimal=",", pct_sep=NBSP,
+                      si_prefix={"P": "П", "T": "Т", "G": "Г", "M": "М", "k": "к"},
+                      byte_units=("Б", "КБ", "МБ", "ГБ", "ТБ")),
+}
 
 
 class Formatter:
     def __init__(self, lang: str) -> None:
         self.lang = lang
+        self.style = STYLES.get(lang, STYLES["en"])
 
     def _dec(self, text: str) -> str:
-        return text.replace(".", ",") if self.lang == "ru" else text
+        return text.replace(".", self.style.decimal)
 
     def group(self, value: Any) -> str:
         """Integer with thousands separators: 25,557,032 / 25 557 032."""
         if value is None:
             return "—"
         text = f"{int(round(float(value))):,}"
-        return text.replace(",", NBSP) if self.lang == "ru" else text
+        return text.replace(",", self.style.group)
 
     def sig(self, value: Any, digits: int = 3) -> str:
         """A float with ``digits`` significant digits, no exponent for ordinary magnitudes."""
@@ -36,10 +61,9 @@ class Formatter:
             return self._dec(f"{v:g}")
         mag = int(math.floor(math.log10(abs(v))))
         decimals = max(0, digits - 1 - mag)
-        text = f"{v:.{decimals}f}"
         if abs(v) >= 1000:
-            text = f"{round(v):,}".replace(",", NBSP if self.lang == "ru" else ",")
-        return self._dec(text)
+            return self.style.localise(f"{round(v):,}")
+        return self._dec(f"{v:.{decimals}f}")
 
     def si(self, value: Any, digits: int = 3) -> str:
         """Compact SI magnitude: 4.09 G, 25.6 M."""
@@ -48,8 +72,7 @@ class Formatter:
         v = float(value)
         for scale, prefix in _SI:
             if abs(v) >= scale:
-                if self.lang == "ru":
-                    prefix = _SI_RU[prefix]
+                prefix = self.style.si_prefix.get(prefix, prefix)
                 return f"{self.sig(v / scale, digits)}{NBSP}{prefix}"
         return self.sig(v, digits)
 
@@ -58,7 +81,7 @@ class Formatter:
         if value is None:
             return "—"
         v = float(value)
-        units = _BYTE_UNITS.get(self.lang, _BYTE_UNITS["en"])
+        units = self.style.byte_units
         i = 0
         while abs(v) >= 1000 and i < len(units) - 1:
             v /= 1000
@@ -69,14 +92,14 @@ class Formatter:
         if value is None:
             return "—"
         text = self._dec(f"{float(value) * 100:.{digits}f}")
-        return f"{text}{NBSP}%" if self.lang == "ru" else f"{text}%"
+        return f"{text}{self.style.pct_sep}%"
 
     def signed_pct(self, value: Any, digits: int = 2) -> str:
         if value is None:
             return "—"
         v = float(value) * 100
         text = self._dec(f"{v:+.{digits}f}")
-        return f"{text}{NBSP}%" if self.lang == "ru" else f"{text}%"
+        return f"{text}{self.style.pct_sep}%"
 
 
 def shape(value: Any) -> str:

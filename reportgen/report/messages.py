@@ -11,7 +11,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
-from reportgen.report.filters import NBSP, Formatter
+from reportgen.report.filters import Formatter
 from reportgen.report.plural import agree
 from reportgen.text import Msg, template
 
@@ -55,9 +55,7 @@ class _LocaleFormatter(string.Formatter):
         if not format_spec and isinstance(value, int):
             return str(value)
         text = format(value, format_spec or "g")
-        if self.lang == "ru":
-            text = text.replace(",", NBSP).replace(".", ",")
-        return text
+        return self.fmt.style.localise(text)
 
 
 def render(m: Msg, lang: str, escape: Callable[[str], str] | None = None) -> str:

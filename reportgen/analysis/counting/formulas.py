@@ -1,8 +1,10 @@
 """Op → (kind, MAC formula, vector-FLOP estimate, byte rule) tables.
 
 MAC formulas reuse ``torch.utils.flop_counter.flop_registry`` (which returns FLOPs = 2 × MACs)
-and add the ones it lacks, registered here with the same shape-only signature. A new op is one
-function and one table row (fvcore's ``_DEFAULT_SUPPORTED_OPS`` idea).
+and add the ones it lacks, registered here with the same shape-only signature. A new MAC op is
+one function under ``@register_formula(aten.op, kind=OpKind.matmul)`` (the decorator is its table
+row: packets and kind); a new non-MAC op is one name in the kind's set below, which picks its
+vector-FLOP rule (fvcore's ``_DEFAULT_SUPPORTED_OPS`` idea).
 
 Conventions (shown in every report's methodology):
 - MACs: multiply-accumulates of matmul / conv / attention ops only, from shapes. Causal attention
@@ -31,19 +33,30 @@ aten = torch.ops.aten
 # Each takes the op's (args, kwargs, out) and returns FLOPs (2 × MACs) like torch's registry.
 FlopFormula = Callable[..., int]
 _EXTRA: dict[Any, FlopFormula] = {}
+_KIND: dict[str, OpKind] = {}  # kinds given at registration, by overload-packet name
 
 
-def register_formula(*packets: Any) -> Callable[[FlopFormula], FlopFormula]:
-    """Register a FLOP formula for op packets torch's flop_counter does not cover."""
+def register_formula(*packets: Any, kind: OpKind | None = None) -> Callable[[FlopFormula], FlopFormula]:
+    """Register a FLOP formula for op packets torch's flop_counter does not cover; ``kind``
+    classifies them (else the name sets below do). Registering a packet twice raises."""
 
     def deco(fn: FlopFormula) -> FlopFormula:
         for p in packets:
             if p in _EXTRA or p in flop_registry:
                 raise RuntimeError(f"formula for {p} registered twice")
             _EXTRA[p] = fn
+            if kind is not None:
+                _KIND[p.__name__] = kind
         return fn
 
     return deco
+
+
+def unregister_formula(*packets: Any) -> None:
+    """Remove formulas registered here (tests that register a toy op clean up with this)."""
+    for p in packets:
+        _EXTRA.pop(p, None)
+        _KIND.pop(p.__name__, None)
 
 
 def _shape(t: Any) -> tuple[int, ...]:
@@ -164,6 +177,8 @@ ALLOC_ONLY = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_st
 
 def classify(name: str) -> OpKind:
     """OpKind of an aten op by its overload-packet name (e.g. 'addmm')."""
+    if name in _KIND:
+        return _KIND[name]
     if name in _MATMUL:
         return OpKind.matmul
     if name in _CONV:

@@ -1,14 +1,12 @@
 """Re-trace the study's model at other inputs on meta tensors (cheap: nothing is allocated):
 the scaling probe of the findings stage, and the smaller-input / batching / student hypotheses.
 
-Sizes per domain: cv = pixels (height × width), nlp = tokens (sequence length), speech = seconds
-of audio, recsys = samples per batch. Exponents k are of cost ∝ size^k.
+The sizes (``scaled_inputs``) are defined once, in ``axes.py``. Exponents k are of cost ∝ size^k.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,28 +44,5 @@ def retrace(ctx: Context | None, inputs: Inputs, resolved: Resolved | None = Non
     cache[key] = trace
     return trace
 
-
-def scaled_inputs(inputs: Inputs, domain: str, factor: float) -> tuple[Inputs, str, float, float]:
-    """(inputs with the domain's size × ``factor``, axis, size, achieved factor)."""
-    data = inputs.model_dump()
-    if domain == "cv" and inputs.image is not None:
-        h, w = inputs.image.height, inputs.image.width
-        s = math.sqrt(factor)
-        h2, w2 = max(8, round(h * s)), max(8, round(w * s))
-        data["image"].update(height=h2, width=w2)
-        return Inputs.model_validate(data), "pixels", float(h * w), (h2 * w2) / (h * w)
-    if domain == "nlp" and inputs.text is not None:
-        n = inputs.text.sequence_length
-        n2 = max(1, round(n * factor))
-        data["text"]["sequence_length"] = n2
-        return Inputs.model_validate(data), "tokens", float(n), n2 / n
-    if domain == "speech" and inputs.audio is not None:
-        sec = inputs.audio.seconds
-        data["audio"]["seconds"] = sec * factor
-        return Inputs.model_validate(data), "seconds", sec, factor
-    b = inputs.batch_size
-    b2 = max(1, round(b * factor))
-    data["batch_size"] = b2
-    return Inputs.model_validate(data), "batch", float(b), b2 / b
 
 

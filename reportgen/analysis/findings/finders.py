@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from reportgen.analysis.counting.classify import memory_category
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
+from reportgen.analysis.findings.insights import insights
 from reportgen.analysis.findings.models import (
     Arg,
     Evidence,
@@ -24,6 +25,7 @@ from reportgen.analysis.findings.models import (
     ScalingProbe,
     thresholds,
 )
+from reportgen.analysis.findings.registry import FinderContext, finder, finders
 from reportgen.analysis.prediction.baseline import DTYPE_PRECISION, baseline_precision
 from reportgen.analysis.prediction.estimates import OpEstimate, PlatformEstimate, PrecisionEstimate
 from reportgen.text import msg
@@ -69,8 +71,11 @@ def _median(xs: list[float]) -> float | None:
     return xs[len(xs) // 2] if xs else None
 
 
-def _compute_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
-                   budget: float | None) -> list[Finding]:
+@finder(FindingType.compute_bound, order=10)
+def _compute_bound(ctx: FinderContext) -> list[Finding]:
+    pairs, pe, budget = ctx.pairs, ctx.pe, ctx.budget_s
+    if pe is None or not pairs:
+        return []
     th = thresholds()["findings"]
     total = pe.predicted_latency_s or 0.0
     groups: dict[str, list[tuple[OpEstimate, OpRecord]]] = defaultdict(list)
@@ -107,8 +112,11 @@ def _compute_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstima
     return out[: th["compute_max"]]
 
 
-def _memory_bound(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
-                  budget: float | None) -> list[Finding]:
+@finder(FindingType.memory_bound, order=20)
+def _memory_bound(ctx: FinderContext) -> list[Finding]:
+    pairs, pe, budget = ctx.pairs, ctx.pe, ctx.budget_s
+    if pe is None or not pairs:
+        return []
     th = thresholds()["findings"]
     total = pe.predicted_latency_s or 0.0
     groups: dict[str, list[tuple[OpEstimate, OpRecord]]] = defaultdict(list)
@@ -175,8 +183,21 @@ def _class_comparisons(measurements: Any) -> list[tuple[str, float, float]]:
     return [(g, m, p) for g, m, p in times() if g] if callable(times) else []
 
 
-def _overhead(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
-              budget: float | None, measurements: Any, eta_overhead_us: float) -> list[Finding]:
+@finder(FindingType.overhead_bound, order=30)
+def _overhead(ctx: FinderContext) -> list[Finding]:
+    """Predicted per-op overhead, and measured op classes far slower than predicted; with
+    measurements but no per-op prediction, the measured part only."""
+    if ctx.pe is not None and ctx.pairs:
+        return _overhead_of(ctx.pairs, ctx.pe, ctx.budget_s, ctx.measurements,
+                            ctx.est.assumptions.op_overhead_us if ctx.est else 0.0)
+    if ctx.measurements is not None:
+        return _overhead_of([], PrecisionEstimate(precision=ctx.precision, status="unknown"),
+                            ctx.budget_s, ctx.measurements, 0.0)
+    return []
+
+
+def _overhead_of(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
+                 budget: float | None, measurements: Any, eta_overhead_us: float) -> list[Finding]:
     th = thresholds()["findings"]
     out: list[Finding] = []
     total = pe.predicted_latency_s or 0.0
@@ -217,8 +238,10 @@ def _overhead(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate,
     return out
 
 
-def _capacity(pe: PrecisionEstimate | None, constraints: Constraints | None, trace: Trace | None,
-              platform: Platform | None, precision: str) -> list[Finding]:
+@finder(FindingType.capacity, order=40)
+def _capacity(ctx: FinderContext) -> list[Finding]:
+    pe, constraints, trace = ctx.pe, ctx.constraints, ctx.trace
+    platform, precision = ctx.platform, ctx.precision
     out: list[Finding] = []
     checks = pe.fit_checks if pe is not None else []
     if pe is None and trace is not None and platform is not None and platform.capacity().usable:
@@ -263,8 +286,12 @@ def _capacity(pe: PrecisionEstimate | None, constraints: Constraints | None, tra
     return out
 
 
-def _bandwidth(pe: PrecisionEstimate, trace: Trace, platform: Platform | None,
-               constraints: Constraints | None, batch: int, budget: float | None) -> list[Finding]:
+@finder(FindingType.bandwidth_io, order=50)
+def _bandwidth(ctx: FinderContext) -> list[Finding]:
+    pe, trace, platform, constraints = ctx.pe, ctx.trace, ctx.platform, ctx.constraints
+    if pe is None or trace is None:
+        return []
+    batch, budget = ctx.est.batch_size if ctx.est else 1, ctx.budget_s
     th = thresholds()["findings"]
     out: list[Finding] = []
     total = pe.predicted_latency_s or 0.0
@@ -308,7 +335,9 @@ def _bandwidth(pe: PrecisionEstimate, trace: Trace, platform: Platform | None,
     return out
 
 
-def _scaling(probe: ScalingProbe | None, budget: float | None) -> list[Finding]:
+@finder(FindingType.scaling, order=60)
+def _scaling(ctx: FinderContext) -> list[Finding]:
+    probe, budget = ctx.probe, ctx.budget_s
     th = thresholds()["findings"]
     if probe is None:
         return []
@@ -339,8 +368,9 @@ def _scaling(probe: ScalingProbe | None, budget: float | None) -> list[Finding]:
                            f="exp", origin=probe.origin)])]
 
 
-def _unsupported(est: PlatformEstimate | None, pe: PrecisionEstimate | None,
-                 budget: float | None) -> list[Finding]:
+@finder(FindingType.unsupported, order=70)
+def _unsupported(ctx: FinderContext) -> list[Finding]:
+    est, pe, budget = ctx.est, ctx.pe, ctx.budget_s
     out: list[Finding] = []
     if est is None:
         return out
@@ -382,8 +412,9 @@ def _unsupported(est: PlatformEstimate | None, pe: PrecisionEstimate | None,
     return out
 
 
-def _uncounted(costs: CostAnalysis | None, pairs: list[tuple[OpEstimate, OpRecord]],
-               pe: PrecisionEstimate | None) -> list[Finding]:
+@finder(FindingType.uncounted, order=80)
+def _uncounted(ctx: FinderContext) -> list[Finding]:
+    costs, pairs, pe = ctx.costs, ctx.pairs, ctx.pe
     th = thresholds()["findings"]
     if costs is None or costs.summary.not_counted_bytes_share < th["uncounted_share"]:
         return []
@@ -432,26 +463,15 @@ def find_bottlenecks(trace: Trace | None, costs: CostAnalysis | None,
     prec = pe.precision if pe else DTYPE_PRECISION.get(trace.dtype if trace else "", "fp32")
     rep.precision = prec
     rep.predicted_latency_s = pe.predicted_latency_s if pe else None
+    ctx = FinderContext(trace=trace, costs=costs, est=est, platform=platform,
+                        constraints=constraints, measurements=measurements, probe=probe, pe=pe,
+                        pairs=pairs, budget_s=budget, precision=prec)
     items: list[Finding] = []
-    if pe is not None and pairs:
-        items += _compute_bound(pairs, pe, budget)
-        items += _memory_bound(pairs, pe, budget)
-        eff = est.assumptions.op_overhead_us if est else 0.0
-        items += _overhead(pairs, pe, budget, measurements, eff)
-    elif measurements is not None:
-        items += _overhead([], PrecisionEstimate(precision=prec, status="unknown"), budget,
-                           measurements, 0.0)
-    items += _capacity(pe, constraints, trace, platform, prec)
-    if pe is not None and trace is not None:
-        items += _bandwidth(pe, trace, platform, constraints, est.batch_size if est else 1, budget)
-    items += _scaling(probe, budget)
-    items += _unsupported(est, pe, budget)
-    items += _uncounted(costs, pairs, pe)
+    for info in finders():  # the registry, in each finder's order
+        items += info.fn(ctx)
     if probe is None:
         rep.missing.append("findings.missing.scaling")
-    from reportgen.analysis.findings.insights import insights
-
-    rep.insights = insights(costs, trace, pe, pairs)
+    rep.insights = insights(ctx)
     items.sort(key=lambda f: (-f.impact, f.id))
     for i, f in enumerate(items, 1):
         f.rank = i

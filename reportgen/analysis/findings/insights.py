@@ -14,6 +14,7 @@ from __future__ import annotations
 from reportgen.analysis.counting.costs import CostAnalysis
 from reportgen.analysis.counting.records import OpRecord, Trace
 from reportgen.analysis.findings.models import Arg, Evidence, Insight, thresholds
+from reportgen.analysis.findings.registry import FinderContext, insight, insight_fns
 from reportgen.analysis.prediction.estimates import OpEstimate, PrecisionEstimate
 
 
@@ -89,13 +90,24 @@ def streaming(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate) -
                                        f="pct", origin="predicted")])]
 
 
-def insights(costs: CostAnalysis | None, trace: Trace | None, pe: PrecisionEstimate | None,
-             pairs: list[tuple[OpEstimate, OpRecord]]) -> list[Insight]:
+@insight(order=10, name="placement")
+def _placement(ctx: FinderContext) -> list[Insight]:
+    return placement(ctx.costs) if ctx.costs is not None else []
+
+
+@insight(order=20, name="memory")
+def _memory(ctx: FinderContext) -> list[Insight]:
+    return memory(ctx.pe, ctx.trace) if ctx.pe is not None and ctx.trace is not None else []
+
+
+@insight(order=30, name="streaming")
+def _streaming(ctx: FinderContext) -> list[Insight]:
+    return streaming(ctx.pairs, ctx.pe) if ctx.pe is not None and ctx.pairs else []
+
+
+def insights(ctx: FinderContext) -> list[Insight]:
+    """Every registered insight, in its order."""
     out: list[Insight] = []
-    if costs is not None:
-        out += placement(costs)
-    if pe is not None and trace is not None:
-        out += memory(pe, trace)
-    if pe is not None and pairs:
-        out += streaming(pairs, pe)
+    for f in insight_fns():
+        out += f.fn(ctx)
     return out

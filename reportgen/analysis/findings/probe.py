@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from reportgen.analysis.counting.retrace import retrace, scaled_inputs
+from reportgen.analysis.counting.axes import scaled_inputs
+from reportgen.analysis.counting.retrace import retrace
 from reportgen.analysis.findings.models import ScalingProbe, thresholds
 from reportgen.analysis.prediction.baseline import efficiency_of
 from reportgen.analysis.prediction.estimates import PlatformEstimate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reportgen.analysis.counting.axes import AXES
 from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
@@ -41,7 +42,7 @@ def probe_from_scaling(scaling: Any, budget_s: float | None) -> ScalingProbe | N
                         macs=lo.macs, macs_scaled=hi.macs, latency_s=lo.predicted_latency_s,
                         latency_scaled_s=hi.predicted_latency_s,
                         macs_exponent=sw.fits["flops"].exponent, latency_exponent=k,
-                        linear=2.0 if sw.axis == "image_size" else 1.0,
+                        linear=AXES[sw.axis].linear,
                         budget_size=brk.first_fail_value if brk is not None and budget_s else None,
                         r2=(meas or pred or sw.fits["flops"]).r2,
                         origin="measured" if meas is not None else "predicted")

@@ -1,6 +1,8 @@
 """Hypothesis generators, one per class of the course. Each builds a Variant (a transformed or
 re-traced Trace on a platform at a precision) and evaluates it with the roofline
-(``hypotheses.evaluate``). Catalog keys: ``findings.hyp.<method>.*``."""
+(``hypotheses.evaluate``). Catalog keys: ``findings.hyp.<method>.*``. Each generator is
+registered with ``@method`` (``registry.py``): its class, its run order and the method keys it
+produces."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from reportgen.analysis.counting.records import OpKind
 from reportgen.analysis.findings.models import Arg, thresholds
 from reportgen.analysis.hypotheses import transforms as tf
 from reportgen.analysis.hypotheses.models import CHANGES_REQUIREMENT, Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.registry import method
 from reportgen.analysis.hypotheses.study import Study, Variant, evaluate, make, predict
 from reportgen.analysis.prediction.runtime import as_deployed
 from reportgen.spec.schema import Precision
@@ -84,6 +87,8 @@ _PREREQ = {
 }
 
 
+@method(Q.quantization, order=20, keys=("quant_fp16", "quant_bf16", "quant_int8", "quant_int4",
+                                            "quant_int8_dynamic"))
 def quantization(s: Study) -> list[Hypothesis]:
     out: list[Hypothesis] = []
     base = Precision(s.precision).bytes
@@ -127,6 +132,7 @@ def quantization(s: Study) -> list[Hypothesis]:
     return out
 
 
+@method(Q.pruning, order=30, keys=("prune_unstructured", "prune_structured", "prune_2_4"))
 def pruning(s: Study) -> list[Hypothesis]:
     k = knobs()
     out: list[Hypothesis] = []
@@ -185,6 +191,7 @@ def _student_inputs(s: Study, student_card: object) -> object:
     return Inputs.model_validate(data)
 
 
+@method(Q.distillation, order=10, keys=("distillation",))
 def distillation(s: Study) -> list[Hypothesis]:
     from reportgen.analysis.counting.retrace import retrace
     from reportgen.catalog.cards import load_card
@@ -249,6 +256,9 @@ def _standard_conv(r: object) -> bool:
     return kh * kw > 1 and len(shapes[0]) > 1 and cin_g == shapes[0][1]
 
 
+@method(Q.architectural, order=40, keys=("arch_depthwise", "arch_low_rank",
+                                             "arch_efficient_attention", "arch_hashed_embeddings",
+                                             "arch_smaller_input"))
 def architectural(s: Study) -> list[Hypothesis]:
     k = knobs()
     out: list[Hypothesis] = []
@@ -294,7 +304,8 @@ def architectural(s: Study) -> list[Hypothesis]:
     scale = k["input_scale"].get(s.domain)
     resolved = s.ctx.products.resolved if s.ctx is not None else None
     if scale and resolved is not None:
-        from reportgen.analysis.counting.retrace import retrace, scaled_inputs
+        from reportgen.analysis.counting.axes import scaled_inputs
+        from reportgen.analysis.counting.retrace import retrace
 
         factor = scale * scale if s.domain == "cv" else scale
         inputs2, axis, size, achieved = scaled_inputs(resolved.inputs, s.domain, factor)
@@ -381,6 +392,7 @@ def power_modes(s: Study, targets: list[str]) -> list[Hypothesis]:
     return out
 
 
+@method(Q.hardware, order=50, keys=("hw_power_mode", "hw_unit", "hw_device"))
 def hardware(s: Study) -> list[Hypothesis]:
     from reportgen.catalog.lookup import get_platform
     from reportgen.catalog.platforms import load_catalog
@@ -430,6 +442,7 @@ def hardware(s: Study) -> list[Hypothesis]:
     return out
 
 
+@method(Q.inference, order=60, keys=("opt_fusion", "opt_batching"))
 def inference(s: Study) -> list[Hypothesis]:
     from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime
 
@@ -476,8 +489,5 @@ def inference(s: Study) -> list[Hypothesis]:
         out.append(h)
     return out
 
-
-GENERATORS: list[Callable[[Study], list[Hypothesis]]] = [
-    distillation, quantization, pruning, architectural, hardware, inference]
 
 

@@ -38,7 +38,9 @@ def rank(items: list[Hypothesis]) -> list[Hypothesis]:
 
 
 def generate(s: Study) -> HypothesesReport:
-    from reportgen.analysis.hypotheses import methods, plan
+    from reportgen.analysis.hypotheses import methods as _registers  # noqa: F401  (registers the course's generators)
+    from reportgen.analysis.hypotheses import plan
+    from reportgen.analysis.hypotheses.registry import all_methods
     from reportgen.catalog.platforms import load_catalog
 
     bp, _ = predict(s, Variant(s.trace, s.platform, s.precision))
@@ -46,11 +48,11 @@ def generate(s: Study) -> HypothesesReport:
                            latency_budget_s=s.constraints.latency_ms / 1e3
                            if s.constraints.latency_ms else None)
     items: list[Hypothesis] = []
-    for gen in methods.GENERATORS:
+    for m in all_methods():  # the registry, in each generator's order
         try:
-            items += gen(s)
+            items += m.fn(s)
         except Exception as e:  # one method failing must not lose the others
-            rep.missing.append(f"{gen.__name__}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            rep.missing.append(f"{m.name}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     items = [h for h in items if h.after is not None or not h.applicable]
     combo = plan.combined(s, items)
     if combo is not None:

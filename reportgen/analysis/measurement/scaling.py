@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reportgen.analysis.counting.axes import Axis, batch_axis, domain_axis, sorted_unique, with_size
 from reportgen.analysis.measurement.models import Machine
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.analysis.stage import Context
-from reportgen.spec.schema import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
+from reportgen.spec.schema import Inputs
 
-Axis = Literal["image_size", "sequence_length", "audio_seconds", "num_candidates", "batch_size"]
 SLOPE_CHANGE = 0.25  # a change of the log-log slope at least this big is reported
 SWEEP_BUDGET_S = 60.0  # safety net only: stop re-tracing after this long (per sweep)
 # Points per sweep are thinned by the size of the base trace, not by the clock, so snapshot
@@ -176,55 +176,6 @@ def first_break(values: list[float], predicted: list[float | None], limit: float
 
 # ---------------------------------------------------------------------------- sweep values
 
-def _dedup(xs: list[float]) -> list[float]:
-    return sorted(dict.fromkeys(xs))
-
-
-def domain_axis(domain: str, inputs: Inputs) -> tuple[Axis, str, float, list[float]]:
-    """(axis, unit, base value, sweep values) for the domain's size."""
-    if domain == "cv":
-        img = inputs.image or ImageInput()
-        base = img.height
-        vals = [max(32, round(base * s / 32) * 32) for s in (0.25, 0.5, 0.75, 1, 1.5, 2, 3)]
-        return "image_size", "px", float(base), _dedup([float(v) for v in vals] + [float(base)])
-    if domain == "nlp":
-        t = inputs.text or TextInput()
-        base = t.sequence_length
-        vals = [max(1, round(base * s)) for s in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4)]
-        return "sequence_length", "tokens", float(base), _dedup([float(v) for v in vals])
-    if domain == "speech":
-        a = inputs.audio or AudioInput()
-        secs = [a.seconds * s for s in (1 / 8, 1 / 4, 1 / 2, 1, 2, 4)]
-        return "audio_seconds", "s", a.seconds, _dedup([round(v, 4) for v in secs if v <= 3600])
-    r = inputs.recsys or RecsysInput()
-    base = r.num_candidates
-    vals = [max(1, round(base * s)) for s in (0.01, 0.1, 1, 10, 100)]
-    return "num_candidates", "items", float(base), _dedup([float(v) for v in vals if v <= 10_000_000])
-
-
-def batch_axis(inputs: Inputs) -> tuple[Axis, str, float, list[float]]:
-    b = inputs.batch_size
-    return "batch_size", "samples", float(b), _dedup([float(b * s) for s in (1, 2, 4, 8, 16, 32)])
-
-
-def with_size(inputs: Inputs, axis: Axis, value: float) -> Inputs:
-    """``inputs`` with the axis set to ``value`` (image side scales the width by the same factor)."""
-    if axis == "batch_size":
-        return inputs.model_copy(update={"batch_size": int(value)})
-    if axis == "image_size":
-        img = inputs.image or ImageInput()
-        w = max(8, round(img.width * value / img.height))
-        return inputs.model_copy(update={"image": img.model_copy(update={"height": int(value), "width": w})})
-    if axis == "sequence_length":
-        t = inputs.text or TextInput()
-        return inputs.model_copy(update={"text": t.model_copy(update={"sequence_length": int(value)})})
-    if axis == "audio_seconds":
-        a = inputs.audio or AudioInput()
-        return inputs.model_copy(update={"audio": a.model_copy(update={"seconds": float(value)})})
-    r = inputs.recsys or RecsysInput()
-    return inputs.model_copy(update={"recsys": r.model_copy(update={"num_candidates": int(value)})})
-
-
 def thin(values: list[float], base: float, max_points: int) -> list[float]:
     """At most ``max_points`` of ``values``: the smallest, the base and the largest, then the
     ones nearest to log-evenly spaced sizes between them (sizes the other stages reuse, such as
@@ -251,7 +202,7 @@ def measured_values(values: list[float], base: float, count: int = 3) -> list[fl
     above = [v for v in ordered if v > base]
     if above:
         picks.append(above[0])
-    return _dedup(picks)[:count]
+    return sorted_unique(picks)[:count]
 
 
 # ---------------------------------------------------------------------------- the sweep
