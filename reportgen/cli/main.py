@@ -192,18 +192,18 @@ def models(
     if domain is not None and domain not in ("cv", "nlp", "speech", "recsys"):
         err.print(f"error: unknown domain {domain!r}; use cv, nlp, speech or recsys", markup=False)
         raise typer.Exit(EXIT_USAGE)
-    table = Table(title="Model cards")
-    for col in ("id", "name", "domain", "task", "source"):
-        table.add_column(col)
+    from reportgen.cli.listing import listing_console, print_listing
+
+    rows = []
     try:
         for cid in card_ids():
             card = load_card(cid)
             if domain and card.domain.value != domain:
                 continue
-            table.add_row(card.id, card.name, card.domain.value, card.task, card.build.source)
+            rows.append((card.id, card.name, card.domain.value, card.task, card.build.source))
     except ReportgenError as e:
         _fail(e)
-    out.print(table)
+    print_listing(listing_console(), "Model cards", ("id", "name", "domain", "task", "source"), rows)
 
 
 def _register_subcommands() -> None:
