@@ -3,13 +3,14 @@ an appendix with every table, ``output.detail`` / ``output.sections``, the autho
 questions; Russian agreement through babel's plural rules; the HTML in headless Chromium at three
 widths; the PDF's page counts per example and no heading left at the foot of a page.
 
-Reports are rendered from the example snapshots' ``data.json`` (the report layer only), so these
-tests do not re-run the analysis.
+Each example's study is analysed once per test session in snapshot mode (the snapshots' data.json
+is a compact projection, not a whole result), then rendered as often as a test needs.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import shutil
@@ -25,15 +26,23 @@ from reportgen.report.render import render_markdown, write_study
 from reportgen.result import StudyResult
 from reportgen.text import catalog
 
-SNAP = Path(__file__).resolve().parent / "__snapshots__" / "test_examples"
-EXAMPLES = sorted(p.name.split("[", 1)[1].split("]", 1)[0] for p in SNAP.glob("test_example_data_json*.json"))
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml"))
 RUSSIAN = [n for n in EXAMPLES if n.endswith("_ru")]
 
 
+@functools.cache
+def _analysed(name: str) -> str:
+    """The example's whole result (snapshot mode) as JSON, analysed once per session."""
+    from reportgen import pipeline
+    from reportgen.spec.load import load_spec
+
+    path = EXAMPLES_DIR / f"{name}.yaml"
+    return pipeline.run(load_spec(path), path, deterministic=True).model_dump_json()
+
+
 def _result(name: str, **output: Any) -> StudyResult:
-    data = json.loads((SNAP / f"test_example_data_json[{name}].json").read_text("utf-8"))
-    r = StudyResult.model_validate(data)
-    r = r.model_copy(deep=True)
+    r = StudyResult.model_validate(json.loads(_analysed(name)))
     spec = copy.deepcopy(r.reproduction.resolved_spec)
     spec.setdefault("output", {}).update(output)
     r.reproduction.resolved_spec = spec
