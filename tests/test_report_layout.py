@@ -250,6 +250,7 @@ def test_pdf_pages_and_no_orphaned_headings(name: str, tmp_path: Path, capsys: p
     with capsys.disabled():
         print(f"\n{name}: main body {first_appendix} pages, total {len(pdf.pages)} pages")
     assert first_appendix <= 5, "the main body must fit 5 A4 pages"
+    assert len(pdf.pages) <= 12, "the whole report with its appendix must fit 12 A4 pages"
     # no heading is the last block of a page
     titles = {re.sub(r"\s+", " ", b.title).strip() for b in marks}
     for i, page in enumerate(pdf.pages):
