@@ -137,21 +137,25 @@ STARTER = """\
 # Every key is documented in the README ("The study spec"). Unknown keys are errors.
 title: "ResNet-50 on a Raspberry Pi 5"
 author: "Your Name"
+# course: "Distillation and acceleration of models"   # shown on the title block
+# date: "2026-03-01"                                   # default: the build date
 language: en            # en | ru
 
 model:
-  card: resnet50        # `reportgen models` lists the cards; or an inline source:
+  card: resnet50        # `reportgen models` lists the cards (aliases work: resnet-50); or a source:
   # source: torchvision
   # name: resnet50
   # kwargs: {{num_classes: 1000}}
+  # weights: checkpoints/resnet50.pth   # a local state dict, relative to this file (optional)
 
 task: "image classification for a shelf-monitoring camera"
 
 inputs:
   batch_size: 1
   image: {{height: 224, width: 224, channels: 3}}
+  # text: {{sequence_length: 128, generate_tokens: 256}}   # nlp: also count a whole generated answer
 
-platform: raspberry_pi_5   # a catalog id (`reportgen platforms`)
+platform: raspberry_pi_5   # a catalog id (`reportgen platforms`; aliases work: rpi5, orin_nano, coral)
 
 constraints:
   latency_ms: 100          # per inference
@@ -163,9 +167,19 @@ constraints:
 precisions: [fp32, fp16, int8]
 runtime: auto            # auto (the platform's usual runtime) | eager | compiled (BN folded, fused)
 
+# experiments: {{enabled: true}}   # apply the methods on this machine and measure them
+#                                  # (same as `reportgen build --experiments`)
+
+# notes:                           # your own Markdown at the end of a section
+#   bottlenecks: "What I saw when I profiled it on the board: ..."
+# questions: ["Why does int8 not help on this target?"]   # listed after the main body
+
 output:
   formats: [md, html, pdf]
   directory: outputs
+  detail: full             # full: main body + appendix | short: the main body only
+  # sections: [model, platform, complexity, bottlenecks, hypotheses, tradeoffs, conclusion]
+  #   (add summary; drop or reorder sections)
 """
 
 
