@@ -269,13 +269,38 @@ def _first_to_break(data: dict[str, Any]) -> str:
     return "—"
 
 
+def study_state(data: dict[str, Any]) -> tuple[str, str]:
+    """(badge, note) — the study's own state, from its constraint verdicts and plan: ``fail``
+    when a judged constraint fails (note: which, and whether the recommended plan meets them),
+    ``unknown`` when none fails but one cannot be judged (an unknown is never shown as met),
+    ``ok`` when every constraint passes, ``none`` when the spec gives no constraint."""
+    verdicts = [v for v in _get(data, "verdicts") or [] if isinstance(v, dict)]
+    judged = [v for v in verdicts if v.get("verdict") in ("pass", "fail", "unknown")]
+    failed = [str(v.get("name", "?")) for v in judged if v.get("verdict") == "fail"]
+    unknown = [str(v.get("name", "?")) for v in judged if v.get("verdict") == "unknown"]
+    if failed:
+        rec = _get(data, "hypotheses", "recommended")
+        item = next((h for h in _get(data, "hypotheses", "items") or []
+                     if isinstance(h, dict) and h.get("id") == rec), None)
+        plan = ("; no plan meets them" if not rec else
+                f"; plan {rec} meets them" if isinstance(item, dict) and item.get("meets_all")
+                else f"; plan {rec} does not meet them all")
+        return "fail", "fails " + ", ".join(failed) + plan
+    if unknown:
+        return "unknown", "not judged: " + ", ".join(unknown)
+    if judged:
+        return "ok", "every constraint met"
+    return "none", "no constraints given"
+
+
 def gallery_row(outcome: Outcome, base: Path) -> dict[str, Any]:
     """One gallery row: links, outcome and key numbers ('—' for anything not in data.json)."""
     row: dict[str, Any] = {
         "spec": outcome.spec_path.name, "state": outcome.state,
         "summary": _first_line(outcome.summary), "title": outcome.spec_path.stem, "links": [],
         "model": "—", "domain": "—", "platform": "—", "platform_class": "", "language": "",
-        "params": "—", "macs": "—", "precision": "—", "latency": "—", "breaks": "—"}
+        "params": "—", "macs": "—", "precision": "—", "latency": "—", "breaks": "—",
+        "study": "error" if outcome.state == "error" else "none", "study_note": ""}
     folder = outcome.folder
     if folder is None:
         return row
@@ -302,6 +327,7 @@ def gallery_row(outcome: Outcome, base: Path) -> dict[str, Any]:
         "params": si(_get(data, "costs", "params", "total")),
         "macs": si(_get(data, "costs", "summary", "macs")),
         "precision": best or "—", "latency": lat, "breaks": _first_to_break(data)})
+    row["study"], row["study_note"] = study_state(data)
     return row
 
 
@@ -320,5 +346,7 @@ def render_index(rows: list[dict[str, Any]], *, deterministic: bool = False,
     env = SandboxedEnvironment(loader=FileSystemLoader(str(root / "html")), autoescape=True,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     counts = {s: sum(r["state"] == s for r in rows) for s in ("ok", "partial", "error")}
+    counts |= {f"study_{s}": sum(r["study"] == s for r in rows)
+               for s in ("fail", "unknown", "ok", "none")}
     generated = None if deterministic else dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     return env.get_template("index.html.j2").render(rows=rows, counts=counts, generated=generated)

@@ -72,6 +72,9 @@ def test_gallery_reads_data_json_defensively(tmp_path: Path) -> None:
             {"precision": "fp32", "status": "ok", "predicted_latency_s": 0.5},
             {"precision": "int8", "status": "ok", "predicted_latency_s": 0.0123}]},
         "first_to_break": {"name": "latency_ms", "requirement": 10, "predicted": 12.3, "unit": "ms"},
+        "verdicts": [{"name": "latency_ms", "verdict": "fail"}, {"name": "power_w", "verdict": "unknown"},
+                     {"name": "memory_mb", "verdict": "pass"}],
+        "hypotheses": {"recommended": "quant_int8", "items": [{"id": "quant_int8", "meets_all": True}]},
     }), encoding="utf-8")
     sparse = tmp_path / "sparse"
     sparse.mkdir()
@@ -94,7 +97,30 @@ def test_gallery_reads_data_json_defensively(tmp_path: Path) -> None:
     assert rows[1][1:9] == ["—"] * 8 and "partial" in rows[1][9]
     assert rows[2][1:9] == ["—"] * 8
     assert rows[3][9].startswith("error") and "unknown key" in rows[3][9] and rows[3][10] == "—"
-    assert "1 error" in html and "built" not in html  # no clock in snapshot mode
+    assert "1 error" in html and "built " not in html  # no clock in snapshot mode
+    page = BeautifulSoup(html, "html.parser")
+    # the badge is the study's state: a failing constraint is red "fail", never a green "ok"
+    badges = [[(b.get_text(), b["class"][1]) for b in tr.select(".state")]
+              for tr in page.select("tbody tr")]
+    assert badges == [[("fail", "fail")], [("no constraints", "none"), ("partial", "partial")],
+                      [("no constraints", "none")], [("error", "error")]]
+    assert "fails latency_ms; plan quant_int8 meets them" in rows[0][9]
+    # the wide table scrolls inside its own box
+    assert page.select_one("div.scroll > table") is not None
+    assert "overflow: auto" in page.style.get_text()
+
+
+@pytest.mark.parametrize(("verdicts", "badge"), [
+    ([], "none"), ([{"name": "latency_ms", "verdict": "info"}], "none"),
+    ([{"name": "latency_ms", "verdict": "pass"}], "ok"),
+    ([{"name": "latency_ms", "verdict": "pass"}, {"name": "power_w", "verdict": "unknown"}], "unknown"),
+    ([{"name": "power_w", "verdict": "unknown"}, {"name": "latency_ms", "verdict": "fail"}], "fail")])
+def test_study_state_never_reports_an_unknown_or_a_failure_as_ok(
+        verdicts: list[dict[str, str]], badge: str) -> None:
+    state, note = batch.study_state({"verdicts": verdicts})
+    assert state == badge
+    if badge == "fail":
+        assert note == "fails latency_ms; no plan meets them"
 
 
 def test_unknown_peak_shows_the_lower_bound() -> None:
@@ -119,7 +145,12 @@ def test_parallel_batch_survives_a_broken_spec(tmp_path: Path) -> None:
     assert (out / "ncf" / "report.md").is_file() and (out / "kws" / "report.md").is_file()
     page = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     states = [s.get_text() for s in page.select(".state")]
-    assert states == ["ok", "error", "ok"]
+    assert states[1] == "error"
+    for name, badge in (("ncf", states[0]), ("kws", states[2])):
+        verdicts = {v["verdict"] for v in json.loads((out / name / "data.json").read_text())["verdicts"]}
+        want = "fail" if "fail" in verdicts else "unknown" if "unknown" in verdicts else \
+            "ok" if "pass" in verdicts else "no constraints"
+        assert badge == want
     assert "2 problems in the spec — " in page.get_text()  # header and the first problem
 
 

@@ -44,7 +44,7 @@ def test_models_lists_every_card_and_filters() -> None:
     proc = _run("models")
     assert proc.returncode == 0
     for cid in card_ids():
-        assert cid[:12] in proc.stdout
+        assert cid in proc.stdout  # whole: the id is what a user copies into a spec
     speech = _run("models", "--domain", "speech")
     assert "wav2vec2" in speech.stdout and "resnet50" not in speech.stdout
     bad = _run("models", "--domain", "vision")
@@ -74,3 +74,19 @@ def test_build_unknown_card_is_a_clean_error(tmp_path: Path) -> None:
 def test_bad_format_option() -> None:
     proc = _run("build", "x.yaml", "--format", "docx")
     assert proc.returncode == 2 and "md, html, pdf" in proc.stderr
+
+
+def _listed_ids(stdout: str) -> list[str]:
+    """First word of each plain-list line (the id)."""
+    return [ln.split()[0] for ln in stdout.splitlines()[1:] if ln.strip()]
+
+
+def test_models_on_a_narrow_terminal_is_a_plain_list_of_whole_ids() -> None:
+    import os
+
+    env = {**os.environ, "COLUMNS": "60"}
+    proc = subprocess.run([sys.executable, "-m", "reportgen", "models"], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0
+    assert "┃" not in proc.stdout and "…" not in proc.stdout  # no squeezed table
+    assert _listed_ids(proc.stdout) == card_ids()

@@ -4,6 +4,7 @@ and the measurements file round trip through the CLI (profile → build --measur
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from pathlib import Path
 from types import SimpleNamespace
@@ -285,3 +286,28 @@ def test_compare_classes_efficiency_and_flags() -> None:
     # the trace's bmm/softmax decomposition under another name: not flagged
     assert [(f.op, f.reason) for f in c.flags] == [("clone", "not_traced")]
     assert c.ratio_low == pytest.approx(2.0) and c.ratio_high == pytest.approx(2.0)
+
+
+def test_profiler_on_cpu_prints_no_cuda_probe_noise() -> None:
+    """A CUDA build of torch on a CPU-only machine: kineto's device probe used to print
+    ``gpuGetDeviceCount failed`` to stderr on every profiled build."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, torch\n"
+        "os.environ.pop('KINETO_LOG_LEVEL', None)\n"
+        "from reportgen.analysis.measurement.profile_ops import profile_pass\n"
+        "m = torch.nn.Linear(4, 4)\n"
+        "x = torch.ones(1, 4)\n"
+        "p = profile_pass(m, lambda: m(x), iterations=1)\n"
+        "print('ops', len(p.ops))\n")
+    env = {k: v for k, v in os.environ.items() if k != "KINETO_LOG_LEVEL"}
+    env["CUDA_VISIBLE_DEVICES"] = ""  # CPU-only, even on a machine with a GPU
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "ops " in out.stdout  # the profiler really ran
+    assert "gpuGetDeviceCount" not in out.stderr
+    assert "profiler_start" not in out.stderr

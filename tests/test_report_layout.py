@@ -3,8 +3,8 @@ an appendix with every table, ``output.detail`` / ``output.sections``, the autho
 questions; Russian agreement through babel's plural rules; the HTML in headless Chromium at three
 widths; the PDF's page counts per example and no heading left at the foot of a page.
 
-Reports are rendered from the example snapshots' ``data.json`` (the report layer only), so these
-tests do not re-run the analysis.
+Each example's study is analysed once per test session in snapshot mode (the snapshots' data.json
+is a compact projection, not a whole result), then rendered as often as a test needs.
 """
 
 from __future__ import annotations
@@ -241,6 +241,7 @@ def test_pdf_pages_and_no_orphaned_headings(built_examples: Path, name: str, tmp
     with capsys.disabled():
         print(f"\n{name}: main body {first_appendix} pages, total {len(pdf.pages)} pages")
     assert first_appendix <= 5, "the main body must fit 5 A4 pages"
+    assert len(pdf.pages) <= 12, "the whole report with its appendix must fit 12 A4 pages"
     # no heading is the last block of a page
     titles = {re.sub(r"\s+", " ", b.title).strip() for b in marks}
     for i, page in enumerate(pdf.pages):
@@ -249,3 +250,44 @@ def test_pdf_pages_and_no_orphaned_headings(built_examples: Path, name: str, tmp
         body = [ln for ln in lines if not re.fullmatch(r"\d+ / \d+", ln) and ln != r.title]
         if body:
             assert re.sub(r"\s+", " ", body[-1]) not in titles, f"page {i + 1} ends with a heading: {body[-1]}"
+
+
+def _main_body(md: str, lang: str) -> str:
+    word = "Приложение А. " if lang == "ru" else "Appendix A. "
+    return md.split(f"\n## {word}", 1)[0]
+
+
+def _prose_sentences(md: str) -> list[str]:
+    """Sentences of the prose (tables, headings and figures left out), markup stripped."""
+    lines = [ln for ln in md.splitlines() if ln.strip() and not ln.lstrip().startswith(("|", "#", "!["))]
+    text = re.sub(r"[*_`>]", "", "\n".join(lines))
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) >= 30]
+
+
+@pytest.mark.parametrize("name", ["resnet50_rpi5", "bert_jetson_orin_nano", "gpt2_apple_m2_ru"])
+def test_no_fact_appears_more_than_twice_in_the_main_body(built_examples: Path, name: str) -> None:
+    """Issue 15: the main body says each thing once, at most once more where it is used."""
+    r = _result(built_examples, name)
+    main = _main_body(render_markdown(r, {}), r.language)
+    counts: dict[str, int] = {}
+    for s in _prose_sentences(main):
+        counts[s] = counts.get(s, 0) + 1
+    repeated = {s: n for s, n in counts.items() if n > 2}
+    assert not repeated, repeated
+    # the baseline is stated in full once (the summary), then named briefly
+    full = str(catalog(r.language)["baseline"]["line"]).split("{", 1)[0].strip()
+    assert main.count(full) == 1
+    brief = str(catalog(r.language)["baseline"]["brief"]).split("{", 1)[0].strip()
+    assert main.count(brief) <= 1
+
+
+# findings that name the platform in their own sentence (analysis messages: "Apple M2 does not
+# support int8") are not in this list yet: gpt2_apple_m2_ru, llama7b_rtx4090, wav2vec2_snapdragon_ru
+@pytest.mark.parametrize("name", ["resnet50_rpi5", "bert_jetson_orin_nano", "dlrm_t4"])
+def test_the_platforms_full_name_is_written_at_most_twice(built_examples: Path, name: str) -> None:
+    """Where the platform is introduced (section 2) and where the plan is stated; elsewhere it
+    is "the target". Tables (the constraint verdicts' basis) are left out."""
+    r = _result(built_examples, name)
+    main = _main_body(render_markdown(r, {}), r.language)
+    prose = "\n".join(ln for ln in main.splitlines() if not ln.lstrip().startswith("|"))
+    assert prose.count(r.platform.name) <= 2, r.platform.name

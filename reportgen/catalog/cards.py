@@ -72,13 +72,51 @@ def card_ids() -> list[str]:
     return sorted(p.stem for p in model_cards_dir().glob("*.yaml"))
 
 
-@cache
+# The short names people type for model cards (after lower-casing, '-' and ' ' → '_').
+CARD_ALIASES: dict[str, str] = {
+    "bert": "bert_base_uncased", "bert_base": "bert_base_uncased",
+    "distilbert": "distilbert_base_uncased", "gpt_2": "gpt2", "gpt2_small": "gpt2",
+    "llama": "llama_7b", "llama2_7b": "llama_7b", "llama_2_7b": "llama_7b",
+    "t5": "t5_small", "vit": "vit_b_16", "vit_b16": "vit_b_16",
+    "mobilenetv2": "mobilenet_v2", "mobilenetv3": "mobilenet_v3_large",
+    "mobilenet_v3": "mobilenet_v3_large", "resnet_50": "resnet50", "resnet_18": "resnet18",
+    "efficientnet": "efficientnet_b0", "convnext": "convnext_tiny",
+    "deeplabv3": "deeplabv3_mobilenet_v3_large", "ssdlite": "ssdlite320_mobilenet_v3_large",
+    "fasterrcnn": "fasterrcnn_mobilenet_v3_large_fpn", "yolo": "yolo11n", "yolov11n": "yolo11n",
+    "yolo11": "yolo11n", "whisper": "whisper_tiny", "wav2vec2": "wav2vec2_base",
+    "hubert": "hubert_base", "ds_cnn": "ds_cnn_s", "dcn": "dcn_v2", "dcnv2": "dcn_v2",
+    "wide_and_deep": "wide_deep", "widedeep": "wide_deep", "twotower": "two_tower",
+}
+
+
+def canonical_card_id(card_id: str) -> str:
+    """The card id ``card_id`` names: itself, its spelling with '-'/case normalised, or an alias
+    (``yolo`` → ``yolo11n``). An id that names nothing is returned unchanged."""
+    ids = card_ids()
+    if card_id in ids:
+        return card_id
+    norm = card_id.strip().lower().replace("-", "_").replace(" ", "_")
+    if norm in ids:
+        return norm
+    squeezed = norm.replace("_", "")
+    by_squeezed = {a.replace("_", ""): i for a, i in CARD_ALIASES.items()}
+    by_squeezed.update({i.replace("_", ""): i for i in ids})
+    return by_squeezed.get(squeezed, card_id)
+
+
 def load_card(card_id: str) -> ModelCard:
-    """Load ``model_cards/<card_id>.yaml``. Unknown ids get did-you-mean suggestions."""
+    """Load the card ``card_id`` (an id or an alias) names. Unknown ids get did-you-mean."""
+    return _load_card(canonical_card_id(card_id))
+
+
+@cache
+def _load_card(card_id: str) -> ModelCard:
     path = card_path(card_id)
     if "/" in card_id or "\\" in card_id or card_id.startswith(".") or not path.is_file():
         ids = card_ids()
-        close = difflib.get_close_matches(card_id, ids, n=3, cutoff=0.5)
+        norm = card_id.strip().lower().replace("-", "_").replace(" ", "_")
+        guesses = difflib.get_close_matches(norm, ids + list(CARD_ALIASES), n=5, cutoff=0.5)
+        close = list(dict.fromkeys(CARD_ALIASES.get(g, g) for g in guesses))[:3]
         hint = f"did you mean {', '.join(close)}?" if close else "run `reportgen models` for the list"
         raise UnknownIdError(f"unknown model card '{card_id}': {hint}")
     located = load_located(read_text(path), str(path))

@@ -14,15 +14,76 @@ import copy
 import difflib
 from typing import Any
 
-from reportgen.catalog.platforms import load_catalog, unknown_platform, validate_platform
+from reportgen.catalog.platforms import load_catalog, validate_platform
 from reportgen.catalog.schema import Platform, _strip_urls
-from reportgen.errors import SpecError, SpecIssue
+from reportgen.errors import SpecError, SpecIssue, UnknownIdError
+
+# The short names people type for catalog platforms (after lower-casing, '-' and ' ' → '_').
+PLATFORM_ALIASES: dict[str, str] = {
+    "rpi5": "raspberry_pi_5", "pi5": "raspberry_pi_5", "raspberry_pi5": "raspberry_pi_5",
+    "raspberrypi5": "raspberry_pi_5",
+    "rpi4": "raspberry_pi_4", "pi4": "raspberry_pi_4", "raspberry_pi4": "raspberry_pi_4",
+    "raspberrypi4": "raspberry_pi_4",
+    "orin_nano": "nvidia_jetson_orin_nano_8gb", "jetson_orin_nano": "nvidia_jetson_orin_nano_8gb",
+    "agx_orin": "nvidia_jetson_agx_orin_64gb", "jetson_agx_orin": "nvidia_jetson_agx_orin_64gb",
+    "jetson_nano": "nvidia_jetson_nano_2019",
+    "coral": "google_coral_edge_tpu", "edgetpu": "google_coral_edge_tpu",
+    "edge_tpu": "google_coral_edge_tpu", "coral_edge_tpu": "google_coral_edge_tpu",
+    "h100": "nvidia_h100_sxm", "a100": "nvidia_a100_80gb_sxm", "l4": "nvidia_l4",
+    "t4": "nvidia_t4", "rtx4090": "nvidia_rtx_4090", "rtx_4090": "nvidia_rtx_4090",
+    "4090": "nvidia_rtx_4090", "m2": "apple_m2",
+    "snapdragon": "qualcomm_snapdragon_8_gen3", "snapdragon_8_gen3": "qualcomm_snapdragon_8_gen3",
+    "8gen3": "qualcomm_snapdragon_8_gen3", "hailo": "hailo_8", "hailo8": "hailo_8",
+    "rk3588": "rockchip_rk3588", "ncs2": "intel_movidius_myriad_x_ncs2",
+    "myriad_x": "intel_movidius_myriad_x_ncs2", "esp32": "espressif_esp32_s3",
+    "esp32s3": "espressif_esp32_s3", "esp32_s3": "espressif_esp32_s3",
+    "stm32": "st_stm32h743", "stm32h7": "st_stm32h743", "stm32h743": "st_stm32h743",
+    "kv260": "amd_kria_kv260", "kria": "amd_kria_kv260", "u250": "amd_alveo_u250",
+    "alveo": "amd_alveo_u250", "arria10": "intel_arria10_gx1150",
+    "epyc": "amd_epyc_9654", "epyc_9654": "amd_epyc_9654",
+    "xeon": "intel_xeon_platinum_8480plus", "sapphire_rapids": "intel_xeon_platinum_8480plus",
+    "core_ultra": "intel_core_ultra7_155h", "meteor_lake": "intel_core_ultra7_155h",
+}
+
+
+def _normal(text: str) -> str:
+    return text.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def canonical_platform_id(pid: str) -> str:
+    """The catalog id ``pid`` names: itself, its spelling with '-'/case normalised, or an alias
+    (``rpi5`` → ``raspberry_pi_5``). An id that names nothing is returned unchanged."""
+    cat = load_catalog()
+    if pid in cat:
+        return pid
+    norm = _normal(pid)
+    if norm in cat:
+        return norm
+    squeezed = norm.replace("_", "")  # "rpi_5", "RPi-5", "orin nano" → the alias's spelling
+    by_squeezed = {a.replace("_", ""): i for a, i in PLATFORM_ALIASES.items()}
+    by_squeezed.update({i.replace("_", ""): i for i in cat})
+    return by_squeezed.get(squeezed, pid)
+
+
+def unknown_platform(pid: str) -> UnknownIdError:
+    """UnknownIdError with up to three guesses: ids containing what was typed ("a100", "kv260"),
+    then difflib over ids and aliases (an alias suggests the id it stands for)."""
+    ids = list(load_catalog())
+    norm = _normal(pid)
+    contains = [i for i in ids if norm and norm in i]
+    names = ids + list(PLATFORM_ALIASES)
+    guesses = [PLATFORM_ALIASES.get(g, g) for g in difflib.get_close_matches(norm, names, n=5,
+                                                                             cutoff=0.6)]
+    close = list(dict.fromkeys(contains + guesses))[:3]
+    hint = f"did you mean {', '.join(close)}?" if close else "run `reportgen platforms` for the list"
+    return UnknownIdError(f"unknown platform '{pid}': {hint}")
 
 
 def get_platform(pid: str, *, measure_host: bool = True) -> Platform:
-    """A catalog platform by id. ``host`` is measured on this machine (cached) unless
-    ``measure_host=False``. Unknown ids raise UnknownIdError with did-you-mean."""
+    """A catalog platform by id or alias (``rpi5``). ``host`` is measured on this machine
+    (cached) unless ``measure_host=False``. Unknown ids raise UnknownIdError with did-you-mean."""
     cat = load_catalog()
+    pid = canonical_platform_id(pid)
     if pid not in cat:
         raise unknown_platform(pid)
     if pid == "host" and measure_host:

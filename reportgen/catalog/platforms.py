@@ -10,7 +10,6 @@ Peaks are **dense** unless ``sparse=True`` is asked for explicitly (2:4 structur
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -80,13 +79,5 @@ def platforms_by_class(cls: str | PlatformClass | None = None) -> list[Platform]
                                  f"{', '.join(c.value for c in PlatformClass)}") from None
     return [p for p in load_catalog().values() if cls is None or p.class_ == cls]
 
-
-def unknown_platform(pid: str) -> UnknownIdError:
-    ids = list(load_catalog())
-    # ids containing what was typed ("a100", "coral", "kv260") first, then difflib's guesses
-    contains = [i for i in ids if pid.lower() and pid.lower() in i]
-    close = list(dict.fromkeys(contains + difflib.get_close_matches(pid, ids, n=3, cutoff=0.5)))[:3]
-    hint = f"did you mean {', '.join(close)}?" if close else "run `reportgen platforms` for the list"
-    return UnknownIdError(f"unknown platform '{pid}': {hint}")
 
 

@@ -137,21 +137,25 @@ STARTER = """\
 # Every key is documented in the README ("The study spec"). Unknown keys are errors.
 title: "ResNet-50 on a Raspberry Pi 5"
 author: "Your Name"
+# course: "Distillation and acceleration of models"   # shown on the title block
+# date: "2026-03-01"                                   # default: the build date
 language: en            # en | ru
 
 model:
-  card: resnet50        # `reportgen models` lists the cards; or an inline source:
+  card: resnet50        # `reportgen models` lists the cards (aliases work: resnet-50); or a source:
   # source: torchvision
   # name: resnet50
   # kwargs: {{num_classes: 1000}}
+  # weights: checkpoints/resnet50.pth   # a local state dict, relative to this file (optional)
 
 task: "image classification for a shelf-monitoring camera"
 
 inputs:
   batch_size: 1
   image: {{height: 224, width: 224, channels: 3}}
+  # text: {{sequence_length: 128, generate_tokens: 256}}   # nlp: also count a whole generated answer
 
-platform: raspberry_pi_5   # a catalog id (`reportgen platforms`)
+platform: raspberry_pi_5   # a catalog id (`reportgen platforms`; aliases work: rpi5, orin_nano, coral)
 
 constraints:
   latency_ms: 100          # per inference
@@ -163,9 +167,19 @@ constraints:
 precisions: [fp32, fp16, int8]
 runtime: auto            # auto (the platform's usual runtime) | eager | compiled (BN folded, fused)
 
+# experiments: {{enabled: true}}   # apply the methods on this machine and measure them
+#                                  # (same as `reportgen build --experiments`)
+
+# notes:                           # your own Markdown at the end of a section
+#   bottlenecks: "What I saw when I profiled it on the board: ..."
+# questions: ["Why does int8 not help on this target?"]   # listed after the main body
+
 output:
   formats: [md, html, pdf]
   directory: outputs
+  detail: full             # full: main body + appendix | short: the main body only
+  # sections: [model, platform, complexity, bottlenecks, hypotheses, tradeoffs, conclusion]
+  #   (add summary; drop or reorder sections)
 """
 
 
@@ -192,18 +206,18 @@ def models(
     if domain is not None and domain not in ("cv", "nlp", "speech", "recsys"):
         err.print(f"error: unknown domain {domain!r}; use cv, nlp, speech or recsys", markup=False)
         raise typer.Exit(EXIT_USAGE)
-    table = Table(title="Model cards")
-    for col in ("id", "name", "domain", "task", "source"):
-        table.add_column(col)
+    from reportgen.cli.listing import listing_console, print_listing
+
+    rows = []
     try:
         for cid in card_ids():
             card = load_card(cid)
             if domain and card.domain.value != domain:
                 continue
-            table.add_row(card.id, card.name, card.domain.value, card.task, card.build.source)
+            rows.append((card.id, card.name, card.domain.value, card.task, card.build.source))
     except ReportgenError as e:
         _fail(e)
-    out.print(table)
+    print_listing(listing_console(), "Model cards", ("id", "name", "domain", "task", "source"), rows)
 
 
 def _register_subcommands() -> None:

@@ -15,6 +15,7 @@ from reportgen.analysis.prediction.power import is_addon, power_figures
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.platforms import platforms_by_class
 from reportgen.catalog.schema import STATUS_MEANING, Figure, Platform, PlatformClass
+from reportgen.cli.listing import listing_console, print_listing
 from reportgen.errors import ReportgenError
 
 app = typer.Typer(help="The hardware platform catalog.", no_args_is_help=False,
@@ -27,7 +28,7 @@ MARK = {"sourced": "", "derived": " (derived)", "claim_low": " (claim_low: not u
 def _console() -> Console:
     # catalog text is printed as it is: markup off, or "[nvidia_t4_ds] https://..." would lose
     # its source id (rich reads "[word]" as a style tag); headings are bold through Text
-    return Console(width=140, soft_wrap=False, highlight=False, markup=False)
+    return listing_console()
 
 
 def _bold(text: str) -> Text:
@@ -84,22 +85,23 @@ def list_platforms(
     except ReportgenError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    t = Table(title="Hardware platforms" + (f" — class {cls}" if cls else ""))
-    for col in ("id", "class", "name", "peak (dense)", "memory BW", "memory", "power (draw)",
-                "price"):
-        t.add_column(col)
+    rows = []
     for p in plats:
-        t.add_row(p.id, p.class_.value, p.name, _best_peak(p), _fmt(p.bandwidth()),
-                  _fmt(p.capacity()), _power(p), _fmt(p.price_usd))
-    _console().print(t)
-    _console().print("power: typical draw; ≤ upper bound (supply rating, power mode, TDP); "
-                     "≥ idle draw; + host: an add-on whose host board draws too")
-    _console().print("* derived (estimate)   ? unknown   classes: "
-                     + ", ".join(c.value for c in PlatformClass))
+        rows.append((p.id, p.class_.value, p.name, _best_peak(p), _fmt(p.bandwidth()),
+                     _fmt(p.capacity()), _power(p), _fmt(p.price_usd)))
+    c = _console()
+    print_listing(c, "Hardware platforms" + (f" — class {cls}" if cls else ""),
+                  ("id", "class", "name", "peak (dense)", "memory BW", "memory", "power (draw)",
+                   "price"), rows)
+    c.print("power: typical draw; ≤ upper bound (supply rating, power mode, TDP); "
+            "≥ idle draw; + host: an add-on whose host board draws too", soft_wrap=True)
+    c.print("* derived (estimate)   ? unknown   classes: "
+            + ", ".join(k.value for k in PlatformClass), soft_wrap=True)
 
 
 @app.command("show")
-def show(platform_id: str = typer.Argument(..., help="platform id, e.g. nvidia_a100_80gb_sxm")) -> None:
+def show(platform_id: str = typer.Argument(..., help="platform id or alias, e.g. "
+                                                    "nvidia_a100_80gb_sxm, a100, rpi5")) -> None:
     """All facts about one platform, each number with its status and sources."""
     try:
         p = get_platform(platform_id, measure_host=False)

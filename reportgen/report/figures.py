@@ -60,7 +60,7 @@ def all_figures() -> list[FigureFn]:
     """FIGURES plus those defined in other report modules (imported lazily: they import this)."""
     from reportgen.report import figures_hypotheses, figures_profiling, figures_roofline
 
-    return (FIGURES + [figures_roofline.roofline_chart, figures_roofline.block_time_chart]
+    return (FIGURES + [figures_roofline.roofline_chart]
             + figures_profiling.FIGURES + [figures_hypotheses.hypotheses_latency])
 
 

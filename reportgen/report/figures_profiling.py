@@ -111,8 +111,6 @@ def scaling_size(result: StudyResult, t: Translator, f: Formatter, plt: Any, fol
     return _scaling(result, t, f, plt, folder, 0)
 
 
-def scaling_batch(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder: Path) -> FigureFile | None:
-    return _scaling(result, t, f, plt, folder, 1)
-
-
-FIGURES = [latency_hist, op_share, scaling_size, scaling_batch]
+# the input-size sweep only: the batch sweep's table and growth exponent already say what a
+# chart would (cost linear in the batch), and the PDF's appendix has a page budget (issue 15)
+FIGURES = [latency_hist, op_share, scaling_size]

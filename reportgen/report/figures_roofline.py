@@ -53,18 +53,3 @@ def roofline_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, f
     ax.legend(fontsize=6, frameon=False, loc="lower right")
     svg, png = save(plt, fig, folder, "roofline")
     return FigureFile("roofline", title, svg, png)
-
-
-def block_time_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, folder: Path) -> FigureFile | None:
-    rows = [b for b in result.block_times if b.predicted_time_s > 0][:30]
-    if not rows or result.roofline is None:
-        return None
-    title = f"{t('roofline.figure_blocks')} ({result.roofline.best_precision}, {result.platform.name})"
-    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
-    names = [b.name for b in rows][::-1]
-    values = [b.predicted_time_s * 1000 for b in rows][::-1]
-    ax.barh(names, values, color="#e0a040")
-    ax.set_xlabel(f"ms ({t('origin.predicted')})")
-    ax.set_title(title)
-    svg, png = save(plt, fig, folder, "block_times")
-    return FigureFile("block_times", title, svg, png)

@@ -143,3 +143,31 @@ def user_md(value: Any) -> str:
             line = f"**{md(text)}**" if text else ""
         lines.append(line)
     return "\n".join(lines)
+
+
+def runs(items: Any, *attrs: str) -> list[dict[str, Any]]:
+    """Consecutive rows of repeated blocks folded into one: ``model.layers.0`` … ``.31`` with the
+    same ``attrs`` (to 3 significant digits) become ``{"item": first, "name": "model.layers.0–31",
+    "count": 32}``; every other row is ``{"item": row, "name": row.name, "count": 1}``. A table of
+    32 identical transformer layers is one line, not 32."""
+    import re
+
+    def key(item: Any) -> tuple[str, int | None, tuple[str, ...]]:
+        m = re.fullmatch(r"(.*?)(\d+)", str(item.name))
+        values = tuple(f"{getattr(item, a):.3g}" if isinstance(getattr(item, a), float)
+                       else str(getattr(item, a)) for a in attrs)
+        return (m.group(1), int(m.group(2)), values) if m else (str(item.name), None, values)
+
+    out: list[dict[str, Any]] = []
+    last: tuple[str, int | None, tuple[str, ...]] | None = None
+    for item in items or []:
+        k = key(item)
+        if (out and last is not None and k[1] is not None and last[1] is not None
+                and k[0] == last[0] and k[1] == last[1] + 1 and k[2] == last[2]):
+            g = out[-1]
+            g["count"] += 1
+            g["name"] = f"{k[0]}{g['start']}–{k[1]}"
+        else:
+            out.append({"item": item, "name": str(item.name), "count": 1, "start": k[1]})
+        last = k
+    return out

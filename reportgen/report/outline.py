@@ -25,6 +25,8 @@ PARTIALS = {
     "bottlenecks": "_5_bottlenecks.md.j2", "hypotheses": "_6_hypotheses.md.j2",
     "tradeoffs": "_7_tradeoffs.md.j2", "conclusion": "_8_conclusion.md.j2", "method": "_appendix.md.j2",
 }
+# main sections that state the baseline; the first one in the outline states it in full
+BASELINE_SECTIONS = ("summary", "bottlenecks", "hypotheses", "conclusion")
 # appendix parts, in order; each is the appendix layer of the section partial of the same key
 APPENDIX = ["model", "platform", "complexity", "profiling", "bottlenecks", "hypotheses", "tradeoffs", "method"]
 _LETTERS = {"en": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -54,6 +56,11 @@ class Outline:
     course: str | None = None
     date: str | None = None
     appendix_word: str = "Appendix"
+
+    def baseline_section(self) -> Section | None:
+        """The first main section that states the baseline (precision + runtime) in full; the
+        later ones name it briefly with a reference to this one (issue 15: no fact thrice)."""
+        return next((s for s in self.main if s.key in BASELINE_SECTIONS), None)
 
     def ref(self, key: str) -> str:
         """'Appendix B' for the appendix part of ``key``; '' when the report has no appendix."""

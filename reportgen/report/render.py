@@ -44,7 +44,7 @@ def _env(folder: Path, lang: str, html: bool) -> SandboxedEnvironment:
     env.filters.update({
         "group": f.group, "sig": f.sig, "si": f.si, "bytes": f.bytes, "pct": f.pct,
         "signed_pct": f.signed_pct, "shape": filters.shape, "md": filters.md,
-        "md_block": filters.md_block, "user_md": filters.user_md,
+        "md_block": filters.md_block, "user_md": filters.user_md, "runs": filters.runs,
     })
     tr = env.globals["t"] = Translator(lang)
     env.globals.update(_message_globals(lang, tr))

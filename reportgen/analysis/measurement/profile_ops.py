@@ -10,6 +10,7 @@ Leaf modules are wrapped in ``record_function("module::<name>")`` ranges by forw
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import sys
 import time
@@ -108,11 +109,23 @@ def peak_rss_bytes() -> int | None:
     return int(rss) if sys.platform == "darwin" else int(rss) * 1024
 
 
+def quiet_kineto(device: str) -> None:
+    """Silence the profiler's CUDA probe on a CPU run. A CUDA build of torch starts kineto, which
+    asks the driver for devices and prints ``ERROR: ... gpuGetDeviceCount failed with code 35``
+    (and ``USDT ... profiler_start``) to stderr on a machine without a GPU: noise, not a fault.
+    Kineto reads ``KINETO_LOG_LEVEL`` when the first profiler starts; 6 is above its highest level.
+    A value the user set is kept."""
+    if device != "cuda":
+        os.environ.setdefault("KINETO_LOG_LEVEL", "6")
+
+
 def profile_pass(model: Any, run: Callable[[], Any], *, device: str = "cpu", iterations: int = 3,
                  trace_packets: set[str] | None = None, top: int = 25,
                  sync: Callable[[], None] | None = None) -> ProfilePass:
     """Profile ``iterations`` calls of ``run`` (already warmed up) and aggregate per pass."""
     import torch
+
+    quiet_kineto(device)
     from torch.profiler import ProfilerActivity, profile, schedule
 
     activities = [ProfilerActivity.CPU]
