@@ -80,7 +80,7 @@ def test_unknown_id_did_you_mean() -> None:
     with pytest.raises(UnknownIdError, match="did you mean nvidia_a100_80gb_sxm"):
         get_platform("nvidia_a100")
     with pytest.raises(UnknownIdError, match="kv260"):
-        get_platform("kv260")
+        get_platform("kv_260x")  # ("kv260" itself is now an alias of amd_kria_kv260)
 
 
 def test_override_dotted_and_nested_become_user_figures() -> None:

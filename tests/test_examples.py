@@ -128,7 +128,15 @@ def test_batch_gallery_links_every_report(built: Path) -> None:
         assert f"{name}/report.md" in hrefs and f"{name}/data.json" in hrefs
         assert (built / name / "report.md").is_file()
     assert not page.select("script, link[rel=stylesheet]")  # self-contained
-    assert "ok" in page.select_one(".state").get_text()
+    # the badge is the study's state, never a green "ok" for a failing or unjudged constraint
+    states = [s.get_text().strip() for s in page.select("tbody .state")]
+    assert len(states) >= len(NAMES) and set(states) <= {"ok", "fail", "unknown", "none", "partial",
+                                                        "error", "no constraints"}
+    data = {n: json.loads((built / n / "data.json").read_text(encoding="utf-8")) for n in NAMES}
+    failing = [n for n, d in data.items() if any(v["verdict"] == "fail" for v in d["verdicts"])]
+    state_of = {a["href"].split("/")[0]: (tr.select_one(".state").get_text().strip())
+                for tr in rows for a in tr.select("a[href$='report.md']")}
+    assert failing and all(state_of[n] == "fail" for n in failing)
 
 
 # --------------------------------------------------------------------------- cards
