@@ -100,3 +100,17 @@ platform: google_coral_edge_tpu
     assert result.model.input_tensors[0].shape == [1, 3, 384, 640]
     assert result.model.network_input_msg is not None
     assert result.model.network_input_msg.code == "inputs.letterbox_rect"
+
+
+def test_a_camera_smaller_than_imgsz_is_exported_at_its_own_size() -> None:
+    """Not upscaled to 640: a smaller input stays a real lever (export at a smaller imgsz)."""
+    from reportgen.models.yolo import Letterbox
+    from reportgen.spec.schema import ImageInput, Inputs
+
+    box = Letterbox(640, "fixed")
+    same, note = box(Inputs(image=ImageInput(height=480, width=480)))
+    assert (same.image.height, same.image.width) == (480, 480) and note is None
+    wide, _ = box(Inputs(image=ImageInput(height=240, width=320)))
+    assert (wide.image.height, wide.image.width) == (320, 320)  # ceil32(320) = 320, square
+    big, note = box(Inputs(image=ImageInput(height=720, width=1280)))
+    assert (big.image.height, big.image.width) == (640, 640) and note is not None

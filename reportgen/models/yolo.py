@@ -56,11 +56,14 @@ class Letterbox:
 
     def __call__(self, inputs: Inputs) -> tuple[Inputs, Msg | None]:
         img = inputs.image or ImageInput()
-        h, w = letterbox_size(img.height, img.width, self.imgsz, self.mode)
+        # a camera smaller than imgsz is exported at its own size (rounded up to the stride), not
+        # upscaled: that keeps "a smaller input" a real lever (export at a smaller imgsz)
+        imgsz = min(self.imgsz, -(-max(img.height, img.width) // 32) * 32)
+        h, w = letterbox_size(img.height, img.width, imgsz, self.mode)
         if (h, w) == (img.height, img.width):
             return inputs, None
         note = msg(f"inputs.letterbox_{self.mode}", batch=inputs.batch_size, channels=img.channels,
-                   height=img.height, width=img.width, net_height=h, net_width=w, imgsz=self.imgsz)
+                   height=img.height, width=img.width, net_height=h, net_width=w, imgsz=imgsz)
         return inputs.model_copy(update={"image": img.model_copy(update={"height": h, "width": w})}), note
 
 
