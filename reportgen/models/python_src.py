@@ -57,11 +57,18 @@ def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_d
         model = model.to(device)  # builders that must construct on CPU (e.g. Ultralytics)
     model.eval()
     recipe = f"{src.callable}({', '.join(f'{k}={v!r}' for k, v in src.kwargs.items())})"
+    # the model's own pre-processing (e.g. YOLO's letterbox): the network is traced at its output
+    network_msg = None
+    pre = getattr(model, "reportgen_network_inputs", None)
+    if callable(pre):
+        inputs, network_msg = pre(inputs)
     hook = getattr(model, "example_inputs", None)
     if callable(hook):
         def make(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
             return hook(inputs, dev)
         desc = getattr(model, "input_description", lambda i: "model-defined inputs")(inputs)
-        return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc)
+        return LoadedModel(module=model, make_inputs=make, recipe=recipe, input_description=desc,
+                           network_input_msg=network_msg)
     make_generic, desc = generic_inputs(domain, inputs)
-    return LoadedModel(module=model, make_inputs=make_generic, recipe=recipe, input_description=desc)
+    return LoadedModel(module=model, make_inputs=make_generic, recipe=recipe, input_description=desc,
+                       network_input_msg=network_msg)
