@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from reportgen.errors import RenderError, ReportgenError
+from reportgen.errors import RenderError, ReportgenError, SpecIssue
 from reportgen.outdir import OutputError, write_failure
 from reportgen.spec.load import load_spec, study_id
 from reportgen.spec.schema import StudySpec
@@ -39,9 +39,10 @@ class Outcome:
         return 0
 
 
-def validate_spec(path: Path) -> str:
-    """Load the spec and resolve its card and platform; say what would be built."""
-    from reportgen.drybuild import dry_build
+def validate_spec(path: Path) -> tuple[str, list[SpecIssue]]:
+    """Load the spec and resolve its card and platform; say what would be built, and the
+    warnings (listed precisions the platform cannot run, which ``build`` reports as unsupported)."""
+    from reportgen.drybuild import check_precisions, dry_build
     from reportgen.models.build import resolve
     from reportgen.study import check_references, located_text
 
@@ -49,7 +50,9 @@ def validate_spec(path: Path) -> str:
     check_references(spec, path, allow_code=None)
     resolved = resolve(spec, str(path))
     # a dry build: the model on meta, traced once on the spec's inputs
-    skipped = dry_build(spec, path, resolved, located_text(path))
+    located = located_text(path)
+    warnings = check_precisions(spec, path, located)  # raises when none of them can run
+    skipped = dry_build(spec, path, resolved, located)
     try:
         from reportgen.catalog.lookup import resolve_platform
     except ImportError:
@@ -62,7 +65,8 @@ def validate_spec(path: Path) -> str:
         code = "; this model runs your code: build it with --allow-code"
     if skipped:
         code += f" ({skipped})"
-    return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
+    summary = f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
+    return summary, warnings
 
 
 def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path:
