@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from reportgen.errors import RenderError, ReportgenError
+from reportgen.errors import RenderError, ReportgenError, SpecIssue
 from reportgen.outdir import OutputError, write_failure
 from reportgen.spec.load import load_located_spec, study_id
 from reportgen.spec.schema import StudySpec
@@ -40,14 +40,16 @@ class Outcome:
         return 0
 
 
-def validate_spec(path: Path) -> str:
-    """Load the spec and resolve its card and platform; say what would be built."""
-    from reportgen.drybuild import dry_build
+def validate_spec(path: Path) -> tuple[str, list[SpecIssue]]:
+    """Load the spec and resolve its card and platform; say what would be built, and the
+    warnings (listed precisions the platform cannot run, which ``build`` reports as unsupported)."""
+    from reportgen.drybuild import check_precisions, dry_build
     from reportgen.study import check_references
 
     spec, located = load_located_spec(path)
     checked = check_references(spec, path, allow_code=None, located=located)
     resolved = checked.resolved
+    warnings = check_precisions(spec, path, checked.located)  # raises when none of them can run
     # a dry build: the model on meta, traced once on the spec's inputs
     skipped = dry_build(spec, path, resolved, checked.located)
     if checked.platform is not None:
@@ -62,7 +64,8 @@ def validate_spec(path: Path) -> str:
         code = "; this model runs your code: build it with --allow-code"
     if skipped:
         code += f" ({skipped})"
-    return f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
+    summary = f"model {what} ({resolved.domain.value}) on {plat}, study '{study_id(spec, path)}'{code}"
+    return summary, warnings
 
 
 def output_folder(spec: StudySpec, spec_path: Path, output: Path | None) -> Path:

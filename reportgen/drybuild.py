@@ -140,3 +140,46 @@ def dry_build(spec: StudySpec, path: Path, resolved: Any, located: Located) -> s
         located, ("inputs",), f"the model does not accept these inputs "
         f"({loaded.input_description}): {detail}",
         "check the inputs against the model (channels, mel bins, features, lengths)")])
+
+
+def check_precisions(spec: StudySpec, path: Path, located: Located) -> list[SpecIssue]:
+    """The spec's precisions against what the target platform's compute unit can run at all (the
+    roofline's ``unsupported``, e.g. fp32 on the Coral Edge TPU).
+
+    Returns one warning per listed precision the platform cannot run (``build`` still runs and the
+    report explains it); raises a located SpecError when none of them can run."""
+    from reportgen.analysis.prediction.rules import _unsupported_reason
+    from reportgen.catalog.lookup import resolve_platform
+    from reportgen.report.messages import render
+    from reportgen.spec.schema import Precision
+
+    platform = resolve_platform(spec.platform, filename=str(path), measure_host=False)
+    unit = platform.unit()
+    reasons = {p: r for p in spec.precisions
+               if (r := _unsupported_reason(platform, p)) is not None and r[0] == "unsupported"}
+    if not reasons:
+        return []
+    runs = [p.value for p in Precision if platform.runs(p.value)]
+    where = (f"its {unit.unit} runs {', '.join(runs)}" if runs
+             else f"its {unit.unit} runs no precision the analysis models")
+    explicit = "precisions" in spec.model_fields_set
+    if len(reasons) == len(spec.precisions):
+        key: tuple[str | int, ...] = ("precisions",) if explicit else (
+            ("platform", "id") if isinstance(located.data.get("platform"), dict) else ("platform",))
+        names = ", ".join(p.value for p in spec.precisions)
+        raise SpecError(str(path), [_issue(
+            located, key, f"the target platform cannot run any of the precisions ({names}): "
+            f"{render(next(iter(reasons.values()))[1], 'en')}",
+            f"{where}: use precisions: [{', '.join(runs)}]" if runs
+            else f"{where}: choose another platform")])
+    if not explicit:
+        return []  # the default precisions: the report says which ones the platform cannot run
+    raw = located.data.get("precisions") if isinstance(located.data, dict) else None
+    issues = []
+    for p, (_, why) in reasons.items():
+        i = raw.index(p.value) if isinstance(raw, list) and p.value in raw else None
+        issues.append(_issue(
+            located, ("precisions", i) if i is not None else ("precisions",),
+            f"{render(why, 'en')}; build reports it as unsupported",
+            f"{where}: drop {p.value} from precisions"))
+    return issues

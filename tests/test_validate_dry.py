@@ -40,12 +40,35 @@ CASES = {
         ["inputs: the model does not accept these inputs", "in module 'conv1' (Conv2d)",
          "Invalid channel dimensions"],
         "5:3", False),
+    "image_one_channel_for_rgb_cnn": (
+        "model: {card: mobilenet_v2}\ninputs:\n  image: {height: 224, width: 224, channels: 1}\n",
+        ["inputs: the model does not accept these inputs", "Conv2d",
+         "check the inputs against the model (channels"],
+        "5:3", False),
+    "whisper_128_mel_bins": (
+        "model: {card: whisper_tiny}\ninputs:\n  audio: {n_mels: 128}\n",
+        ["inputs.audio.n_mels: model card 'whisper_tiny' takes n_mels = 80, not 128",
+         "num_mel_bins is 80", "remove `n_mels` or set n_mels: 80"],
+        "5:19", True),
+    "wav2vec2_8khz": (
+        "model: {card: wav2vec2_base}\ninputs:\n  audio: {sample_rate: 8000}\n",
+        ["inputs.audio.sample_rate: model card 'wav2vec2_base' takes sample_rate = 16000, not 8000",
+         "trained on 16 kHz waveforms", "remove `sample_rate` or set sample_rate: 16000"],
+        "5:24", True),
+    "no_precision_the_platform_runs": (
+        "model: {card: resnet18}\nprecisions:\n  - fp32\n  - fp16\n",
+        ["precisions: the target platform cannot run any of the precisions (fp32, fp16)",
+         "cannot run fp32: not supported (int8 only)", "its edgetpu runs int8: use precisions: [int8]"],
+        "5:3", False),
 }
+# cases whose platform is not HEAD's
+PLATFORM = {"no_precision_the_platform_runs": "google_coral_edge_tpu"}
 
 
 def _spec(tmp_path: Path, name: str) -> Path:
     p = tmp_path / f"{name}.yaml"
-    p.write_text(HEAD + CASES[name][0], encoding="utf-8")
+    head = HEAD.replace("raspberry_pi_5", PLATFORM.get(name, "raspberry_pi_5"))
+    p.write_text(head + CASES[name][0], encoding="utf-8")
     return p
 
 
@@ -91,3 +114,32 @@ def test_t5_relative_positions_are_not_limited(tmp_path: Path) -> None:
                     "decoder_sequence_length: 8}\n", encoding="utf-8")
     res = runner.invoke(app, ["validate", str(path)])
     assert res.exit_code == 0, res.output
+
+
+def test_precisions_the_platform_cannot_run_are_warnings(tmp_path: Path) -> None:
+    """fp32 on the Coral Edge TPU (int8 only): validate warns at the list item, exit 0; build's
+    up-front checks let it through (the report marks fp32 unsupported and says why)."""
+    from reportgen.spec.load import load_spec
+    from reportgen.study import check_references
+
+    path = tmp_path / "coral.yaml"
+    path.write_text("title: t\nplatform: google_coral_edge_tpu\nmodel: {card: resnet18}\n"
+                    "precisions: [fp32, int8]\n", encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(path)])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert f"warning: {path}:4:14: precisions.0: " in flat, res.output
+    assert "(edgetpu) cannot run fp32: not supported (int8 only)" in flat
+    assert "its edgetpu runs int8: drop fp32 from precisions" in flat
+    assert ": ok — model resnet18 (cv)" in flat
+    check_references(load_spec(path), path, allow_code=False)  # build does not reject it
+
+
+def test_default_precisions_are_not_warned_about(tmp_path: Path) -> None:
+    """No `precisions:` key: the defaults (fp32, fp16, int8) include one the Edge TPU runs."""
+    path = tmp_path / "coral.yaml"
+    path.write_text("title: t\nplatform: google_coral_edge_tpu\nmodel: {card: resnet18}\n",
+                    encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "warning" not in res.output

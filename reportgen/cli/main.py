@@ -125,10 +125,12 @@ def validate(spec: Annotated[Path, typer.Argument(help="Study spec YAML file.")]
     from reportgen.build import validate_spec
 
     try:
-        summary = validate_spec(spec)
+        summary, warnings = validate_spec(spec)
     except ReportgenError as e:
         _fail(e)
         return
+    for w in warnings:
+        err.print("warning: " + w.format(str(spec)), markup=False, soft_wrap=True)
     out.print(f"{spec}: ok — {summary}", markup=False)
 
 
