@@ -40,6 +40,7 @@ TOLERANCE = 1.5
 
 def pairs_for(card: str, budget_s: float) -> tuple[list[dict], list[dict], float]:
     from reportgen import pipeline
+    from reportgen.report.messages import render
     from reportgen.spec.schema import StudySpec
 
     spec = StudySpec.model_validate({
@@ -55,7 +56,7 @@ def pairs_for(card: str, budget_s: float) -> tuple[list[dict], list[dict], float
         return [], [{"card": card, "error": st.reason if st else "no experiments"}], seconds
     runs = [{"card": card, "id": r.id, "state": r.state, "measured": r.speedup,
              "predicted": r.predicted_host_speedup,
-             "reason": r.reason.en() if r.reason else None} for r in x.runs]
+             "reason": render(r.reason, "en") if r.reason else None} for r in x.runs]
     return [p.model_dump() for p in x.pairs], runs, seconds
 
 
