@@ -281,9 +281,7 @@ def test_no_fact_appears_more_than_twice_in_the_main_body(built_examples: Path, 
     assert main.count(brief) <= 1
 
 
-# findings that name the platform in their own sentence (analysis messages: "Apple M2 does not
-# support int8") are not in this list yet: gpt2_apple_m2_ru, llama7b_rtx4090, wav2vec2_snapdragon_ru
-@pytest.mark.parametrize("name", ["resnet50_rpi5", "bert_jetson_orin_nano", "dlrm_t4"])
+@pytest.mark.parametrize("name", EXAMPLES)
 def test_the_platforms_full_name_is_written_at_most_twice(built_examples: Path, name: str) -> None:
     """Where the platform is introduced (section 2) and where the plan is stated; elsewhere it
     is "the target". Tables (the constraint verdicts' basis) are left out."""

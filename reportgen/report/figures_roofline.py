@@ -27,7 +27,7 @@ def roofline_chart(result: StudyResult, t: Translator, f: Formatter, plt: Any, f
     pts = [(ai, perf, t_, kind) for (kind, ai, perf), t_ in sorted(merged.items())]
     if not pts:
         return None
-    title = f"{t('roofline.figure_roofline')}: {result.platform.name}"
+    title = str(t("roofline.figure_roofline"))  # the platform is named where it is introduced
     fig, ax = plt.subplots(figsize=(7, 4.2))
     xs = [p[0] for p in pts]
     lo, hi = min(xs) / 3, max(xs) * 3
