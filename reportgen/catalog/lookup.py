@@ -1,11 +1,5 @@
-"""The hardware platform catalog: pydantic models over ``catalog/platforms.yaml``. No torch.
-
-Every number is a :class:`Figure` carrying its value, unit, ``status`` (how much to trust it) and
-source ids that resolve to URLs in the platform's ``sources:`` list. Units follow the catalog:
-peaks in TFLOPS/TOPS (1e12 op/s, 1 MAC = 2 ops), bandwidth in GB/s (1e9 B/s), capacity in GB
-(1e9 B), power in W, price in USD. ``Figure.si`` converts to base SI units (op/s, B/s, B).
-
-Peaks are **dense** unless ``sparse=True`` is asked for explicitly (2:4 structured sparsity).
+"""Finding a platform by id or alias (with a did-you-mean), the measured ``host``, and spec
+overrides of catalog numbers (marked ``user``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Matplotlib figures drawn from StudyResult (Agg backend; SVG + PNG; metadata stripped so
-deterministic builds give byte-identical files). Each figure is one function in FIGURES."""
+"""What every figure module shares: the figure record, the Agg set-up and deterministic saving
+(SVG + PNG, metadata stripped).
+"""
 
 from __future__ import annotations
 

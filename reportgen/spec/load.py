@@ -1,7 +1,5 @@
-"""The study spec: what a user writes. Strict pydantic models; YAML errors carry line:column.
-
-A spec names a model (a card from ``model_cards/`` or an inline offline source), its domain and
-inputs, a target platform, the deployment's constraints and the precisions to consider.
+"""Loading a spec: YAML with positions, validation errors located at ``file:line:column`` with
+the field path and a did-you-mean (all at once, exit 2), and the study id.
 """
 
 from __future__ import annotations

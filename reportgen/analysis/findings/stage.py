@@ -1,10 +1,5 @@
-"""Bottlenecks: a ranked list of findings, each with a stable type id, a location, the evidence
-(numbers with units and origin) and why it matters against the spec's constraints. No torch.
-
-Impact is the share of the predicted latency a finding explains (0–1); findings that block the
-deployment outright (capacity, constraint failures) rank above 1. Times are seconds, bytes are
-bytes, shares are fractions. Thresholds come from ``thresholds.yaml``. Sentences are not written
-here: each finding names catalog keys (``findings.*``) and the arguments to fill in.
+"""Pipeline stage ``findings``: the baseline estimate with its op rows, the scaling probe (from the
+scaling stage or re-traced), then every registered finder.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Acceleration hypotheses with computed effects: every hypothesis re-runs the cost model and the
-roofline under its transformation (``transforms.py``, or a re-trace on meta) and reports
-latency, memory and energy before → after on the target. No constant speed-ups.
-
-Units: seconds, bytes, millijoules per sample; ratios are after / before (speed-up is
-before / after). The seven classes are the course's. Generators live in ``methods.py``.
+"""Hypothesis data: method classes, predicted effects, constraint outcomes before and after, the
+hypotheses report (plan kind, runner-up, what to measure).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Acceleration hypotheses with computed effects: every hypothesis re-runs the cost model and the
-roofline under its transformation (``transforms.py``, or a re-trace on meta) and reports
-latency, memory and energy before → after on the target. No constant speed-ups.
-
-Units: seconds, bytes, millijoules per sample; ratios are after / before (speed-up is
-before / after). The seven classes are the course's. Generators live in ``methods.py``.
+"""Pipeline stage ``hypotheses``: every registered method's hypotheses for this study, ranked, the
+combination of the best compatible ones, and the plan chosen as a team would choose it.
 """
 
 from __future__ import annotations

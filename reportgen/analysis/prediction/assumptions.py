@@ -1,20 +1,5 @@
-"""Roofline predictions of an op trace on a catalog platform, per precision. Pure Python, no torch.
-
-For each op, at precision ``p`` on the platform's default compute unit:
-
-* ``F`` = 2 × MACs + vector FLOPs  [op]
-* ``B`` = weight bytes + activation bytes read + bytes written, rescaled from the traced dtype to
-  ``p`` (``p.bytes / record.element_bytes``)  [byte]. **int4 is weight-only (W4A16)**: weights
-  take 0.5 byte, activations stay at fp16 (2 bytes) and compute runs at the fp16 peak.
-* ideal time  = max(F / P_peak, B / BW)                                [s], η = 1, no overhead
-* predicted   = max(F / (η_c · P_peak), B / (η_m · BW)) + per-op overhead   [s]
-* arithmetic intensity I = F / B vs ridge point I* = P_peak / BW → compute- or memory-bound.
-
-Bytes are the un-fused upper bound (every op reads its inputs and writes its outputs to DRAM).
-Peaks are dense. η and overheads are unsourced calibration assumptions (``assumptions.yaml``).
-Platform rules (reportgen/catalog/PLATFORMS-NOTES.md §4–5): Edge TPU parameter cache +
-host-link streaming and
-rest-of-graph CPU fallback; Hailo-8 on-chip fit; MCU SRAM arena / flash; FPGA hls4ml resources.
+"""Efficiency assumptions (η_c, η_m, per-op overhead) from ``catalog/assumptions.yaml``, overridable
+in the spec, and the record of every figure and rule a prediction rests on.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Bottlenecks: a ranked list of findings, each with a stable type id, a location, the evidence
-(numbers with units and origin) and why it matters against the spec's constraints. No torch.
-
-Impact is the share of the predicted latency a finding explains (0–1); findings that block the
-deployment outright (capacity, constraint failures) rank above 1. Times are seconds, bytes are
-bytes, shares are fractions. Thresholds come from ``thresholds.yaml``. Sentences are not written
-here: each finding names catalog keys (``findings.*``) and the arguments to fill in.
+"""The one baseline the analysis starts from: the estimate the roofline stage left, its baseline
+precision (the traced one when the target runs it) and the efficiencies it used.
 """
 
 from __future__ import annotations
