@@ -30,6 +30,33 @@ def built_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+TINY_MODEL = """\
+from torch import nn
+
+
+def make():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+"""
+
+TINY_SPEC = """\
+title: Tiny
+model: {{source: python, callable: "{module}:make", path: "."}}
+domain: cv
+inputs: {{image: {{height: 8, width: 8}}}}
+platform: raspberry_pi_5
+output: {{formats: [md]}}
+"""
+
+
+def write_tiny_study(folder: Path, module: str) -> Path:
+    """A tiny user-code CNN (``{module}.py``) and a spec building it (needs --allow-code); each
+    test file uses its own module name so Python's import cache never mixes them."""
+    (folder / f"{module}.py").write_text(TINY_MODEL, encoding="utf-8")
+    path = folder / "tiny.yaml"
+    path.write_text(TINY_SPEC.format(module=module), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path):
     """Write YAML text to a spec file in a temp dir and return its path."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tiny_study
 from typer.testing import CliRunner
 
 from reportgen import pipeline
@@ -17,24 +18,6 @@ from reportgen.cli import main as cli
 from reportgen.cli.main import app, main
 
 runner = CliRunner()
-
-MODEL = '''\
-from torch import nn
-
-
-def make():
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
-'''
-
-SPEC = '''\
-title: Tiny
-model: {source: python, callable: "rg_console_model:make", path: "."}
-domain: cv
-inputs: {image: {height: 8, width: 8}}
-platform: raspberry_pi_5
-output: {formats: [md]}
-'''
-
 
 @pytest.fixture(autouse=True)
 def quiet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,10 +33,7 @@ def spec(tmp_path: Path) -> Path:
     # a folder name that looks like rich markup: it must be printed as it is
     folder = tmp_path / "[bold]study"
     folder.mkdir()
-    (folder / "rg_console_model.py").write_text(MODEL, encoding="utf-8")
-    path = folder / "tiny.yaml"
-    path.write_text(SPEC, encoding="utf-8")
-    return path
+    return write_tiny_study(folder, "rg_console_model")
 
 
 def _failing(monkeypatch: pytest.MonkeyPatch, stage: str) -> None:

@@ -16,30 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tiny_study
 from typer.testing import CliRunner
 
 from reportgen.cli.main import app
 from reportgen.outdir import OutputError, study_lock
 
 runner = CliRunner()
-
-MODEL = '''\
-from torch import nn
-
-
-def make():
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
-'''
-
-SPEC = '''\
-title: Tiny
-model: {source: python, callable: "rg_fault_model:make", path: "."}
-domain: cv
-inputs: {image: {height: 8, width: 8}}
-platform: raspberry_pi_5
-output: {formats: [md]}
-'''
-
 
 @pytest.fixture(autouse=True)
 def no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,10 +33,7 @@ def no_figures(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def spec(tmp_path: Path) -> Path:
-    (tmp_path / "rg_fault_model.py").write_text(MODEL, encoding="utf-8")
-    path = tmp_path / "tiny.yaml"
-    path.write_text(SPEC, encoding="utf-8")
-    return path
+    return write_tiny_study(tmp_path, "rg_fault_model")
 
 
 def _build(spec: Path, out: Path) -> Any:
