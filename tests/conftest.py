@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# console output is laid out for a wide terminal unless a test sets its own width: the same in a
+# terminal, in CI and in pytest-xdist workers (which have no terminal and would wrap at 80)
+os.environ.setdefault("COLUMNS", "300")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -17,17 +20,34 @@ EXAMPLES = ROOT / "examples"
 @pytest.fixture(scope="session")
 def built_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every study in ``examples/``, built once per test session in snapshot mode, as an
-    instructor would: `reportgen build examples/*.yaml -j 2` (this machine has 2 cores)."""
+    instructor would: `reportgen build examples/*.yaml --format md,pdf -j 2` (this machine has 2
+    cores; the PDFs are rendered here, two at a time, for the layout tests).
+
+    Under pytest-xdist (``make test`` runs two workers) the first worker to get here builds and
+    the others wait on a file lock and read the same folder (the pattern in xdist's docs)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by the workers of this session
+    out = root / "examples_built"
+    with FileLock(str(root / "examples_built.lock")):
+        if not (out / ".done").is_file():
+            _build_examples(out)
+            (out / ".done").write_text("ok", encoding="utf-8")
+    return out
+
+
+def _build_examples(out: Path) -> None:
     from typer.testing import CliRunner
 
     from reportgen.cli.main import app
 
-    out = tmp_path_factory.mktemp("examples")
+    out.mkdir(parents=True, exist_ok=True)
     specs = sorted(EXAMPLES.glob("*.yaml"))
     result = CliRunner().invoke(app, ["build", *map(str, specs), "--deterministic",
-                                      "--format", "md", "-o", str(out), "-j", "2"])
+                                      "--format", "md,pdf", "-o", str(out), "-j", "2"])
     assert result.exit_code == 0, result.output
-    return out
 
 
 TINY_MODEL = """\

@@ -162,3 +162,28 @@ def test_models_domain_filter() -> None:
     assert "resnet50" not in result.output and "gpt2" not in result.output
     bad = CliRunner().invoke(app, ["models", "--domain", "vision"])
     assert bad.exit_code == 2
+
+
+def test_two_studies_with_a_module_of_the_same_name_each_get_their_own(tmp_path: Path) -> None:
+    """A batch (one process) of two studies whose code is each in a ``model.py``: the second must
+    not reuse the first one's module from ``sys.modules``."""
+    specs = []
+    for name, width in (("a", 4), ("b", 16)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "model.py").write_text(
+            "from torch import nn\n\n\ndef make():\n"
+            f"    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, {width}))\n",
+            encoding="utf-8")
+        spec = folder / f"{name}.yaml"
+        spec.write_text(f"title: {name}\nmodel: {{source: python, callable: 'model:make', path: '.'}}\n"
+                        "domain: cv\ninputs: {image: {height: 8, width: 8}}\n"
+                        "platform: raspberry_pi_5\noutput: {formats: [md]}\n", encoding="utf-8")
+        specs.append(spec)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["build", *map(str, specs), "--deterministic", "--allow-code",
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    params = {n: json.loads((out / n / "data.json").read_text("utf-8"))["costs"]["params"]["total"]
+              for n in ("a", "b")}
+    assert params == {"a": 192 * 4 + 4, "b": 192 * 16 + 16}

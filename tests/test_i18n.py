@@ -100,23 +100,27 @@ def _scrub(md: str, names: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def ru_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, list[str]]]:
+def ru_reports(tmp_path_factory: pytest.TempPathFactory,
+               built_examples: Path) -> dict[str, tuple[str, list[str]]]:
+    """The Russian examples (from the examples built once per session) and one more Russian
+    study on another platform class, built here."""
     from reportgen.build import build_many
 
     tmp = tmp_path_factory.mktemp("ru")
     spec = tmp / "edge_tpu_ru.yaml"
     spec.write_text(SPEC_EDGE_RU, encoding="utf-8")
-    ru_examples = sorted(p for p in (ROOT / "examples").glob("*.yaml")
+    ru_examples = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml")
                          if re.search(r"^language:\s*ru\b", p.read_text(encoding="utf-8"), re.M))
-    outcomes = build_many([*ru_examples, spec], deterministic=True, formats=["md"],
-                          output=tmp / "out")
-    reports = {}
-    for o in outcomes:
+    assert ru_examples
+    folders = {name: built_examples / name for name in ru_examples}
+    for o in build_many([spec], deterministic=True, formats=["md"], output=tmp / "out"):
         assert o.state in ("ok", "partial"), (o.spec_path, o.summary)
         assert o.folder is not None
-        data = json.loads((o.folder / "data.json").read_text(encoding="utf-8"))
-        reports[o.spec_path.stem] = ((o.folder / "report.md").read_text(encoding="utf-8"),
-                                     _known_english(data))
+        folders[o.spec_path.stem] = o.folder
+    reports = {}
+    for name, folder in folders.items():
+        data = json.loads((folder / "data.json").read_text(encoding="utf-8"))
+        reports[name] = ((folder / "report.md").read_text(encoding="utf-8"), _known_english(data))
     assert "edge_tpu_ru" in reports
     return reports
 

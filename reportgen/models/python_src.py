@@ -22,6 +22,32 @@ def is_builtin(src: PythonSource) -> bool:
     return src.callable.startswith(BUILTIN_PREFIX) and src.path is None
 
 
+def import_user_module(mod_name: str, folder: Path | None) -> Any:
+    """Import the user's ``mod_name`` from ``folder`` (put first on ``sys.path`` for the import).
+
+    When ``folder`` holds that module, one of the same name imported earlier in this process from
+    *another* place (a second study's ``model.py`` in a batch, a notebook that built two studies)
+    is dropped first, with its submodules, so each study gets its own code rather than whichever
+    was imported first."""
+    added = str(folder) if folder is not None else None
+    top = mod_name.split(".")[0]
+    old = sys.modules.get(top)
+    if folder is not None and old is not None and ((folder / f"{top}.py").is_file()
+                                                   or (folder / top).is_dir()):
+        origin = getattr(old, "__file__", None)
+        if origin is None or folder.resolve() not in Path(origin).resolve().parents:
+            for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+                del sys.modules[name]
+    if added is not None:
+        sys.path.insert(0, added)
+        importlib.invalidate_caches()
+    try:
+        return importlib.import_module(mod_name)
+    finally:
+        if added is not None and added in sys.path:
+            sys.path.remove(added)
+
+
 def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_dir: Path,
           allow_code: bool) -> LoadedModel:
     if not (allow_code or is_builtin(src)):
@@ -29,21 +55,16 @@ def build(src: PythonSource, inputs: Inputs, domain: Domain, device: str, base_d
             f"model source 'python' runs your code ({src.callable}); pass --allow-code to "
             "reportgen to allow it")
     mod_name, fn_name = src.callable.split(":")
-    added = None
+    folder = None
     if src.path is not None:
         p = Path(src.path)
-        added = str((base_dir / p) if not p.is_absolute() else p)
-        sys.path.insert(0, added)
+        folder = (base_dir / p) if not p.is_absolute() else p
     try:
-        module = importlib.import_module(mod_name)
-        fn = getattr(module, fn_name)
+        fn = getattr(import_user_module(mod_name, folder), fn_name)
     except ImportError as e:
         raise ModelBuildError(f"cannot import '{mod_name}' for {src.callable}: {e}") from None
     except AttributeError:
         raise ModelBuildError(f"module '{mod_name}' has no '{fn_name}'") from None
-    finally:
-        if added is not None and added in sys.path:
-            sys.path.remove(added)
     try:
         model = construct(lambda: fn(**src.kwargs), device)
     except ModelBuildError:

@@ -9,8 +9,6 @@ in the spec or ``build --experiments``). The model is the spec's source built on
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,17 +29,14 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
 
 def load_callable(ref: str, path: str | None, base_dir: Path) -> Any:
     """``module:function`` imported with ``path`` (relative to the spec) on sys.path."""
+    from reportgen.models.python_src import import_user_module
+
     mod_name, fn_name = ref.split(":")
-    added = None
+    folder = None
     if path is not None:
         p = Path(path)
-        added = str(p if p.is_absolute() else base_dir / p)
-        sys.path.insert(0, added)
-    try:
-        return getattr(importlib.import_module(mod_name), fn_name)
-    finally:
-        if added is not None and added in sys.path:
-            sys.path.remove(added)
+        folder = p if p.is_absolute() else base_dir / p
+    return getattr(import_user_module(mod_name, folder), fn_name)
 
 
 def load_weights(module: Any, ref: str, base_dir: Path) -> None:
