@@ -7,7 +7,7 @@ from torch import nn
 
 from reportgen.analysis.counting.costs import ParamSummary
 from reportgen.analysis.counting.records import ParamGroup
-from reportgen.spec.schema import Precision
+from reportgen.spec.choices import Precision
 
 _EMBEDDING_TYPES: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
 

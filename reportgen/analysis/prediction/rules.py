@@ -11,7 +11,7 @@ from reportgen.analysis.prediction.assumptions import compute_precision, load_as
 from reportgen.analysis.prediction.estimates import FitCheck, Verdict
 from reportgen.catalog.figures import Figure
 from reportgen.catalog.schema import Platform
-from reportgen.spec.schema import Precision
+from reportgen.spec.choices import Precision
 from reportgen.text import Msg, msg
 
 
