@@ -41,7 +41,8 @@ def main() -> int:
     import torch
 
     from reportgen.analysis.counting.trace import trace_forward
-    from reportgen.analysis.measurement.measure import machine_info, make_runner, time_model
+    from reportgen.analysis.measurement.resources import machine_info
+    from reportgen.analysis.measurement.runner import make_runner, time_model
     from reportgen.analysis.prediction import host_calibration as hc
     from reportgen.analysis.prediction.roofline import estimate
     from reportgen.catalog.host import host_platform

@@ -39,8 +39,9 @@ def main() -> int:
         class_band,
     )
     from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.catalog.parts import CalibrationPoint
     from reportgen.catalog.platforms import load_catalog
-    from reportgen.catalog.schema import CalibrationPoint, Platform
+    from reportgen.catalog.schema import Platform
     from reportgen.models.build import build, resolve
     from reportgen.spec.schema import StudySpec
 

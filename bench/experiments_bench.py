@@ -120,7 +120,7 @@ def main() -> None:
         load = os.getloadavg()[0]
     except OSError:
         load = None
-    from reportgen.analysis.measurement.measure import machine_info
+    from reportgen.analysis.measurement.resources import machine_info
 
     out = {"machine": machine_info("cpu").model_dump(), "python": platform.python_version(),
            "load_average_at_end": load, "cards": cards, "seconds": seconds, "runs": all_runs,

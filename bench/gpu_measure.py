@@ -2,7 +2,7 @@
 
 Builds the resnet50 and bert_base_uncased cards through the pipeline (model → trace → platform →
 roofline on ``nvidia_h100_sxm``), then measures each on CUDA in fp32 and fp16 with
-``reportgen.analysis.measure.measure`` (CUDA events, CUDA profiler activity, peak GPU memory)
+``reportgen.analysis.measurement.sweep.measure`` (CUDA events, CUDA profiler activity, peak GPU memory)
 and compares with the roofline on the same catalog platform. Prints a table and writes JSON to
 ``$OUT/gpu_measure.json`` (or ``bench/gpu_measure.json``). Offline; needs only the repo + venv.
 
@@ -37,7 +37,8 @@ def main() -> int:
     import torch
 
     from reportgen import pipeline
-    from reportgen.analysis.measurement.measure import comparison_for, measure
+    from reportgen.analysis.measurement.measure import comparison_for
+    from reportgen.analysis.measurement.sweep import measure
     from reportgen.spec.schema import Profiling, StudySpec
 
     if args.device == "cuda" and not torch.cuda.is_available():

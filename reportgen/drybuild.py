@@ -18,13 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from reportgen.errors import ModelBuildError, ReportgenError, SpecError, SpecIssue
-from reportgen.spec.schema import (
-    CardRef,
-    PythonSource,
-    StudySpec,
-    TorchvisionSource,
-    TransformersSource,
-)
+from reportgen.spec.schema import StudySpec
+from reportgen.spec.sources import CardRef, PythonSource, TorchvisionSource, TransformersSource
 from reportgen.spec.yamlpos import Located
 
 # config attributes that bound the number of token positions a model has learned
@@ -151,7 +146,7 @@ def check_precisions(spec: StudySpec, path: Path, located: Located) -> list[Spec
     from reportgen.analysis.prediction.rules import _unsupported_reason
     from reportgen.catalog.lookup import resolve_platform
     from reportgen.report.messages import render
-    from reportgen.spec.schema import Precision
+    from reportgen.spec.choices import Precision
 
     platform = resolve_platform(spec.platform, filename=str(path), measure_host=False)
     unit = platform.unit()

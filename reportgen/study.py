@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
-from reportgen.spec.schema import CardRef, PythonSource, StudySpec
+from reportgen.spec.schema import StudySpec
+from reportgen.spec.sources import CardRef, PythonSource
 from reportgen.spec.yamlpos import Located, load_located, read_text
 
 if TYPE_CHECKING:

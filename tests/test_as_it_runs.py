@@ -16,8 +16,10 @@ from reportgen.analysis.counting.trace import trace_forward
 from reportgen.models.detection import internal_size
 from reportgen.models.torchvision_src import build
 from reportgen.report.render import render_markdown
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import ImageInput, Inputs
 from reportgen.spec.load import parse_spec
-from reportgen.spec.schema import Domain, ImageInput, Inputs, TorchvisionSource
+from reportgen.spec.sources import TorchvisionSource
 
 _STAGES = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs", "published")]
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from reportgen.catalog.cards import ModelCard, card_ids, load_card
-from reportgen.spec.schema import Domain
+from reportgen.spec.choices import Domain
 
 IDS = card_ids()
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")

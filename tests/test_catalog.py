@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from reportgen.catalog.figures import USABLE_STATUSES, Peak
 from reportgen.catalog.lookup import apply_overrides, get_platform, resolve_platform
 from reportgen.catalog.platforms import load_catalog, platform_ids
-from reportgen.catalog.schema import USABLE_STATUSES, Peak
 from reportgen.errors import SpecError, UnknownIdError
 from reportgen.spec.schema import PlatformRef
 

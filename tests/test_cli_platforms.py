@@ -76,7 +76,7 @@ def test_power_column_is_the_power_models_draw_not_a_supply_rating() -> None:
 def test_assumptions_list_power_by_kind() -> None:
     from reportgen.analysis.prediction.assumptions import _assumptions, efficiency_for
     from reportgen.catalog.lookup import get_platform
-    from reportgen.spec.schema import Precision
+    from reportgen.spec.choices import Precision
 
     pi5 = get_platform("raspberry_pi_5", measure_host=False)
     names = {f.name: f.value for f in _assumptions(pi5, efficiency_for(pi5), [Precision.fp32], None,

@@ -23,7 +23,9 @@ from torchvision.models import get_model_weights, list_models
 from reportgen.analysis.counting.published import scoped_macs
 from reportgen.analysis.counting.trace import trace_forward
 from reportgen.models.torchvision_src import build
-from reportgen.spec.schema import Domain, ImageInput, Inputs, TorchvisionSource
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import ImageInput, Inputs
+from reportgen.spec.sources import TorchvisionSource
 
 _DENSE = ["backbone", "rpn"]
 _BOX = [*_DENSE, "roi_heads.box_roi_pool", "roi_heads.box_head", "roi_heads.box_predictor"]

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reportgen import pipeline
-from reportgen.analysis.measurement import measure
+from reportgen.analysis.measurement import measure, resources
 from reportgen.analysis.measurement.timing import median_is_stable, percentile, summarize, time_runs
 from reportgen.analysis.stage import Products, StageSkipped
 from reportgen.spec.schema import Profiling, StudySpec
@@ -105,11 +105,11 @@ def test_median_stability_rule() -> None:
 # ---------------------------------------------------------------------------- guard
 
 def test_too_big_says_why() -> None:
-    assert measure.too_big(1e9, 1e9, available_bytes=8e9) is None
-    reason = measure.too_big(3e9, 2e9, available_bytes=8e9)
+    assert resources.too_big(1e9, 1e9, available_bytes=8e9) is None
+    reason = resources.too_big(3e9, 2e9, available_bytes=8e9)
     assert reason is not None
     assert "5.00 GB" in reason and "50%" in reason and "8.00 GB" in reason and "not measured" in reason
-    assert measure.too_big(1e12, 0, available_bytes=None) is None  # unknown RAM: no guard
+    assert resources.too_big(1e12, 0, available_bytes=None) is None  # unknown RAM: no guard
 
 
 def _spec(card: str, **extra: object) -> StudySpec:

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 
 from reportgen.analysis.findings.finders import usable_measurements
-from reportgen.analysis.measurement.measure import model_memory, weights_bytes
 from reportgen.analysis.measurement.models import ProfilePass
 from reportgen.analysis.measurement.quality import (
     LoadSample,
@@ -18,6 +17,7 @@ from reportgen.analysis.measurement.quality import (
     implausible_threads,
     timed_with_retry,
 )
+from reportgen.analysis.measurement.resources import model_memory, weights_bytes
 
 QUIET = LoadSample(load_avg_1m=0.3, cpu_freq_mhz=2400.0)
 

@@ -7,7 +7,7 @@ import pytest
 
 from reportgen.analysis.prediction.calibration import calibrate_platform, class_band
 from reportgen.catalog.lookup import get_platform
-from reportgen.catalog.schema import CalibrationPoint
+from reportgen.catalog.parts import CalibrationPoint
 
 URL = "https://example.invalid/vendor-benchmarks"  # test data only, never shipped
 

@@ -16,7 +16,8 @@ from reportgen.analysis.prediction.verdicts import (
 )
 from reportgen.catalog.lookup import get_platform
 from reportgen.report.messages import render
-from reportgen.spec.schema import Constraints, Precision
+from reportgen.spec.choices import Precision
+from reportgen.spec.schema import Constraints
 
 A100_FP16 = 312e12
 A100_BW = 2039e9

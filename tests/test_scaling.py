@@ -17,7 +17,8 @@ from reportgen.analysis.measurement.scaling import (
     slope_change,
     with_size,
 )
-from reportgen.spec.schema import Inputs, StudySpec
+from reportgen.spec.inputs import Inputs
+from reportgen.spec.schema import StudySpec
 
 
 def test_power_fit_recovers_exponent() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from reportgen.errors import SpecError
+from reportgen.spec.choices import Domain, Precision
 from reportgen.spec.load import load_spec, parse_spec, study_id
-from reportgen.spec.schema import CardRef, Domain, Precision, TransformersSource
+from reportgen.spec.sources import CardRef, TransformersSource
 from tests.conftest import MINIMAL
 
 

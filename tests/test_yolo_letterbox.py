@@ -105,7 +105,7 @@ platform: google_coral_edge_tpu
 def test_a_camera_smaller_than_imgsz_is_exported_at_its_own_size() -> None:
     """Not upscaled to 640: a smaller input stays a real lever (export at a smaller imgsz)."""
     from reportgen.models.yolo import Letterbox
-    from reportgen.spec.schema import ImageInput, Inputs
+    from reportgen.spec.inputs import ImageInput, Inputs
 
     box = Letterbox(640, "fixed")
     same, note = box(Inputs(image=ImageInput(height=480, width=480)))

@@ -12,8 +12,11 @@ from pydantic import Field, ValidationError
 
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
 from reportgen.paths import model_cards_dir
+from reportgen.spec.base import Strict
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import Inputs
 from reportgen.spec.load import validation_issues
-from reportgen.spec.schema import Domain, Inputs, ModelSource, Strict
+from reportgen.spec.sources import ModelSource
 from reportgen.spec.yamlpos import load_located, read_text
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from reportgen.catalog.schema import Catalog, Platform, PlatformClass
+from reportgen.catalog.parts import PlatformClass
+from reportgen.catalog.schema import Catalog, Platform
 from reportgen.errors import SpecError, SpecIssue, UnknownIdError
 
 CATALOG_PATH = Path(__file__).resolve().parent / "platforms.yaml"

@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from reportgen.analysis.prediction.power import is_addon, power_figures
+from reportgen.catalog.figures import STATUS_MEANING, Figure
 from reportgen.catalog.lookup import get_platform
+from reportgen.catalog.parts import PlatformClass
 from reportgen.catalog.platforms import platforms_by_class
-from reportgen.catalog.schema import STATUS_MEANING, Figure, Platform, PlatformClass
+from reportgen.catalog.schema import Platform
 from reportgen.cli.listing import listing_console, print_listing
 from reportgen.errors import ReportgenError
 

@@ -41,8 +41,9 @@ def _profile(spec_path: Path, output: Path, device: str, precision: str, platfor
 
     from reportgen.analysis.counting.trace import trace_forward
     from reportgen.analysis.measurement import file as measure_file
-    from reportgen.analysis.measurement.measure import RAM_SHARE, available_ram, measure, too_big
+    from reportgen.analysis.measurement.resources import RAM_SHARE, available_ram, too_big
     from reportgen.analysis.measurement.scaling import domain_axis, measured_values
+    from reportgen.analysis.measurement.sweep import measure
     from reportgen.models.build import build, resolve
     from reportgen.spec.load import load_spec
 

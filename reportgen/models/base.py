@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from reportgen.models.bounds import DeclaredBound
-from reportgen.spec.schema import AudioInput, Domain, ImageInput, Inputs, RecsysInput, TextInput
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
 from reportgen.text import Msg, msg
 
 # builds (args, kwargs) for a forward pass on the given device

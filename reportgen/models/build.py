@@ -11,14 +11,13 @@ import torch
 from reportgen.catalog.cards import ModelCard, load_card
 from reportgen.errors import ModelBuildError, SpecError, SpecIssue
 from reportgen.models.base import LoadedModel, construct, recsys_inputs
-from reportgen.spec.schema import (
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import Inputs, RecsysInput
+from reportgen.spec.schema import StudySpec
+from reportgen.spec.sources import (
     CardRef,
-    Domain,
-    Inputs,
     PythonSource,
-    RecsysInput,
     RecsysSource,
-    StudySpec,
     TorchaudioSource,
     TorchvisionSource,
     TransformersSource,

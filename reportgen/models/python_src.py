@@ -12,7 +12,9 @@ from torch import nn
 
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
-from reportgen.spec.schema import Domain, Inputs, PythonSource
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import Inputs
+from reportgen.spec.sources import PythonSource
 
 BUILTIN_PREFIX = "reportgen."
 

@@ -10,7 +10,9 @@ import torch
 
 from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, audio_frames, construct, generic_inputs
-from reportgen.spec.schema import AudioInput, Domain, Inputs, TorchaudioSource
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import AudioInput, Inputs
+from reportgen.spec.sources import TorchaudioSource
 
 
 def build(src: TorchaudioSource, inputs: Inputs, domain: Domain, device: str) -> LoadedModel:

@@ -12,7 +12,9 @@ from reportgen.errors import ModelBuildError
 from reportgen.models.base import LoadedModel, construct, generic_inputs
 from reportgen.models.bounds import DeclaredBound
 from reportgen.models.detection import TwoStageDetectorNetwork, internal_size, two_stage_bounds
-from reportgen.spec.schema import Domain, ImageInput, Inputs, TorchvisionSource
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import ImageInput, Inputs
+from reportgen.spec.sources import TorchvisionSource
 from reportgen.text import Msg, msg
 
 

@@ -19,14 +19,9 @@ from reportgen.models.base import (
     image_tensor,
     token_ids,
 )
-from reportgen.spec.schema import (
-    AudioInput,
-    Domain,
-    ImageInput,
-    Inputs,
-    TextInput,
-    TransformersSource,
-)
+from reportgen.spec.choices import Domain
+from reportgen.spec.inputs import AudioInput, ImageInput, Inputs, TextInput
+from reportgen.spec.sources import TransformersSource
 from reportgen.text import Msg, msg
 
 OFFLINE_HINT = ("reportgen never downloads: put the hyper-parameters in the spec (model_type + "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reportgen.spec.schema import ImageInput, Inputs
+from reportgen.spec.inputs import ImageInput, Inputs
 from reportgen.text import Msg, msg
 
 STRIDE = 32  # the largest stride of the YOLO11 detection head (P5)

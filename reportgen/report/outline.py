@@ -15,9 +15,9 @@ from typing import Any
 
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult
-from reportgen.spec.schema import DEFAULT_SECTIONS
+from reportgen.spec.choices import DEFAULT_SECTIONS
 
-# the spec's default ``output.sections`` (one list: spec/schema.py DEFAULT_SECTIONS)
+# the spec's default ``output.sections`` (one list: spec/choices.py DEFAULT_SECTIONS)
 DEFAULT_MAIN = [s.value for s in DEFAULT_SECTIONS]
 PARTIALS = {
     "summary": "_summary.md.j2", "model": "_1_model.md.j2", "platform": "_2_platform.md.j2",

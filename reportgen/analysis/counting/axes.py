@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from reportgen.spec.schema import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
+from reportgen.spec.inputs import AudioInput, ImageInput, Inputs, RecsysInput, TextInput
 
 Axis = Literal["image_size", "sequence_length", "audio_seconds", "num_candidates", "batch_size"]
 

@@ -13,7 +13,7 @@ from functools import partial
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
-from reportgen.spec.schema import Precision
+from reportgen.spec.choices import Precision
 from reportgen.text import Msg
 
 # An uncounted share of bytes above this makes totals "at least" figures.

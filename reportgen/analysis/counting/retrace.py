@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.stage import Context
-from reportgen.spec.schema import Inputs
+from reportgen.spec.inputs import Inputs
 
 if TYPE_CHECKING:
     from reportgen.models.build import Resolved  # imports torch

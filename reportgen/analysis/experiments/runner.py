@@ -7,8 +7,9 @@ method that raises, overruns or is not applicable becomes a row with its reason;
 still run. A method that needs more of the total budget than is left (``min_budget_s``) is not
 started. Nothing is written to disk: ONNX models and state dicts are serialized in memory.
 
-Timing is section 4's harness (``measurement.timing.time_runs`` through ``measure.time_model``):
-same warm-up, minimum/maximum runs and stability rule, with each method's share of the budget.
+Timing is section 4's harness (``measurement.timing.time_runs`` through
+``measurement.runner.time_model``): same warm-up, minimum/maximum runs and stability rule, with
+each method's share of the budget.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def time_module(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]], t: T
                 budget_s: float) -> LatencyStats:
     import torch
 
-    from reportgen.analysis.measurement.measure import Runner, time_model
+    from reportgen.analysis.measurement.runner import Runner, time_model
 
     r = Runner(model, tuple(inputs[0]), dict(inputs[1]), fresh_state=False)
     return time_model(r, "cpu", warmup=t.warmup, min_runs=t.min_runs, max_runs=t.max_runs,

@@ -120,7 +120,7 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any) -> None
 
 
 def stage(ctx: Context, result: Any) -> None:
-    from reportgen.analysis.measurement.measure import available_ram, machine_info, too_big
+    from reportgen.analysis.measurement.resources import available_ram, machine_info, too_big
     from reportgen.analysis.stage import StageSkipped
     from reportgen.catalog.host import host_platform
     from reportgen.models.build import build

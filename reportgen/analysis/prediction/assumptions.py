@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reportgen.analysis.prediction.calibration import platform_scale
 from reportgen.analysis.prediction.power import power_figures
-from reportgen.catalog.schema import Figure, Platform
-from reportgen.spec.schema import Precision
+from reportgen.catalog.figures import Figure
+from reportgen.catalog.schema import Platform
+from reportgen.spec.choices import Precision
 from reportgen.text import Msg, msg
 
 ASSUMPTIONS_PATH = Path(__file__).resolve().parents[2] / "catalog" / "assumptions.yaml"

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.catalog.schema import CalibrationPoint, Platform
+from reportgen.catalog.parts import CalibrationPoint
+from reportgen.catalog.schema import Platform
 from reportgen.text import Msg, msg
 
 #: written by ``bench/device_loo_bench.py --write`` from the catalog's ``calibration:`` points

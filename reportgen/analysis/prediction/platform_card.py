@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.counting.costs import CostRow
 from reportgen.analysis.prediction.estimates import PrecisionEstimate
-from reportgen.catalog.schema import Figure, Platform
+from reportgen.catalog.figures import Figure
+from reportgen.catalog.schema import Platform
 from reportgen.text import Msg, msg
 
 

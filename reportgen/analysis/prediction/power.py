@@ -20,7 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.catalog.schema import Figure, Platform
+from reportgen.catalog.figures import Figure
+from reportgen.catalog.schema import Platform
 from reportgen.text import Msg, msg
 
 Bound = Literal["typical", "upper", "lower"]

@@ -9,8 +9,9 @@ import math
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
 from reportgen.analysis.prediction.assumptions import compute_precision, load_assumptions
 from reportgen.analysis.prediction.estimates import FitCheck, Verdict
-from reportgen.catalog.schema import Figure, Platform
-from reportgen.spec.schema import Precision
+from reportgen.catalog.figures import Figure
+from reportgen.catalog.schema import Platform
+from reportgen.spec.choices import Precision
 from reportgen.text import Msg, msg
 
 

@@ -25,7 +25,8 @@ from reportgen.analysis.prediction.rules import status_msg
 from reportgen.analysis.prediction.runtime import deployed_trace, deployment_runtime
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
-from reportgen.spec.schema import Constraints, Precision
+from reportgen.spec.choices import Precision
+from reportgen.spec.schema import Constraints
 from reportgen.text import Msg, msg
 
 
