@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from reportgen.analysis.prediction.calibration import platform_scale
+from reportgen.analysis.prediction.calibration import platform_overhead_us, platform_scale
 from reportgen.analysis.prediction.power import power_figures
 from reportgen.catalog.figures import Figure
 from reportgen.catalog.schema import Platform
@@ -61,8 +61,9 @@ def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | 
                    *, calibrated: bool = True) -> Efficiency:
     """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides.
 
-    ``calibrated``: divide η_c, η_m and multiply the overhead by the scale fitted to the
-    platform's published measurements (``calibration.py``; η clipped at 1). Overrides win."""
+    ``calibrated``: divide η_c and η_m by the scale fitted to the platform's published
+    measurements (``calibration.py``; η clipped at 1) and use the fitted per-op overhead (or,
+    when only the scale was fitted, the assumed overhead times the scale). Overrides win."""
     cfg = load_assumptions()
     base = cfg.classes[platform.class_.value].model_dump()
     base.update(cfg.platforms.get(platform.id, {}))
@@ -72,11 +73,11 @@ def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | 
         base.update(overrides)
         base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
     elif calibrated:
-        s = platform_scale(platform)
-        if s != 1.0:
+        s, o = platform_scale(platform), platform_overhead_us(platform)
+        if s != 1.0 or o is not None:
             base["eta_c"] = min(1.0, base["eta_c"] / s)
             base["eta_m"] = min(1.0, base["eta_m"] / s)
-            base["op_overhead_us"] = base["op_overhead_us"] * s
+            base["op_overhead_us"] = o if o is not None else base["op_overhead_us"] * s
     return Efficiency.model_validate(base)
 
 

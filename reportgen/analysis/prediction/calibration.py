@@ -1,20 +1,34 @@
 """Platform calibration from published measurements (``calibration:`` in platforms.yaml) and
 the error band every prediction carries. Pure Python; the predictor is injected.
 
-A platform's points with ``use: fit`` (at most two) set one scale factor s on the platform's
-assumed-η prediction: s = geometric mean of measured / predicted over the fitting points, so a
-calibrated prediction is s × the assumed one (equivalently: η_c, η_m and the overhead all
-divided by s, clipped so η ≤ 1). The error band is measured by leave-one-out over *all* the
-platform's points (fit and validation): for each point, s is refitted on the fitting points
-without it (or all fitting points for a validation point) and the error is
-max(measured / predicted, predicted / measured). The band is the largest such factor, reported
-as "×band". Uncalibrated platforms get the band measured over the calibrated platforms of the
-same class (their *uncalibrated* error: s = 1), or no band when none exists.
+The assumed-η prediction of a point is split into parts (``LatencyParts``): the η-limited time
+A (compute, memory and host-link terms at the assumed η_c, η_m), the number N of on-device ops
+that pay the per-op overhead, and a fixed time F the calibration does not touch (ops run on a
+fallback host). A calibrated prediction is
+
+    t = s · A + o · N + F                                                         [s]
+
+two parameters per platform: s divides η_c and η_m (s = 2: half the assumed efficiency), o is
+the per-op overhead (s, replacing the assumed one). They are fitted on the platform's ``use:
+fit`` points (at most two; pick one small overhead-bound model and one large bandwidth- or
+compute-bound one) by least squares on the relative error, which with two points is the exact
+2 × 2 solve. Constraints: η ≤ 1 (s ≥ max(η_c, η_m), so the ideal bound stays a bound) and
+o ≥ 0; when the free solution breaks one, that parameter sits on its limit and the other is
+refitted. With one fitting point (or two of the same regime) only the scale is fitted and the
+overhead is scaled with it (t = s · the whole assumed prediction). A predictor that returns a
+plain latency (no parts) gets this one-scale fit.
+
+The error band is leave-one-out over *all* the platform's points: a validation point is
+predicted by the parameters fitted on the fit points (it is not among them: a true hold-out);
+a fit point is predicted by parameters refitted on every other point of the platform (one fit
+point alone cannot fix two parameters). The error is max(measured / predicted, predicted /
+measured) and the band the largest such factor, reported as "×band". Uncalibrated platforms
+get the band measured over the calibrated platforms of the same class (their *uncalibrated*
+error: s = 1, assumed overhead), or no band when none exists.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -28,7 +42,25 @@ from reportgen.text import Msg, msg
 #: written by ``bench/device_loo_bench.py --write`` from the catalog's ``calibration:`` points
 CALIBRATION_PATH = Path(__file__).resolve().parents[2] / "catalog" / "calibration.json"
 
-Predictor = Callable[[Platform, CalibrationPoint], float | None]  # predicted latency, s
+class LatencyParts(BaseModel):
+    """An assumed-η prediction split for the fit: t = scaled_s + ops · overhead_us · 1e-6 + fixed_s."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scaled_s: float = Field(ge=0, description="η-limited time at the assumed η (compute, memory, "
+                                             "host link), s")
+    ops: int = Field(0, ge=0, description="on-device ops that pay the per-op overhead")
+    overhead_us: float = Field(0.0, ge=0, description="assumed per-op overhead, µs")
+    fixed_s: float = Field(0.0, ge=0, description="time the calibration does not touch (ops "
+                                                  "on a fallback host), s")
+
+    @property
+    def total_s(self) -> float:
+        return self.scaled_s + self.ops * self.overhead_us * 1e-6 + self.fixed_s
+
+
+#: predicted latency (s) of a point at the assumed η, or its parts (``LatencyParts``)
+Predictor = Callable[[Platform, CalibrationPoint], float | LatencyParts | None]
 
 
 class Strict(BaseModel):
@@ -47,50 +79,113 @@ class PointCheck(Strict):
 
 
 class PlatformCalibration(Strict):
-    """What a prediction says about its calibration: on what, the scale and the error band."""
+    """What a prediction says about its calibration: on what, the fitted parameters and the
+    error band."""
 
     platform_id: str
     calibrated: bool
     fit_models: list[str] = Field(default_factory=list)
-    scale: float = Field(1.0, description="measured / assumed-η prediction (geometric mean)")
+    scale: float = Field(1.0, description="s: η_c and η_m are divided by it (η ≤ 1 kept)")
+    overhead_us: float | None = Field(None, description="o: fitted per-op overhead, µs (None: "
+                                                        "the assumed one times the scale)")
+    parameters: int = Field(0, description="parameters fitted: 1 (scale) or 2 (scale, overhead)")
     points: int = 0
     band: float | None = Field(None, description="leave-one-out error factor (×)")
     band_from: str = Field("none", description="own (leave-one-out) | class:<name> | none")
     checks: list[PointCheck] = Field(default_factory=list)
 
 
-def _scale(pairs: list[tuple[float, float]]) -> float:
-    """Geometric mean of measured / predicted (1 when there is nothing to fit)."""
-    logs = [math.log(m / p) for m, p in pairs if m > 0 and p > 0]
-    return math.exp(sum(logs) / len(logs)) if logs else 1.0
+class Fit(BaseModel):
+    """Fitted parameters: t = s · A + o · N + F (``o_s`` None: the overhead scales with s)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    s: float = 1.0
+    o_s: float | None = None
+    parameters: int = 0
+
+    def predict(self, p: LatencyParts) -> float:
+        o = self.o_s if self.o_s is not None else p.overhead_us * 1e-6 * self.s
+        return self.s * p.scaled_s + o * p.ops + p.fixed_s
+
+
+def _parts(v: float | LatencyParts | None) -> LatencyParts | None:
+    """A plain latency is all η-limited time (no overhead term to fit)."""
+    if v is None or isinstance(v, LatencyParts):
+        return v
+    return LatencyParts(scaled_s=v) if v > 0 else None
+
+
+def fit_parameters(pairs: list[tuple[float, LatencyParts]], min_scale: float = 0.0) -> Fit:
+    """Least squares on the relative error over (measured s, parts) pairs; see the module
+    docstring. ``min_scale``: the largest assumed η (s below it would put η above 1)."""
+    rows = [(p.scaled_s / m, p.ops / m, (m - p.fixed_s) / m,
+             (p.scaled_s + p.ops * p.overhead_us * 1e-6) / m) for m, p in pairs if m > 0]
+    if not rows:
+        return Fit()
+    saa = sum(a * a for a, _, _, _ in rows)
+    snn = sum(n * n for _, n, _, _ in rows)
+    san = sum(a * n for a, n, _, _ in rows)
+    sar = sum(a * r for a, _, r, _ in rows)
+    snr = sum(n * r for _, n, r, _ in rows)
+    det = saa * snn - san * san
+    if len(rows) >= 2 and saa > 0 and snn > 0 and det > 1e-6 * saa * snn:
+        s, o = (sar * snn - snr * san) / det, (saa * snr - san * sar) / det
+        if s >= min_scale and o >= 0:
+            return Fit(s=s, o_s=o, parameters=2)
+
+        def sse(s: float, o: float) -> float:
+            return sum((s * a + o * n - r) ** 2 for a, n, r, _ in rows)
+
+        on_limit = [(min_scale, max(0.0, (snr - min_scale * san) / snn)),  # η = 1, refit o
+                    (max(min_scale, sar / saa), 0.0)]  # no overhead, refit s
+        s, o = min(on_limit, key=lambda so: sse(*so))
+        return Fit(s=s, o_s=o, parameters=2)
+    # one scale on the whole assumed prediction (overhead scaled with it)
+    sbb = sum(b * b for _, _, _, b in rows)
+    sbr = sum(b * r for _, _, r, b in rows)
+    return Fit(s=max(min_scale, sbr / sbb) if sbb > 0 else 1.0, parameters=1)
 
 
 def calibrate_platform(plat: Platform, predict: Predictor,
-                       ideal: Predictor | None = None) -> PlatformCalibration:
+                       ideal: Predictor | None = None, *, min_scale: float = 0.0
+                       ) -> PlatformCalibration:
+    """Fit the platform's parameters on its ``use: fit`` points and measure the leave-one-out
+    band over all its points. ``predict``: the assumed-η prediction of a point (latency or its
+    parts); ``ideal``: the η = 1 bound; ``min_scale``: the largest assumed η (keeps η ≤ 1)."""
     pts = plat.calibration
-    preds = [predict(plat, c) for c in pts]
-    ideals = [ideal(plat, c) if ideal else None for c in pts]
-    fit = [(i, c) for i, c in enumerate(pts) if c.use == "fit" and preds[i]]
-    out = PlatformCalibration(platform_id=plat.id, calibrated=bool(fit),
-                              fit_models=[c.model for _, c in fit],
-                              scale=_scale([(c.latency_ms / 1e3, preds[i] or 0.0) for i, c in fit]),
-                              points=len(pts))
+    parts = [_parts(predict(plat, c)) for c in pts]
+    ideals = [_parts(ideal(plat, c)) if ideal else None for c in pts]
+    measured = [c.latency_ms / 1e3 for c in pts]
+    fit_idx = [i for i, c in enumerate(pts) if c.use == "fit" and parts[i] is not None]
+
+    def fit_on(idx: list[int]) -> Fit:
+        return fit_parameters([(measured[j], p) for j in idx if (p := parts[j]) is not None],
+                              min_scale)
+
+    deployed = fit_on(fit_idx)
+    out = PlatformCalibration(platform_id=plat.id, calibrated=bool(fit_idx),
+                              fit_models=[pts[i].model for i in fit_idx], scale=deployed.s,
+                              overhead_us=deployed.o_s * 1e6 if deployed.o_s is not None else None,
+                              parameters=deployed.parameters, points=len(pts))
     errors: list[float] = []
     for i, c in enumerate(pts):
-        p = preds[i]
+        p = parts[i]
         if p is None:
             out.checks.append(PointCheck(model=c.model, use=c.use, measured_ms=c.latency_ms,
                                          predicted_ms=None))
             continue
-        others = [(pts[j].latency_ms / 1e3, preds[j] or 0.0) for j, _ in fit if j != i]
-        s = _scale(others) if others else 1.0
-        cal = p * s
-        m = c.latency_ms / 1e3
+        # a hold-out: validation points use the deployed fit, fit points a refit without them
+        loo = (deployed if i not in fit_idx else
+               fit_on([j for j in range(len(pts)) if j != i]))
+        cal = loo.predict(p) if fit_idx else p.total_s
+        m = measured[i]
         err = max(m / cal, cal / m)
         errors.append(err)
-        idl = ideals[i]
+        ip = ideals[i]
+        idl = ip.total_s if ip is not None else None
         out.checks.append(PointCheck(model=c.model, use=c.use, measured_ms=c.latency_ms,
-                                     predicted_ms=p * 1e3, calibrated_ms=cal * 1e3,
+                                     predicted_ms=p.total_s * 1e3, calibrated_ms=cal * 1e3,
                                      ideal_ms=idl * 1e3 if idl else None, error=err,
                                      below_ideal=bool(idl and m < idl)))
     if out.calibrated and errors:
@@ -127,7 +222,9 @@ class CalibrationInfo(Strict):
 
     calibrated: bool
     fit_models: list[str] = Field(default_factory=list)
-    scale: float = Field(1.0, description="prediction = scale × the assumed-η prediction")
+    scale: float = Field(1.0, description="η_c and η_m of the assumptions divided by this")
+    overhead_us: float | None = Field(None, description="fitted per-op overhead, µs (None: the "
+                                                        "assumed one times the scale)")
     points: int = Field(0, description="published measurements of this platform")
     band: float | None = Field(None, description="error factor (×): own leave-one-out, or the "
                                                  "class's uncalibrated band")
@@ -136,19 +233,32 @@ class CalibrationInfo(Strict):
 
 
 def _accepted(cal: PlatformCalibration | None, table: CalibrationTable, klass: str) -> bool:
-    """A fitted scale is used only when its leave-one-out band beats the uncalibrated band of
-    its class (e.g. Coral: one scale cannot fit both mobilenet_v2 and resnet50 → not used)."""
+    """Fitted parameters are used only when their leave-one-out band beats the uncalibrated
+    band of the class (a fit that generalises worse than no fit at all is not used)."""
     if cal is None or not cal.calibrated or cal.band is None:
         return False
     ref = table.class_bands.get(klass)
     return ref is None or cal.band < ref - 1e-9
 
 
-def platform_scale(plat: Platform) -> float:
-    """Scale fitted to the platform's published measurements (1 when not calibrated)."""
+def _used(plat: Platform) -> PlatformCalibration | None:
     table = load_calibration()
     cal = table.platforms.get(plat.id)
-    return cal.scale if cal is not None and _accepted(cal, table, plat.class_.value) else 1.0
+    return cal if cal is not None and _accepted(cal, table, plat.class_.value) else None
+
+
+def platform_scale(plat: Platform) -> float:
+    """Scale s fitted to the platform's published measurements (1 when not calibrated): the
+    assumed η_c and η_m are divided by it."""
+    cal = _used(plat)
+    return cal.scale if cal is not None else 1.0
+
+
+def platform_overhead_us(plat: Platform) -> float | None:
+    """Per-op overhead (µs) fitted to the platform's published measurements; None when not
+    calibrated or when only the scale was fitted (the assumed overhead times the scale)."""
+    cal = _used(plat)
+    return cal.overhead_us if cal is not None else None
 
 
 def calibration_info(plat: Platform) -> CalibrationInfo:
@@ -157,15 +267,24 @@ def calibration_info(plat: Platform) -> CalibrationInfo:
     klass = plat.class_.value
     if cal is not None and _accepted(cal, table, klass):
         band = cal.band
-        m = (msg("calibration.own", models=", ".join(cal.fit_models), points=cal.points,
-                 scale=cal.scale, band=band) if band is not None else
-             msg("calibration.own_no_band", models=", ".join(cal.fit_models), scale=cal.scale))
+        models = ", ".join(cal.fit_models)
+        if cal.overhead_us is not None:
+            m = (msg("calibration.own_overhead", models=models, points=cal.points,
+                     scale=cal.scale, overhead_us=cal.overhead_us, band=band)
+                 if band is not None else
+                 msg("calibration.own_overhead_no_band", models=models, scale=cal.scale,
+                     overhead_us=cal.overhead_us))
+        else:
+            m = (msg("calibration.own", models=models, points=cal.points, scale=cal.scale,
+                     band=band) if band is not None else
+                 msg("calibration.own_no_band", models=models, scale=cal.scale))
         return CalibrationInfo(calibrated=True, fit_models=cal.fit_models, scale=cal.scale,
-                               points=cal.points, band=band, band_from="own", basis_msg=m)
+                               overhead_us=cal.overhead_us, points=cal.points, band=band,
+                               band_from="own", basis_msg=m)
     band = table.class_bands.get(klass)
     kname = msg(f"platform_class.{klass}")
     if band is not None:
-        # points exist but the fitted scale did not beat the class band: say so, not "no data"
+        # points exist but the fit did not beat the class band: say so, not "no data"
         rejected = cal is not None and cal.calibrated and cal.band is not None
         m = (msg("calibration.rejected", points=cal.points, own=cal.band, band=band, klass=kname)
              if rejected and cal is not None and cal.band is not None else
