@@ -26,6 +26,16 @@ Runtime kind: ``eager`` (PyTorch dispatching op by op: measured per-op overhead)
 (TensorRT / ONNX Runtime / LiteRT / a vendor compiler: one graph, the class's compiled per-op
 overhead from assumptions.yaml). A compiled model keeps the measured throughputs but not the
 eager dispatch cost; folding and fusion (fewer ops) are the runtime's job, not this module's.
+
+In-model correction (``InModelCorrection``, optional): one-op micro-benchmarks run faster than
+the same ops inside a model, so a calibrated model may carry, per op group (``RegimeGroup``: a
+few regimes together, plus 'large' for streaming ops beyond the last-level cache),
+
+    t(op) = overhead_us · 1e-6 + extra_overhead_us · 1e-6 + factor · max(F / (η_c · P), B / (η_m · BW))
+
+folded into the parameters ``for_op`` returns (η / factor, capped at 1 so the ideal stays a
+bound; overhead + extra). A compiled runtime keeps the factors and drops the extra (eager)
+overhead.
 """
 
 from __future__ import annotations
@@ -142,7 +152,7 @@ class InModelCorrection(Strict):
     fit_error_before: float | None = Field(None, description="RMS of measured/predicted − 1 "
                                            "over the runs with the micro-benchmark model alone")
     fit_error: float | None = Field(None, description="the same with the correction")
-    description: str = ("per regime group: the roofline term multiplied by a factor and an extra "
+    description: str = ("per op group: the roofline term multiplied by a factor and an extra "
                         "per-op overhead added, fitted by non-negative least squares on the "
                         "relative error of synthetic reference networks (ridge prior: factor 1, "
                         "no extra overhead)")

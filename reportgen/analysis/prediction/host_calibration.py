@@ -437,10 +437,10 @@ def fit_in_model(runs: list[ReferenceRun], model: CostModel, peak: float, bw: fl
     """Per regime group: the factor k_g on the roofline term and the extra per-op overhead a_g
     (both ≥ 0) minimising Σ_runs ((O + Σ_g k_g·W_g + a_g·N_g) / T − 1)² + ridge toward k = 1,
     a = 0, where O is the run's micro-benchmark overheads, W_g its micro-benchmark roofline
-    terms and N_g its op count in group g, T its measured time. An op moving more than
-    ``large_op_bytes`` (the last-level cache) is in the 'large' group whatever its kind: the
-    micro-benchmarks mostly run in cache, such an op streams from DRAM. Groups without ops in any
-    run keep k = 1, a = 0."""
+    terms and N_g its op count in group g, T its measured time. A memory-bound (vector or
+    depthwise) op moving more than ``large_op_bytes`` (the last-level cache) is in the 'large'
+    group (``costmodel.group_of``): the micro-benchmarks mostly run in cache, such an op streams
+    from DRAM. Groups without ops in any run are left out (no correction)."""
     terms = [(_micro_terms(r, model, peak, bw, large_op_bytes), r.measured_s)
              for r in runs if r.measured_s > 0]
     groups = [g for g in RegimeGroup if any(c.get(g) for (_, _, c), _ in terms)]
