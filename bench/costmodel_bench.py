@@ -71,7 +71,8 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=3.0, help="timing budget per point, s")
     ap.add_argument("--batch", type=int, default=8, help="the larger batch size")
     ap.add_argument("--cards", default=",".join(CARDS))
-    ap.add_argument("--reuse", action="store_true", help="reuse a cached calibration if reusable")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the cached calibration of this machine (even one taken under load)")
     ap.add_argument("--save-measurements", metavar="FILE", type=Path,
                     help="write the cards' measured latencies to FILE (JSON) for --measurements")
     ap.add_argument("--measurements", metavar="FILE", type=Path,
@@ -91,7 +92,12 @@ def main() -> int:
 
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    cal = hc.load_or_calibrate(recalibrate=not args.reuse)
+    cal = None
+    path = hc.cache_path(hc.identity())
+    if args.reuse and path.is_file():  # whatever the load now: its own load is printed below
+        cal = hc.HostCalibration.model_validate_json(path.read_text(encoding="utf-8"))
+    if cal is None or cal.identity != hc.identity():
+        cal = hc.load_or_calibrate(recalibrate=not args.reuse)
     cal_s = time.perf_counter() - t0
     assert cal is not None
     t0 = time.perf_counter()

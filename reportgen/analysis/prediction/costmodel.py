@@ -113,7 +113,8 @@ class RegimeGroup(StrEnum):
     conv = "conv"  # dense and 1×1 convolutions
     depthwise = "depthwise"
     gemm = "gemm"  # small and large GEMMs, attention
-    vector = "vector"  # elementwise, normalisation, reduction, embedding, data movement
+    vector = "vector"  # elementwise, normalisation, reduction, data movement
+    embedding = "embedding"  # gathers: embedding (bag) lookups carry Python-side work in a model
     # a memory-bound op (vector or depthwise group) moving more bytes than the last-level cache
     # holds: it streams from DRAM, while its micro-benchmarks mostly ran in cache
     large = "large"
@@ -125,7 +126,7 @@ GROUP_OF: dict[Regime, RegimeGroup] = {
     Regime.gemm_small: RegimeGroup.gemm, Regime.gemm_large: RegimeGroup.gemm,
     Regime.attention: RegimeGroup.gemm,
     Regime.elementwise: RegimeGroup.vector, Regime.normalization: RegimeGroup.vector,
-    Regime.reduction: RegimeGroup.vector, Regime.embedding: RegimeGroup.vector,
+    Regime.reduction: RegimeGroup.vector, Regime.embedding: RegimeGroup.embedding,
     Regime.data_movement: RegimeGroup.vector,
 }
 

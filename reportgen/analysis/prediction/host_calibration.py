@@ -18,8 +18,9 @@ torch is imported lazily.
 In-model correction: one-op micro-benchmarks run faster than the same ops inside a model (warm
 caches, no allocator churn, no framework work between ops). After fitting the regimes,
 ``calibrate`` times a few small *synthetic reference networks* whole (``reference_networks``: a
-ResNet-style conv stack, an inverted-residual stack with SE, a small transformer encoder, an
-embedding + MLP recommender and a net of many tiny ops, each at 2–3 batch sizes; built here, never
+ResNet-style conv stack, an inverted-residual stack with SE, a small transformer encoder, a
+depthwise-separable CNN on small inputs, an embedding-bag + MLP recommender and a net of many
+tiny ops, each at 2–3 batch sizes; built here, never
 the model cards, which stay independent validation) and fits, per regime group
 (``costmodel.RegimeGroup``), a factor on the roofline term and an extra per-op overhead
 (``fit_in_model``). The runs are cached with their per-op F and B so the correction can be
@@ -242,7 +243,7 @@ def _median_time(run: Callable[[], Any], *, warmup: int = 3, min_runs: int = 15,
 # much slower an op runs inside a model depends on them
 REFERENCE_BATCHES: dict[str, tuple[int, ...]] = {
     "resnet_like": (1, 8), "inverted_residual": (1, 4, 8), "transformer_encoder": (1, 4),
-    "recommender": (1, 8, 64), "tiny_ops": (1, 8),
+    "small_cnn": (1, 8), "recommender": (1, 8, 64), "tiny_ops": (1, 8),
 }
 
 
@@ -318,14 +319,15 @@ def reference_networks() -> dict[str, Callable[[int], tuple[Any, tuple[Any, ...]
     class Recommender(nn.Module):
         def __init__(self, tables: int = 6, rows: int = 10_000, dim: int = 32, dense: int = 13) -> None:
             super().__init__()
-            self.embs = nn.ModuleList(nn.Embedding(rows, dim) for _ in range(tables))
+            # bags of ids summed, as the built-in recommenders look up their sparse features
+            self.embs = nn.ModuleList(nn.EmbeddingBag(rows, dim, mode="sum") for _ in range(tables))
             self.bottom = nn.Sequential(nn.Linear(dense, 64), nn.ReLU(), nn.Linear(64, dim), nn.ReLU())
             n = tables + 1
             self.top = nn.Sequential(nn.Linear(n * dim + n * n, 256), nn.ReLU(), nn.Linear(256, 128),
                                      nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 1))
 
         def forward(self, ids: Any, x: Any) -> Any:
-            feats = [self.bottom(x)] + [e(ids[:, i]) for i, e in enumerate(self.embs)]
+            feats = [self.bottom(x)] + [e(ids[:, i, :]) for i, e in enumerate(self.embs)]
             z = torch.stack(feats, 1)
             inter = torch.bmm(z, z.transpose(1, 2)).flatten(1)
             return torch.sigmoid(self.top(torch.cat([z.flatten(1), inter], 1)))
@@ -357,17 +359,25 @@ def reference_networks() -> dict[str, Callable[[int], tuple[Any, tuple[Any, ...]
                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(480, 100))
         return net, (torch.randn(b, 3, 224, 224),)
 
+    def small_cnn(b: int) -> tuple[Any, tuple[Any, ...]]:
+        # small inputs (32×32): depthwise-separable convolutions dominated by per-op overheads
+        blocks = [nn.Sequential(cbr(c, c, 3, s, groups=c), cbr(c, c_out, 1))
+                  for c, c_out, s in [(32, 64, 1), (64, 64, 2), (64, 128, 1), (128, 128, 2)]]
+        net = nn.Sequential(cbr(3, 32, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                            nn.Linear(128, 10))
+        return net, (torch.randn(b, 3, 32, 32),)
+
     def transformer_encoder(b: int) -> tuple[Any, tuple[Any, ...]]:
         return Transformer(), (torch.randint(0, 5000, (b, 128)),)
 
     def recommender(b: int) -> tuple[Any, tuple[Any, ...]]:
-        return Recommender(), (torch.randint(0, 10_000, (b, 6)), torch.randn(b, 13))
+        return Recommender(), (torch.randint(0, 10_000, (b, 6, 2)), torch.randn(b, 13))
 
     def tiny_ops(b: int) -> tuple[Any, tuple[Any, ...]]:
         return Tiny(), (torch.randn(b, 32),)
 
     return {"resnet_like": resnet_like, "inverted_residual": inverted_residual,
-            "transformer_encoder": transformer_encoder, "recommender": recommender,
+            "transformer_encoder": transformer_encoder, "small_cnn": small_cnn, "recommender": recommender,
             "tiny_ops": tiny_ops}
 
 
