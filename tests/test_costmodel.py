@@ -152,11 +152,13 @@ def test_calibrate_with_a_fake_timer_fits_every_regime(monkeypatch: pytest.Monke
                                                        tmp_path) -> None:
     from reportgen.analysis.prediction import host_calibration as hc
 
-    monkeypatch.setattr(hc, "_median_time", lambda run, **kw: 40e-6)  # every op: 40 µs
+    monkeypatch.setattr(hc, "_median_time", lambda run, **kw: 40e-6)  # every op (and net): 40 µs
     monkeypatch.setattr(hc, "load_avg", lambda: 0.1)
     cal = hc.calibrate({"peaks_tflops": {"fp32": 0.1}, "copy_gbps": 10.0})
     assert cal.quiet and set(cal.model.params) == set(Regime)
     assert len(cal.points) == len(hc.cases())
+    assert len(cal.reference) == sum(len(b) for b in hc.REFERENCE_BATCHES.values())
+    assert cal.model.in_model is not None and cal.model.in_model.points == len(cal.reference)
     for p in cal.model.params.values():
         assert p.origin == "calibrated" and p.overhead_us <= 40.0 + 1e-6
     assert any(pt["ops"] > 1 for pt in cal.points if pt["regime"] == "attention")
@@ -184,8 +186,245 @@ def test_calibrate_cli_caches_and_reuses(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert res.exit_code == 0, res.output
     assert "dense_conv" in res.output and len(list(tmp_path.glob("calibration-*.json"))) == 1
     first = len(calls)
-    assert first == len(hc.cases())
+    assert first == len(hc.cases()) + sum(len(b) for b in hc.REFERENCE_BATCHES.values())
+    assert "in-model correction" in res.output
     res = CliRunner().invoke(app, ["calibrate", "-q"])  # reused: nothing timed again
     assert res.exit_code == 0 and len(calls) == first
     res = CliRunner().invoke(app, ["calibrate", "--recalibrate", "-q"])
     assert res.exit_code == 0 and len(calls) == 2 * first
+
+
+# ---------------------------------------------------------------------------- in-model correction
+
+def _micro_model() -> CostModel:
+    p = {Regime.dense_conv: RegimeParams(eta_c=0.5, eta_m=0.5, overhead_us=10.0, origin="calibrated", points=5),
+         Regime.elementwise: RegimeParams(eta_c=1.0, eta_m=1.0, overhead_us=2.0, origin="calibrated", points=5),
+         Regime.gemm_small: RegimeParams(eta_c=0.25, eta_m=1.0, overhead_us=3.0, origin="calibrated", points=5)}
+    return CostModel(platform_id="host", runtime_kind="eager", params=p, default=p[Regime.elementwise],
+                     basis="host_calibration")
+
+
+def _synthetic_runs(model: CostModel, k: dict, a_us: dict, peak: float, bw: float) -> list:
+    """Reference runs whose 'measured' time follows the in-model law exactly with factors ``k``
+    and extra overheads ``a_us`` per group."""
+    from reportgen.analysis.prediction.costmodel import GROUP_OF
+    from reportgen.analysis.prediction.host_calibration import ReferenceRun
+
+    runs = []
+    # each group dominates one network, at three batch sizes (the factor scales with the batch,
+    # the extra overhead does not): every number is identified
+    nets = {"convnet": [(Regime.dense_conv, 4e7, 1e6)] * 6 + [(Regime.elementwise, 0.0, 4e3)] * 2,
+            "vecnet": [(Regime.elementwise, 0.0, 4e5)] * 20 + [(Regime.dense_conv, 1e5, 1e4)],
+            "mlp": [(Regime.gemm_small, 2e5, 4e4)] * 5 + [(Regime.elementwise, 0.0, 2e3)] * 2,
+            "mixed": [(Regime.dense_conv, 1e7, 2e5)] * 2 + [(Regime.gemm_small, 1e6, 1e5)] * 4
+            + [(Regime.elementwise, 0.0, 1e5)] * 3}
+    for name, ops in nets.items():
+        for b in (1, 4, 16):
+            scaled = [(r, F * b, B * b) for r, F, B in ops]
+            t = 0.0
+            for reg, F, B in scaled:
+                p = model.params[reg]
+                g = GROUP_OF[reg]
+                t += p.overhead_us * 1e-6 + a_us[g] * 1e-6 + k[g] * max(F / (p.eta_c * peak), B / (p.eta_m * bw))
+            runs.append(ReferenceRun(network=name, batch=b, measured_s=t, ops=scaled))
+    return runs
+
+
+def test_in_model_fit_recovers_a_known_correction() -> None:
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import RegimeGroup as G
+
+    model, peak, bw = _micro_model(), 1e11, 1e10
+    k = {G.conv: 1.4, G.gemm: 1.2, G.vector: 1.8}
+    a = {G.conv: 0.0, G.gemm: 15.0, G.vector: 5.0}
+    runs = _synthetic_runs(model, k, a, peak, bw)
+    corr = hc.fit_in_model(runs, model, peak, bw)
+    got = {g.group: g for g in corr.groups}
+    assert set(got) == {G.conv, G.gemm, G.vector}  # no depthwise op in any run: not fitted
+    for g in got:
+        # the ridge prior pulls mildly toward no correction: recovered within a few per cent
+        assert got[g].factor == pytest.approx(k[g], rel=0.08), g
+        assert got[g].extra_overhead_us == pytest.approx(a[g], abs=2.0), g
+    assert corr.points == len(runs) and corr.networks == ["convnet", "mixed", "mlp", "vecnet"]
+    assert corr.fit_error_before is not None and corr.fit_error_before > 0.2
+    assert corr.fit_error is not None and corr.fit_error < 0.03
+
+
+def test_in_model_fit_without_evidence_is_no_correction() -> None:
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import RegimeGroup as G
+
+    model, peak, bw = _micro_model(), 1e11, 1e10
+    none = {g: 1.0 for g in G}
+    runs = _synthetic_runs(model, none, {g: 0.0 for g in G}, peak, bw)
+    corr = hc.fit_in_model(runs, model, peak, bw)
+    for g in corr.groups:
+        assert g.factor == pytest.approx(1.0, abs=0.01) and g.extra_overhead_us == pytest.approx(0.0, abs=0.05)
+    assert corr.fit_error == pytest.approx(0.0, abs=1e-3)
+
+
+def test_corrected_cost_model_predicts_the_in_model_law() -> None:
+    from reportgen.analysis.prediction.costmodel import (
+        GroupCorrection,
+        InModelCorrection,
+        RegimeGroup,
+    )
+
+    model = _micro_model()
+    corr = InModelCorrection(groups=[GroupCorrection(group=RegimeGroup.conv, factor=2.0, extra_overhead_us=5.0),
+                                     GroupCorrection(group=RegimeGroup.vector, factor=0.5, extra_overhead_us=1.0)])
+    cm = model.model_copy(update={"in_model": corr})
+    conv = rec(0, CONV, OpKind.conv, [[1, 32, 56, 56], [64, 32, 3, 3]])
+    p = cm.for_op(conv)
+    assert p is not None and (p.eta_c, p.eta_m, p.overhead_us) == (0.25, 0.25, 15.0)
+    # a factor below 1 cannot push η above 1: the ideal stays a bound
+    e = cm.for_op(rec(1, "aten.relu.default", OpKind.elementwise, []))
+    assert e is not None and (e.eta_c, e.eta_m, e.overhead_us) == (1.0, 1.0, 3.0)
+    # a regime without its own parameters takes the default, corrected by its own group
+    red = cm.for_op(rec(2, "aten.mean.dim", OpKind.reduction, []))
+    assert red is not None and red.overhead_us == 3.0
+    g = cm.for_op(rec(3, "aten.addmm.default", OpKind.matmul, [], macs=100))
+    assert g is not None and g == model.params[Regime.gemm_small]  # no gemm correction
+    # dropping the correction (model_copy shares private state) gives the micro-benchmark values back
+    micro = cm.model_copy(update={"in_model": None})
+    assert micro.for_op(conv) == model.params[Regime.dense_conv]
+    assert cm.for_op(conv) == p
+    # a compiled runtime keeps the factors and drops the eager extra overhead
+    comp = for_runtime(cm, "compiled", compiled_overhead_us=2.0).for_op(conv)
+    assert comp is not None and (comp.eta_c, comp.overhead_us) == (0.25, 2.0)
+
+
+def test_calibration_cache_round_trips_the_in_model_fields(tmp_path) -> None:
+    from reportgen.analysis.prediction import host_calibration as hc
+
+    model, peak, bw = _micro_model(), 1e11, 1e10
+    from reportgen.analysis.prediction.costmodel import RegimeGroup as G
+
+    runs = _synthetic_runs(model, {g: 1.3 for g in G}, {g: 4.0 for g in G}, peak, bw)
+    cm = model.model_copy(update={"in_model": hc.fit_in_model(runs, model, peak, bw)})
+    ident = HostIdentity(cpu_model="Xeon", cores=2, torch="2.4", threads=2)
+    cal = HostCalibration(identity=ident, load_before=0.1, load_after=0.2, quiet=True, peak_flops=peak,
+                          bandwidth=bw, model=cm, reference=runs, seconds=1.0, measured_at="t")
+    path = tmp_path / "c.json"
+    path.write_text(cal.model_dump_json(), encoding="utf-8")
+    back = HostCalibration.model_validate_json(path.read_text(encoding="utf-8"))
+    assert back == cal
+    assert back.model.in_model == cm.in_model and back.reference[0].ops[0][0] is Regime.dense_conv
+    # refitting from the cached runs gives the same correction (nothing timed again)
+    assert hc.fit_in_model(back.reference, back.model, peak, bw) == cm.in_model
+
+
+def test_reference_networks_are_synthetic_and_cover_every_group() -> None:
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import GROUP_OF, RegimeGroup, group_of
+
+    nets = hc.reference_networks()
+    assert set(nets) == set(hc.REFERENCE_BATCHES)
+    assert all(len(b) >= 2 for b in hc.REFERENCE_BATCHES.values())
+    seen = set()
+    cache = 32 << 20
+    for name, make in nets.items():
+        module, args = make(max(hc.REFERENCE_BATCHES[name]))
+        ops = hc._counted(module.eval(), args)
+        assert len(ops) >= 15, name
+        seen |= {GROUP_OF[r] for r, _, _ in ops} | {group_of(r, B, cache) for r, _, B in ops}
+    assert seen == set(RegimeGroup)  # at the largest batches some ops exceed a 32 MiB cache
+
+
+def test_a_build_that_reuses_the_calibration_gets_the_corrected_prediction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from reportgen.analysis.measurement import measure
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import (
+        GroupCorrection,
+        InModelCorrection,
+        RegimeGroup,
+    )
+    from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.catalog.lookup import get_platform
+
+    ident = HostIdentity(cpu_model="Xeon", cores=2, torch="2.4", threads=2)
+    corr = InModelCorrection(groups=[GroupCorrection(group=RegimeGroup.conv, factor=1.5, extra_overhead_us=20.0)])
+    cal = HostCalibration(identity=ident, load_before=0.1, load_after=0.1, quiet=True, peak_flops=1e11,
+                          bandwidth=1e10, model=_micro_model().model_copy(update={"in_model": corr}),
+                          seconds=1.0, measured_at="t")
+    monkeypatch.setattr(hc, "identity", lambda: ident)
+    monkeypatch.setattr(hc, "load_or_calibrate", lambda **kw: cal)
+
+    class Run:
+        platform, device = "host", "cpu"
+        machine = type("M", (), {"cpu_model": "Xeon", "cores": 2})()
+
+    cm = measure.host_cost_model(Run())  # type: ignore[arg-type]
+    assert cm is cal.model and cm.in_model == corr
+    plat = get_platform("raspberry_pi_5")
+    conv = rec(0, CONV, OpKind.conv, [[1, 32, 56, 56], [64, 32, 3, 3]], macs=10**8, ab=400_000,
+               out=800_000, wb=73_728)
+    with_c = estimate(_trace([conv]), plat, ["fp32"], cost_model=cm).get("fp32")
+    without = estimate(_trace([conv]), plat, ["fp32"], cost_model=cm.model_copy(update={"in_model": None})).get("fp32")
+    (o,) = without.ops
+    # corrected time = micro overhead + extra + factor × the micro roofline term
+    assert with_c.predicted_latency_s == pytest.approx(10e-6 + 20e-6 + 1.5 * (o.predicted_time_s - 10e-6))
+
+
+@pytest.mark.parametrize(("lang", "title", "group"), [
+    ("en", "In-model correction", "dense and 1×1 convolutions"),
+    ("ru", "Поправка на работу внутри модели", "плотные свёртки и свёртки 1×1")])
+def test_the_in_model_correction_is_shown_with_the_cost_model(tmp_path, lang: str, title: str,
+                                                              group: str) -> None:
+    from reportgen import pipeline
+    from reportgen.analysis.prediction.costmodel import (
+        GroupCorrection,
+        InModelCorrection,
+        RegimeGroup,
+    )
+    from reportgen.report.render import render_markdown
+    from reportgen.spec.load import parse_spec
+
+    text = f"title: t\nlanguage: {lang}\nmodel: {{card: ncf}}\nplatform: raspberry_pi_5\n"
+    p = tmp_path / "study.yaml"
+    p.write_text(text, encoding="utf-8")
+    stages = [s for s in pipeline.STAGES if s.name in ("model", "trace", "costs", "platform", "roofline")]
+    result = pipeline.run(parse_spec(text, str(p)), p, deterministic=True, stages=stages)
+    assert result.roofline is not None
+    corr = InModelCorrection(groups=[GroupCorrection(group=RegimeGroup.conv, factor=1.37, extra_overhead_us=12.0)],
+                             networks=["resnet_like", "tiny_ops"], points=5, fit_error_before=0.6,
+                             fit_error=0.12)
+    result.roofline.cost_model = _micro_model().model_copy(update={"in_model": corr})
+    md = render_markdown(result, {})
+    assert title in md and group in md
+    assert "×1.4" in md.replace(",", ".") and "resnet\\_like, tiny\\_ops" in md  # Markdown-escaped
+    assert "12 µs" in md or "12 мкс" in md
+
+
+def test_ops_beyond_the_cache_take_the_large_group_correction() -> None:
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import (
+        GroupCorrection,
+        InModelCorrection,
+        RegimeGroup,
+    )
+
+    model, peak, bw = _micro_model(), 1e11, 1e10
+    cache = 8e6
+    k = {g: 1.0 for g in RegimeGroup} | {RegimeGroup.large: 2.5}
+    a = {g: 0.0 for g in RegimeGroup}
+    runs = []
+    for b in (1, 2, 4, 8):  # elementwise ops of 3 MB × b: beyond the 8 MB cache from b = 4 on
+        ops = [(Regime.elementwise, 0.0, 3e6 * b)] * 10
+        t = sum(2e-6 + (2.5 if B > cache else 1.0) * B / bw for _, _, B in ops)
+        runs.append(hc.ReferenceRun(network="stream", batch=b, measured_s=t, ops=ops))
+    corr = hc.fit_in_model(runs, model, peak, bw, large_op_bytes=cache)
+    got = {g.group: g for g in corr.groups}
+    assert set(got) == {RegimeGroup.vector, RegimeGroup.large} and corr.large_op_bytes == cache
+    assert got[RegimeGroup.large].factor == pytest.approx(k[RegimeGroup.large], rel=0.05)
+    assert got[RegimeGroup.vector].factor == pytest.approx(1.0, rel=0.05)
+    assert a[RegimeGroup.vector] == pytest.approx(got[RegimeGroup.vector].extra_overhead_us, abs=0.5)
+    cm = model.model_copy(update={"in_model": InModelCorrection(
+        groups=[GroupCorrection(group=RegimeGroup.large, factor=2.0, extra_overhead_us=0.0)],
+        large_op_bytes=cache)})
+    small = rec(0, "aten.relu.default", OpKind.elementwise, [], ab=1_000_000, out=1_000_000)
+    big = rec(1, "aten.relu.default", OpKind.elementwise, [], ab=5_000_000, out=5_000_000)
+    assert cm.for_op(small) == model.params[Regime.elementwise]
+    p = cm.for_op(big)
+    assert p is not None and p.eta_m == 0.5  # 1.0 / 2

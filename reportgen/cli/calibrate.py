@@ -1,5 +1,6 @@
 """``reportgen calibrate``: fit this machine's per-op cost model from micro-benchmarks (eager
-PyTorch, CPU, about a minute or two) and cache it with the machine's identity and load
+PyTorch, CPU, under a minute), correct it with a few synthetic reference networks timed whole,
+and cache it with the machine's identity and load
 (``analysis/prediction/host_calibration.py``). Builds then reuse the cache without measuring.
 
 Mounted by ``register(app)``; torch is imported when the command runs.
@@ -39,7 +40,20 @@ def calibrate(
         t.add_row(reg.value, f"{p.eta_c:.3g}", f"{p.eta_m:.3g}", f"{p.overhead_us:.3g}", str(p.points),
                   f"{p.fit_error:.1%}" if p.fit_error is not None else "—")
     out.print(t)
+    im = cal.model.in_model
+    if im is not None:
+        out.print(f"in-model correction from {im.points} reference runs ({', '.join(im.networks)}): "
+                  f"RMS error {_pct(im.fit_error_before)} with the micro-benchmarks alone → "
+                  f"{_pct(im.fit_error)} corrected", markup=False)
+        t = Table("op group", "factor", "extra overhead µs")
+        for g in im.groups:
+            t.add_row(g.group.value, f"×{g.factor:.3g}", f"{g.extra_overhead_us:.3g}")
+        out.print(t)
     out.print(f"cached: {path}", markup=False)
+
+
+def _pct(x: float | None) -> str:
+    return f"{x:.0%}" if x is not None else "—"
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,16 @@ Runtime kind: ``eager`` (PyTorch dispatching op by op: measured per-op overhead)
 (TensorRT / ONNX Runtime / LiteRT / a vendor compiler: one graph, the class's compiled per-op
 overhead from assumptions.yaml). A compiled model keeps the measured throughputs but not the
 eager dispatch cost; folding and fusion (fewer ops) are the runtime's job, not this module's.
+
+In-model correction (``InModelCorrection``, optional): one-op micro-benchmarks run faster than
+the same ops inside a model, so a calibrated model may carry, per op group (``RegimeGroup``: a
+few regimes together, plus 'large' for streaming ops beyond the last-level cache),
+
+    t(op) = overhead_us · 1e-6 + extra_overhead_us · 1e-6 + factor · max(F / (η_c · P), B / (η_m · BW))
+
+folded into the parameters ``for_op`` returns (η / factor, capped at 1 so the ideal stays a
+bound; overhead + extra). A compiled runtime keeps the factors and drops the extra (eager)
+overhead.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import math
 from enum import StrEnum, unique
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from reportgen.analysis.counting.records import OpKind, OpRecord
 
@@ -95,6 +105,90 @@ class RegimeParams(Strict):
     fit_error: float | None = Field(None, description="RMS of measured/fitted − 1 over the points")
 
 
+@unique
+class RegimeGroup(StrEnum):
+    """Regimes that share one in-model correction (few numbers, each identified by the
+    reference networks that are dominated by it)."""
+
+    conv = "conv"  # dense and 1×1 convolutions
+    depthwise = "depthwise"
+    gemm = "gemm"  # small and large GEMMs, attention
+    vector = "vector"  # elementwise, normalisation, reduction, data movement
+    embedding = "embedding"  # gathers: embedding (bag) lookups carry Python-side work in a model
+    # a memory-bound op (vector or depthwise group) moving more bytes than the last-level cache
+    # holds: it streams from DRAM, while its micro-benchmarks mostly ran in cache
+    large = "large"
+
+
+GROUP_OF: dict[Regime, RegimeGroup] = {
+    Regime.dense_conv: RegimeGroup.conv, Regime.pointwise_conv: RegimeGroup.conv,
+    Regime.depthwise_conv: RegimeGroup.depthwise,
+    Regime.gemm_small: RegimeGroup.gemm, Regime.gemm_large: RegimeGroup.gemm,
+    Regime.attention: RegimeGroup.gemm,
+    Regime.elementwise: RegimeGroup.vector, Regime.normalization: RegimeGroup.vector,
+    Regime.reduction: RegimeGroup.vector, Regime.embedding: RegimeGroup.embedding,
+    Regime.data_movement: RegimeGroup.vector,
+}
+
+
+class GroupCorrection(Strict):
+    """How the ops of one regime group run inside a model relative to their micro-benchmarks:
+    in-model time = micro-benchmark overhead + extra_overhead_us · 1e-6 + factor · roofline term."""
+
+    group: RegimeGroup
+    factor: float = Field(ge=0, description="multiplies max(F / (η_c·P), B / (η_m·BW)); 1 = none")
+    extra_overhead_us: float = Field(ge=0, description="per-op framework overhead inside a model, µs")
+
+
+class InModelCorrection(Strict):
+    """The in-model correction of a micro-benchmark cost model, fitted to reference networks
+    timed whole on the same machine (``host_calibration.fit_in_model``)."""
+
+    groups: list[GroupCorrection]
+    large_op_bytes: float | None = Field(
+        None, description="a vector or depthwise op moving more bytes than this (the last-level "
+                          "cache) is in the 'large' group; None: no such group")
+    networks: list[str] = Field(default_factory=list, description="reference networks fitted")
+    points: int = Field(0, description="timed (network, batch) runs fitted")
+    fit_error_before: float | None = Field(None, description="RMS of measured/predicted − 1 "
+                                           "over the runs with the micro-benchmark model alone")
+    fit_error: float | None = Field(None, description="the same with the correction")
+    description: str = ("per op group: the roofline term multiplied by a factor and an extra "
+                        "per-op overhead added, fitted by non-negative least squares on the "
+                        "relative error of synthetic reference networks (ridge prior: factor 1, "
+                        "no extra overhead)")
+
+    def get(self, group: RegimeGroup) -> GroupCorrection | None:
+        return next((g for g in self.groups if g.group == group), None)
+
+    def is_large(self, reg: Regime, nbytes: float) -> bool:
+        return group_of(reg, nbytes, self.large_op_bytes) == RegimeGroup.large
+
+
+# the groups whose ops are memory-bound: beyond the cache they go to the 'large' group (a large
+# GEMM or dense convolution stays compute-bound and keeps its own group)
+_STREAMING = (RegimeGroup.vector, RegimeGroup.depthwise)
+
+
+def group_of(reg: Regime, nbytes: float, large_op_bytes: float | None) -> RegimeGroup:
+    """The correction group of an op: 'large' for a vector or depthwise op moving more than
+    ``large_op_bytes``, else its regime's group."""
+    g = GROUP_OF[reg]
+    if g in _STREAMING and large_op_bytes is not None and nbytes > large_op_bytes:
+        return RegimeGroup.large
+    return g
+
+
+def corrected(p: RegimeParams, c: GroupCorrection | None) -> RegimeParams:
+    """``p`` with an in-model correction folded in: η divided by the factor (capped at 1, so the
+    ideal stays a bound) and the extra overhead added."""
+    if c is None or (c.factor == 1 and c.extra_overhead_us == 0):
+        return p
+    k = max(c.factor, 1e-9)
+    return p.model_copy(update={"eta_c": min(1.0, p.eta_c / k), "eta_m": min(1.0, p.eta_m / k),
+                                "overhead_us": p.overhead_us + c.extra_overhead_us})
+
+
 class CostModel(Strict):
     """Per-regime parameters for one platform and runtime kind (see the module docstring)."""
 
@@ -104,12 +198,30 @@ class CostModel(Strict):
     default: RegimeParams = Field(description="for regimes without their own parameters")
     basis: Literal["host_calibration", "assumptions"]
     calibrated_at: str | None = None
+    in_model: InModelCorrection | None = Field(
+        None, description="applied on top of ``params`` by ``for_op`` (None: micro-benchmarks only)")
+    # (params, default, in_model, effective params per (regime, large)): rebuilt when any of the
+    # three is replaced (model_copy shares private state, so identity is checked, not a flag)
+    _effective: tuple[object, object, object, dict[tuple[Regime, bool], RegimeParams]] | None = \
+        PrivateAttr(None)
+
+    def effective(self, reg: Regime, large: bool = False) -> RegimeParams:
+        """The parameters an op of regime ``reg`` is predicted with, in-model correction applied
+        (``large``: the op moves more than the correction's ``large_op_bytes``)."""
+        e = self._effective
+        if e is None or e[0] is not self.params or e[1] is not self.default or e[2] is not self.in_model:
+            c = self.in_model
+            table = {(r, big): corrected(self.params.get(r, self.default),
+                                         c.get(RegimeGroup.large if big else GROUP_OF[r]) if c else None)
+                     for r in Regime for big in (False, True)}  # big only for _STREAMING regimes
+            e = self._effective = (self.params, self.default, self.in_model, table)
+        return e[3][(reg, large)]
 
     def for_op(self, r: OpRecord) -> RegimeParams | None:
         reg = regime_of(r)
         if reg is None:
             return None
-        return self.params.get(reg, self.default)
+        return self.effective(reg, self.in_model is not None and self.in_model.is_large(reg, r.bytes_moved))
 
     @property
     def calibrated(self) -> bool:
@@ -146,9 +258,14 @@ def for_runtime(model: CostModel, runtime_kind: RuntimeKind, compiled_overhead_u
     def swap(p: RegimeParams) -> RegimeParams:
         return p.model_copy(update={"overhead_us": compiled_overhead_us})
 
+    # the in-model correction keeps its throughput factors; its extra overhead is eager dispatch
+    im = model.in_model
+    if im is not None:
+        im = im.model_copy(update={"groups": [g.model_copy(update={"extra_overhead_us": 0.0})
+                                              for g in im.groups]})
     return model.model_copy(update={"runtime_kind": runtime_kind,
                                     "params": {k: swap(v) for k, v in model.params.items()},
-                                    "default": swap(model.default)})
+                                    "default": swap(model.default), "in_model": im})
 
 
 # ---------------------------------------------------------------------------- fitting
