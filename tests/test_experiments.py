@@ -8,6 +8,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -271,3 +272,129 @@ def test_combination_not_applicable_says_why() -> None:
                         budget_s=60, method_budget_s=20)
     assert run.state == "not_applicable" and run.reason is not None
     assert run.reason.code == "experiments.na.no_conv"  # an MLP has no Conv2d to lay out NHWC
+
+
+# ---------------------------------------------------------------------------- host predictions
+
+
+def test_correction_leaves_the_model_out_and_needs_two_others() -> None:
+    from reportgen.analysis.experiments.learning import Pair, correction
+
+    pairs = [Pair("a", "quant_bf16", 2.0, 1.0),  # measured / predicted = 0.5
+             Pair("b", "quant_bf16", 1.0, 2.0),  # 2.0
+             Pair("b", "quant_bf16", 1.0, 8.0),  # b again (8.0): b counts once, by √(2·8) = 4
+             Pair("c", "quant_bf16", 4.0, 100.0),  # the held-out model's own pair: never used
+             Pair("d", "prune_structured", 1.0, 3.0)]  # another method: never used
+    c = correction(pairs, "quant_bf16", "c")
+    assert c is not None and c.models == 2 and c.pairs == 3
+    assert c.factor == pytest.approx(math.sqrt(0.5 * 4.0))  # geometric mean over the models
+    # correcting "a" uses b and c, never a itself: √(4 · 25)
+    assert correction(pairs, "quant_bf16", "a").factor == pytest.approx(10.0)  # type: ignore[union-attr]
+    # without c, "a" has one other model ("b"): no correction
+    two = [p for p in pairs if p.model != "c"]
+    assert correction(two, "quant_bf16", "a") is None
+    assert correction(two, "quant_bf16", "a", min_models=1).factor == pytest.approx(4.0)  # type: ignore[union-attr]
+    assert correction(pairs, "prune_structured", "c") is None  # one model only
+
+
+def test_pair_store_keeps_identity_basis_and_load_rule(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    learning.record("m1", "roofline", [("quant_bf16", 2.0, 1.0), ("x", 0.0, 1.0)], quiet=True)
+    learning.record("m2", "roofline", [("quant_bf16", 2.0, 3.0)], quiet=False)
+    learning.record("m1", "roofline", [("quant_bf16", 2.0, 1.5)], quiet=True)  # replaces m1's
+    learning.record("m3", "host_calibration", [("quant_bf16", 1.0, 1.0)], quiet=True)
+    assert learning.store_path().parent == tmp_path
+    assert learning.store_path().name.startswith("experiments-")
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)
+    got = sorted((p.model, p.measured) for p in learning.load_pairs("roofline"))
+    assert got == [("m1", 1.5), ("m2", 3.0)]  # one pair per (model, method), basis kept apart
+    monkeypatch.setattr(learning, "_loaded_now", lambda: False)
+    assert [p.model for p in learning.load_pairs("roofline")] == ["m1"]  # noisy pair: not now
+    # another machine (identity) does not read this store
+    data = json.loads(learning.store_path().read_text(encoding="utf-8"))
+    data["identity"]["cpu_model"] = "another CPU"
+    learning.store_path().write_text(json.dumps(data), encoding="utf-8")
+    assert learning.load_pairs("roofline") == []
+
+
+def _fake_host_bench(int8: float | None) -> dict:
+    peaks = {"fp32": 0.1, "bf16": 0.2} | ({"int8": int8} if int8 else {})
+    return {"cpu_model": "Test CPU", "cores": 2, "torch_threads": 2, "torch_version": "x",
+            "peaks_tflops": peaks, "fp16_measured_tflops": 0.001, "fp16_fast": False,
+            "bf16_measured_tflops": 0.2, "bf16_fast": True, "int8_measured_tops": int8,
+            "int8_fast": bool(int8), "int8_how": "torch._int_mm", "copy_gbps": 10.0,
+            "ram_gb": 8.0, "matmul_n": 1024, "copy_mb": 268.4, "repeats": 3, "seconds": 1.0,
+            "measured_at": "t", "load_avg_1m": 0.0}
+
+
+def test_host_platform_has_an_int8_peak_when_measured(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.catalog import host as host_mod
+
+    tops, how = host_mod._int8_tops(n=128, repeats=1)  # the real micro-benchmark, small
+    assert (tops is not None and tops > 0 and "int8" in how) or (tops is None and how)
+    p = host_mod.platform_from_measurements(_fake_host_bench(0.4))
+    assert p.runs("int8") and p.peak("int8").unit == "TOPS" and p.peak("int8").si == pytest.approx(0.4e12)
+    slow = _fake_host_bench(None) | {"int8_measured_tops": 0.01}
+    assert not host_mod.platform_from_measurements(slow).runs("int8")  # under half of fp32
+    # a cache written before int8 was measured is measured again, not read as "no int8"
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    old = {k: v for k, v in _fake_host_bench(None).items() if not k.startswith(("int8", "bf16_"))}
+    host_mod.cache_path().write_text(json.dumps(old), encoding="utf-8")
+    monkeypatch.setattr(host_mod, "measure", lambda: _fake_host_bench(0.4))
+    assert host_mod.load_or_measure()["peaks_tflops"]["int8"] == 0.4
+    assert "int8_fast" in json.loads(host_mod.cache_path().read_text(encoding="utf-8"))
+
+
+def _experiments_on_ncf(tmp_path: Path, monkeypatch, methods: str) -> Any:
+    from reportgen import pipeline
+    from reportgen.catalog import host as host_mod
+    from reportgen.spec.load import parse_spec
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(host_mod, "host_platform",
+                        lambda refresh=False: host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    spec = parse_spec("title: t\nmodel: {card: ncf}\nplatform: raspberry_pi_5\n"
+                      "profiling: {enabled: false, warmup: 1, min_runs: 3, max_runs: 10}\n"
+                      f"experiments: {{enabled: true, methods: [{methods}], time_budget_s: 30, "
+                      "method_budget_s: 10}\n")
+    result = pipeline.run(spec, deterministic=False)
+    assert result.experiments is not None, result.stage("experiments")
+    return result.experiments
+
+
+def test_experiments_record_the_prediction_basis_and_learn(tmp_path: Path, monkeypatch) -> None:
+    """No calibration: the one-η roofline, said so; dynamic int8 predicted at the measured int8
+    rate; with pairs of two other models stored, the prediction is corrected and says so; this
+    build's pairs are stored. With a calibration in the cache: the calibrated cost model."""
+    from reportgen.analysis.experiments import learning
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import uniform
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    learning.record("other_a", "roofline", [("quant_dynamic_int8", 2.0, 1.0)], quiet=True)
+    learning.record("other_b", "roofline", [("quant_dynamic_int8", 2.0, 4.0)], quiet=True)
+    x = _experiments_on_ncf(tmp_path, monkeypatch, "quant_dynamic_int8")
+    assert x.prediction_basis == "roofline"
+    assert x.prediction_basis_msg.code == "experiments.basis.roofline"
+    (run,) = x.runs
+    assert run.state == "ok", run.reason
+    assert run.predicted_host_uncorrected is not None and run.predicted_host_uncorrected > 1.0
+    assert run.host_correction == pytest.approx(1.0)  # √(0.5 · 2)
+    codes = [n.code for n in run.host_prediction_notes]
+    assert codes == ["experiments.predict.dynamic", "experiments.predict.corrected"]
+    assert x.learned_from == 2
+    assert x.pairs[0].basis == "roofline" and x.pairs[0].card == "ncf"
+    assert "ncf" in {p.model for p in learning.load_pairs("roofline")}
+
+    cm = uniform("host", "eager", 0.5, 0.5, 5.0).model_copy(update={"basis": "host_calibration",
+                                                                   "calibrated_at": "T"})
+    cal = hc.HostCalibration(identity=hc.identity(), load_before=0.0, load_after=0.0, quiet=True,
+                             peak_flops=1e11, bandwidth=1e10, model=cm, seconds=0.0,
+                             measured_at="T")
+    hc.cache_path(hc.identity()).write_text(cal.model_dump_json(), encoding="utf-8")
+    x = _experiments_on_ncf(tmp_path, monkeypatch, "quant_dynamic_int8")
+    assert x.prediction_basis == "host_calibration"
+    assert x.prediction_basis_msg.code == "experiments.basis.host_calibration"
+    assert x.runs[0].host_correction is None  # the stored pairs were on the other basis
