@@ -1,9 +1,11 @@
 """Predicted vs measured speed-up of the acceleration methods on this host (issue 14).
 
 For each card: one experiments build (platform ``host``: the roofline uses this machine's own
-micro-benchmarks), the (card, method, predicted, measured) pairs from ``experiments.pairs``,
-then leave-one-card-out: a per-method correction factor (geometric mean of measured/predicted
-over the *other* cards) is applied to the held-out card's predictions, and we count the pairs
+micro-benchmarks, and its calibrated per-op cost model when ``reportgen calibrate`` cached one),
+the (card, method, uncorrected predicted, measured) pairs from ``experiments.pairs``, then
+leave-one-card-out with the product's own correction (``experiments/learning.py::correction``:
+geometric mean of measured/predicted over the *other* cards, at least 2 of them, else none)
+applied to the held-out card's predictions, and we count the pairs
 whose corrected prediction is within ×1.5 of the measurement (target: ≥ 70 %). Raw (uncorrected)
 agreement is reported beside it. Then one timed ``reportgen build --experiments`` of resnet50
 (all methods, default budget; target < 3 min on the 2-core machine).
@@ -12,6 +14,8 @@ Run on a quiet machine, from the repository root:
 
     PYTHONPATH=. .venv/bin/python bench/experiments_bench.py --out bench/experiments_results.json
 
+``--pairs FILE`` saves each card's measured runs to FILE and, on a later run, replays them
+(only the predictions are computed again): for iterating on predictions without measuring.
 Writes the JSON and prints Markdown for bench/RESULTS.md. Does not run in CI.
 """
 
@@ -168,6 +172,7 @@ def main() -> None:
     for r in loo["rows"]:
         print(f"| {r['card']} | {r['method']} | ×{r['predicted_speedup']:.2f} | "
               f"×{r['measured_speedup']:.2f} | ×{r['corrected']:.2f} | {'yes' if r['within'] else 'no'} |")
+    print(f"\nprediction basis: {sorted({p.get('basis', '?') for p in all_pairs})}")
     print(f"\nwithin ×{TOLERANCE}: {loo['within_corrected']}/{loo['pairs']} after leave-one-card-out "
           f"correction, {loo['within_raw']}/{loo['pairs']} raw; resnet50 build: {build_s}")
 

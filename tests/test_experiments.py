@@ -142,9 +142,13 @@ def _train(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path) -> None:
+def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
     from reportgen.build import build_one
 
+    # the measured pairs go to a store of this test, not to this machine's cache
+    store = tmp_path.parent / f"{tmp_path.name}-experiments.json"
+    monkeypatch.setattr(learning, "store_path", lambda: store)
     _train(tmp_path)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(
@@ -179,9 +183,14 @@ def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path) 
     md = (outcome.folder / "report.md").read_text(encoding="utf-8")  # type: ignore[operator]
     assert "Measured on this host" in md and "`quant_static_int8`" in md
     assert "accuracy:" in md and "is not the target" in md
+    assert x["prediction_basis"] in ("host_calibration", "roofline")
+    assert "Host predictions use" in md  # the basis is said in the report
     # nothing written outside the build's folder (the spec folder holds only what the test made)
     made = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
     assert made == {"model.pt", "out", "tiny.yaml", "tinynet.py"}
+    # its measured pairs are kept for later builds, with the basis of the predictions
+    kept = json.loads(store.read_text(encoding="utf-8"))["pairs"]
+    assert {p["method"] for p in kept} <= set(runs) and {p["basis"] for p in kept} == {x["prediction_basis"]}
 
 
 def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
