@@ -9,6 +9,9 @@ graph, batch) at the experiment's host precision, on the measured ``host`` platf
   are applied as fractions of the measured peak of the precision predicted;
 * else the roofline with the platform's one η and per-op overhead, basis ``roofline``.
 
+FX static int8 (``Method.host_fuses``) is predicted on the graph with BatchNorm folded and
+activation chains fused into the conv/linear, as its conversion does.
+
 Dynamic int8 (``Method.host_matmul_precision``) runs the weighted matmuls (Linear layers) as int8
 GEMMs and everything else at fp32: the prediction takes those ops' times from the int8 estimate
 and the others' from the fp32 one, on the untransformed graph.
@@ -42,7 +45,9 @@ class HostModel:
     platform: Platform
     cost_model: Any = None  # costmodel.CostModel | None
     calibrated_at: str | None = None
-    cache: dict[tuple[Any, ...], float | None] = field(default_factory=dict)
+    # keyed by id(trace): each entry keeps its trace alive, so an id is never reused meanwhile
+    cache: dict[tuple[Any, ...], tuple[Trace, float | None]] = field(default_factory=dict)
+    fused: dict[int, tuple[Trace, Trace]] = field(default_factory=dict)
 
     @property
     def basis(self) -> HostBasis:
@@ -87,8 +92,8 @@ def latency(hm: HostModel, rule: Rule, batch: int) -> float | None:
 
     b = rule.batch or batch
     key = (id(rule.trace), rule.precision, rule.matmul_precision, b)
-    if key in hm.cache:
-        return hm.cache[key]
+    if key in hm.cache and hm.cache[key][0] is rule.trace:
+        return hm.cache[key][1]
 
     def one(prec: str, keep_ops: bool) -> Any:
         if not hm.platform.runs(prec):
@@ -107,30 +112,42 @@ def latency(hm: HostModel, rule: Rule, batch: int) -> float | None:
         if base is not None and low is not None and len(base.ops) == len(rule.trace.records):
             out = sum((lo if _weighted_matmul(r) else hi).predicted_time_s or 0.0
                       for r, hi, lo in zip(rule.trace.records, base.ops, low.ops, strict=True))
-    hm.cache[key] = out
+    hm.cache[key] = (rule.trace, out)
     return out
 
 
-def rule_for(run_id: str, m: Method | None, hypothesis: str | None, s: Study,
+def rule_for(hm: HostModel, m: Method | None, hypothesis: str | None, s: Study,
              by_id: dict[str, Method]) -> Rule | Msg:
     """The prediction rule of one experiment, or why it has none."""
     if m is not None and m.pieces:
-        return _combined(m, s, by_id)
+        return _combined(hm, m, s, by_id)
     if m is not None and m.host_matmul_precision is not None:
         return Rule(s.trace, "fp32", m.host_matmul_precision)
     v = s.variants.get(hypothesis) if hypothesis else None
     if v is None and (m is None or m.host_precision is None):
         return msg("experiments.predict.no_variant")
     prec = (m.host_precision if m is not None else None) or "fp32"
-    return Rule(v.trace if v is not None else s.trace, prec, None,
-                v.batch if v is not None else None)
+    trace = v.trace if v is not None else s.trace
+    if m is not None and m.host_fuses:
+        trace = _fused(hm, trace)
+    return Rule(trace, prec, None, v.batch if v is not None else None)
 
 
-def _combined(m: Method, s: Study, by_id: dict[str, Method]) -> Rule | Msg:
+def _fused(hm: HostModel, trace: Trace) -> Trace:
+    """``trace`` with BatchNorm folded and activation chains fused (one copy per host model)."""
+    from reportgen.analysis.prediction.deploy import fold_batchnorm, fuse
+
+    got = hm.fused.get(id(trace))
+    if got is None or got[0] is not trace:
+        got = hm.fused[id(trace)] = (trace, fuse(fold_batchnorm(trace)))
+    return got[1]
+
+
+def _combined(hm: HostModel, m: Method, s: Study, by_id: dict[str, Method]) -> Rule | Msg:
     rules: list[tuple[str, Rule]] = []
     for pid in m.pieces:
         pm = by_id.get(pid)
-        r = rule_for(pid, pm, pm.hypothesis if pm else None, s, by_id) if pm else None
+        r = rule_for(hm, pm, pm.hypothesis, s, by_id) if pm else None
         if not isinstance(r, Rule):
             return msg("experiments.predict.piece_unpredicted", piece=pid)
         rules.append((pid, r))

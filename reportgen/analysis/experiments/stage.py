@@ -123,7 +123,7 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
         if r.hypothesis is None and (m is None or not m.pieces) and \
                 (m is None or m.host_matmul_precision is None):
             continue  # measured only: no hypothesis to predict
-        rule = rule_for(r.id, m, r.hypothesis, s, by_id)
+        rule = rule_for(hm, m, r.hypothesis, s, by_id)
         if not isinstance(rule, Rule):
             r.host_prediction_notes.append(rule)
             continue
