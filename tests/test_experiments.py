@@ -407,3 +407,48 @@ def test_experiments_record_the_prediction_basis_and_learn(tmp_path: Path, monke
     assert x.prediction_basis == "host_calibration"
     assert x.prediction_basis_msg.code == "experiments.basis.host_calibration"
     assert x.runs[0].host_correction is None  # the stored pairs were on the other basis
+
+
+def test_host_rules_for_dynamic_int8_and_combinations() -> None:
+    """Dynamic int8: the Linear matmuls at the int8 rate, the rest at fp32 (faster than fp32, and
+    not predicted without an int8 peak). A combination is one variant when one step changes the
+    graph and the other the precision; two graph changes, or a step without a host prediction,
+    are 'not predicted' (never a product of speed-ups)."""
+    from types import SimpleNamespace
+
+    from reportgen.analysis.counting.trace import trace_forward
+    from reportgen.analysis.experiments.host_prediction import HostModel, Rule, latency, rule_for
+    from reportgen.analysis.experiments.registry import Method
+    from reportgen.catalog import host as host_mod
+
+    net = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256)).to("meta")
+    trace, _, _ = trace_forward(net, (torch.randn(64, 256, device="meta"),))
+    pruned, _, _ = trace_forward(nn.Sequential(nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 256)).to("meta"),
+                                 (torch.randn(64, 256, device="meta"),))
+    hm = HostModel(host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    fp32 = latency(hm, Rule(trace), 1)
+    mixed = latency(hm, Rule(trace, "fp32", "int8"), 1)
+    assert fp32 and mixed and mixed < fp32
+    no_int8 = HostModel(host_mod.platform_from_measurements(_fake_host_bench(None)))
+    assert latency(no_int8, Rule(trace, "fp32", "int8"), 1) is None
+
+    def ap(s: Any, k: str) -> Applied:
+        raise AssertionError("not applied here")
+    by_id = {m.id: m for m in [
+        Method("prune_structured", "pruning", "", ap, hypothesis="prune_structured"),
+        Method("distill", "distillation", "", ap, hypothesis="distill_x"),
+        Method("quant_dynamic_int8", "quantization", "", ap, hypothesis="q", host_matmul_precision="int8"),
+        Method("opt_channels_last", "inference", "", ap),
+        Method("c1", "combined", "", ap, pieces=("prune_structured", "quant_dynamic_int8")),
+        Method("c2", "combined", "", ap, pieces=("opt_channels_last", "quant_dynamic_int8")),
+        Method("c3", "combined", "", ap, pieces=("prune_structured", "distill"))]}
+    variant = SimpleNamespace(trace=pruned, batch=None)
+    s: Any = SimpleNamespace(trace=trace, variants={"prune_structured": variant, "distill_x": variant})
+    r1 = rule_for(hm, by_id["c1"], None, s, by_id)
+    assert isinstance(r1, Rule) and r1.trace is pruned and (r1.precision, r1.matmul_precision) == ("fp32", "int8")
+    c1 = latency(hm, r1, 1)
+    assert c1 is not None and c1 < mixed  # the pruned graph with int8 matmuls
+    r2 = rule_for(hm, by_id["c2"], None, s, by_id)
+    assert not isinstance(r2, Rule) and r2.code == "experiments.predict.piece_unpredicted"
+    r3 = rule_for(hm, by_id["c3"], None, s, by_id)
+    assert not isinstance(r3, Rule) and r3.code == "experiments.predict.overlap_graph"
