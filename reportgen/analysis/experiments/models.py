@@ -82,7 +82,8 @@ class ExperimentRun(BaseModel):
 
 
 class CalibrationPair(BaseModel):
-    """(card, method, predicted, measured) on the host: what the per-op cost model learns from."""
+    """(card, method, predicted, measured) on the host; also kept in this machine's store of
+    measured pairs (``learning.py``), from which later builds correct their host predictions."""
 
     card: str
     method: str
