@@ -188,9 +188,10 @@ def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path, 
     # nothing written outside the build's folder (the spec folder holds only what the test made)
     made = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
     assert made == {"model.pt", "out", "tiny.yaml", "tinynet.py"}
-    # its measured pairs are kept for later builds, with the basis of the predictions
+    # its measured pairs that are not noisy are kept for later builds, with their basis
     kept = json.loads(store.read_text(encoding="utf-8"))["pairs"]
-    assert {p["method"] for p in kept} <= set(runs) and {p["basis"] for p in kept} == {x["prediction_basis"]}
+    assert x["pairs"] and {p["basis"] for p in x["pairs"]} == {x["prediction_basis"]}
+    assert sorted(p["method"] for p in kept) == sorted(p["method"] for p in x["pairs"] if not p["noisy"])
 
 
 def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
@@ -395,7 +396,9 @@ def test_experiments_record_the_prediction_basis_and_learn(tmp_path: Path, monke
     assert codes == ["experiments.predict.dynamic", "experiments.predict.corrected"]
     assert x.learned_from == 2
     assert x.pairs[0].basis == "roofline" and x.pairs[0].card == "ncf"
-    assert "ncf" in {p.model for p in learning.load_pairs("roofline")}
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
+    # stored for later builds unless its timing was noisy
+    assert ("ncf" in {p.model for p in learning.load_pairs("roofline")}) == (not x.pairs[0].noisy)
 
     cm = uniform("host", "eager", 0.5, 0.5, 5.0).model_copy(update={"basis": "host_calibration",
                                                                    "calibrated_at": "T"})
@@ -452,3 +455,20 @@ def test_host_rules_for_dynamic_int8_and_combinations() -> None:
     assert not isinstance(r2, Rule) and r2.code == "experiments.predict.piece_unpredicted"
     r3 = rule_for(hm, by_id["c3"], None, s, by_id)
     assert not isinstance(r3, Rule) and r3.code == "experiments.predict.overlap_graph"
+
+
+def test_noisy_pairs_are_kept_in_data_but_not_learned_from(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
+    from reportgen.analysis.experiments.models import ExperimentRun
+    from reportgen.analysis.experiments.stage import learn, noisy
+    from reportgen.analysis.measurement.timing import summarize
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    steady, jumpy = summarize([1.0, 1.01, 0.99, 1.0]), summarize([1.0, 3.0, 0.5, 2.0])
+    runs = [ExperimentRun(id=i, family="quantization", state="ok", latency=lat, speedup=2.0,
+                          predicted_host_uncorrected=1.0, predicted_host_speedup=1.0)
+            for i, lat in (("steady", steady), ("jumpy", jumpy))]
+    assert not noisy(runs[0], 0.05) and noisy(runs[1], 0.05) and noisy(runs[0], 0.5)
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
+    learn(runs, "m", "roofline", baseline_cv=0.05)
+    assert [(p.model, p.method) for p in learning.load_pairs("roofline")] == [("m", "steady")]

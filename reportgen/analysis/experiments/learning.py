@@ -13,7 +13,9 @@ Store: ``<cache_dir>/experiments-<hash>.json`` beside the host calibration, with
 identity (``host_calibration.identity``: CPU model, cores, torch, intra-op threads) and the same
 load rule: a pair measured on a quiet machine is always used; one measured under load only while
 the machine is still loaded. Only pairs predicted on the same basis (calibrated cost model or one
-η) are compared. A pair of the same (model, experiment, basis) replaces the older one.
+η) are compared. A pair of the same (model, experiment, basis) replaces the older one. The
+experiments stage stores only pairs whose timings were steady (baseline's and run's CV at most
+``measurement.quality.CV_NOISY``): a speed-up measured through a load burst teaches nothing.
 """
 
 from __future__ import annotations

@@ -91,6 +91,8 @@ class CalibrationPair(BaseModel):
     predicted_speedup: float = Field(description="uncorrected host prediction")
     measured_speedup: float
     basis: HostBasis = "roofline"
+    noisy: bool = Field(False, description="the baseline's or the run's timing CV is above "
+                                           "measurement.quality.CV_NOISY: not learned from")
 
 
 class ExperimentsReport(BaseModel):

@@ -139,10 +139,17 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
     return hm
 
 
-def learn(runs: list[ExperimentRun], model: str, basis: HostBasis) -> int:
+def noisy(run: ExperimentRun, baseline_cv: float) -> bool:
+    """Whether a measured speed-up is too noisy to learn from (``quality.CV_NOISY``)."""
+    from reportgen.analysis.measurement.quality import CV_NOISY
+
+    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY)
+
+
+def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float) -> int:
     """Correct each run's host prediction by the same experiment measured on other models here
-    (``learning.correction``), then store this build's measured pairs. Returns how many stored
-    pairs of other builds were available."""
+    (``learning.correction``), then store this build's measured pairs that are not noisy.
+    Returns how many stored pairs of other builds were available."""
     from reportgen.analysis.prediction.host_calibration import is_quiet, load_avg
 
     stored = [p for p in load_pairs(basis) if p.model != model]
@@ -157,7 +164,8 @@ def learn(runs: list[ExperimentRun], model: str, basis: HostBasis) -> int:
         r.host_prediction_notes.append(msg("experiments.predict.corrected", factor=c.factor,
                                            n=c.pairs, models=c.models, raw=raw))
     record(model, basis, [(r.id, r.predicted_host_uncorrected, r.speedup) for r in runs
-                          if r.predicted_host_uncorrected is not None and r.speedup is not None],
+                          if r.predicted_host_uncorrected is not None and r.speedup is not None
+                          and not noisy(r, baseline_cv)],
            quiet=is_quiet(load_avg(), os.cpu_count()))
     return len(stored)
 
@@ -223,7 +231,7 @@ def stage(ctx: Context, result: Any) -> None:
     hm = host_predictions(ctx, runs, host)
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     basis: HostBasis = hm.basis if hm is not None else "roofline"
-    learned = learn(runs, card, basis) if hm is not None else 0
+    learned = learn(runs, card, basis, base.latency.cv) if hm is not None else 0
     rep = ExperimentsReport(
         machine=machine_info("cpu"), weights="given" if weights else "random",
         target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
@@ -232,7 +240,8 @@ def stage(ctx: Context, result: Any) -> None:
         baseline_peak_rss_bytes=base.peak_rss_bytes,
         baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs)
     rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
-                                 measured_speedup=r.speedup, basis=basis)
+                                 measured_speedup=r.speedup, basis=basis,
+                                 noisy=noisy(r, base.latency.cv))
                  for r in runs if r.speedup is not None and r.predicted_host_uncorrected is not None]
     if hm is not None:
         rep.prediction_basis, rep.prediction_basis_msg = hm.basis, hm.basis_msg()
