@@ -8,6 +8,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -141,9 +142,13 @@ def _train(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path) -> None:
+def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
     from reportgen.build import build_one
 
+    # the measured pairs go to a store of this test, not to this machine's cache
+    store = tmp_path.parent / f"{tmp_path.name}-experiments.json"
+    monkeypatch.setattr(learning, "store_path", lambda: store)
     _train(tmp_path)
     spec = tmp_path / "tiny.yaml"
     spec.write_text(
@@ -178,9 +183,15 @@ def test_experiments_build_reports_task_metric_before_and_after(tmp_path: Path) 
     md = (outcome.folder / "report.md").read_text(encoding="utf-8")  # type: ignore[operator]
     assert "Measured on this host" in md and "`quant_static_int8`" in md
     assert "accuracy:" in md and "is not the target" in md
+    assert x["prediction_basis"] in ("host_calibration", "roofline")
+    assert "Host predictions use" in md  # the basis is said in the report
     # nothing written outside the build's folder (the spec folder holds only what the test made)
     made = {p.name for p in tmp_path.iterdir()} - {"__pycache__"}
     assert made == {"model.pt", "out", "tiny.yaml", "tinynet.py"}
+    # its measured pairs that are not noisy are kept for later builds, with their basis
+    kept = json.loads(store.read_text(encoding="utf-8"))["pairs"]
+    assert x["pairs"] and {p["basis"] for p in x["pairs"]} == {x["prediction_basis"]}
+    assert sorted(p["method"] for p in kept) == sorted(p["method"] for p in x["pairs"] if not p["noisy"])
 
 
 def test_experiments_do_not_run_in_snapshot_mode(tmp_path: Path) -> None:
@@ -271,3 +282,193 @@ def test_combination_not_applicable_says_why() -> None:
                         budget_s=60, method_budget_s=20)
     assert run.state == "not_applicable" and run.reason is not None
     assert run.reason.code == "experiments.na.no_conv"  # an MLP has no Conv2d to lay out NHWC
+
+
+# ---------------------------------------------------------------------------- host predictions
+
+
+def test_correction_leaves_the_model_out_and_needs_two_others() -> None:
+    from reportgen.analysis.experiments.learning import Pair, correction
+
+    pairs = [Pair("a", "quant_bf16", 2.0, 1.0),  # measured / predicted = 0.5
+             Pair("b", "quant_bf16", 1.0, 2.0),  # 2.0
+             Pair("b", "quant_bf16", 1.0, 8.0),  # b again (8.0): b counts once, by √(2·8) = 4
+             Pair("c", "quant_bf16", 4.0, 100.0),  # the held-out model's own pair: never used
+             Pair("d", "prune_structured", 1.0, 3.0)]  # another method: never used
+    c = correction(pairs, "quant_bf16", "c")
+    assert c is not None and c.models == 2 and c.pairs == 3
+    assert c.factor == pytest.approx(math.sqrt(0.5 * 4.0))  # geometric mean over the models
+    # correcting "a" uses b and c, never a itself: √(4 · 25)
+    assert correction(pairs, "quant_bf16", "a").factor == pytest.approx(10.0)  # type: ignore[union-attr]
+    # without c, "a" has one other model ("b"): no correction
+    two = [p for p in pairs if p.model != "c"]
+    assert correction(two, "quant_bf16", "a") is None
+    assert correction(two, "quant_bf16", "a", min_models=1).factor == pytest.approx(4.0)  # type: ignore[union-attr]
+    assert correction(pairs, "prune_structured", "c") is None  # one model only
+
+
+def test_pair_store_keeps_identity_basis_and_load_rule(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    learning.record("m1", "roofline", [("quant_bf16", 2.0, 1.0), ("x", 0.0, 1.0)], quiet=True)
+    learning.record("m2", "roofline", [("quant_bf16", 2.0, 3.0)], quiet=False)
+    learning.record("m1", "roofline", [("quant_bf16", 2.0, 1.5)], quiet=True)  # replaces m1's
+    learning.record("m3", "host_calibration", [("quant_bf16", 1.0, 1.0)], quiet=True)
+    assert learning.store_path().parent == tmp_path
+    assert learning.store_path().name.startswith("experiments-")
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)
+    got = sorted((p.model, p.measured) for p in learning.load_pairs("roofline"))
+    assert got == [("m1", 1.5), ("m2", 3.0)]  # one pair per (model, method), basis kept apart
+    monkeypatch.setattr(learning, "_loaded_now", lambda: False)
+    assert [p.model for p in learning.load_pairs("roofline")] == ["m1"]  # noisy pair: not now
+    # another machine (identity) does not read this store
+    data = json.loads(learning.store_path().read_text(encoding="utf-8"))
+    data["identity"]["cpu_model"] = "another CPU"
+    learning.store_path().write_text(json.dumps(data), encoding="utf-8")
+    assert learning.load_pairs("roofline") == []
+
+
+def _fake_host_bench(int8: float | None) -> dict:
+    peaks = {"fp32": 0.1, "bf16": 0.2} | ({"int8": int8} if int8 else {})
+    return {"cpu_model": "Test CPU", "cores": 2, "torch_threads": 2, "torch_version": "x",
+            "peaks_tflops": peaks, "fp16_measured_tflops": 0.001, "fp16_fast": False,
+            "bf16_measured_tflops": 0.2, "bf16_fast": True, "int8_measured_tops": int8,
+            "int8_fast": bool(int8), "int8_how": "torch._int_mm", "copy_gbps": 10.0,
+            "ram_gb": 8.0, "matmul_n": 1024, "copy_mb": 268.4, "repeats": 3, "seconds": 1.0,
+            "measured_at": "t", "load_avg_1m": 0.0}
+
+
+def test_host_platform_has_an_int8_peak_when_measured(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.catalog import host as host_mod
+
+    tops, how = host_mod._int8_tops(n=128, repeats=1)  # the real micro-benchmark, small
+    assert (tops is not None and tops > 0 and "int8" in how) or (tops is None and how)
+    p = host_mod.platform_from_measurements(_fake_host_bench(0.4))
+    assert p.runs("int8") and p.peak("int8").unit == "TOPS" and p.peak("int8").si == pytest.approx(0.4e12)
+    slow = _fake_host_bench(None) | {"int8_measured_tops": 0.01}
+    assert not host_mod.platform_from_measurements(slow).runs("int8")  # under half of fp32
+    # a cache written before int8 was measured is measured again, not read as "no int8"
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    old = {k: v for k, v in _fake_host_bench(None).items() if not k.startswith(("int8", "bf16_"))}
+    host_mod.cache_path().write_text(json.dumps(old), encoding="utf-8")
+    monkeypatch.setattr(host_mod, "measure", lambda: _fake_host_bench(0.4))
+    assert host_mod.load_or_measure()["peaks_tflops"]["int8"] == 0.4
+    assert "int8_fast" in json.loads(host_mod.cache_path().read_text(encoding="utf-8"))
+
+
+def _experiments_on_ncf(tmp_path: Path, monkeypatch, methods: str) -> Any:
+    from reportgen import pipeline
+    from reportgen.catalog import host as host_mod
+    from reportgen.spec.load import parse_spec
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(host_mod, "host_platform",
+                        lambda refresh=False: host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    spec = parse_spec("title: t\nmodel: {card: ncf}\nplatform: raspberry_pi_5\n"
+                      "profiling: {enabled: false, warmup: 1, min_runs: 3, max_runs: 10}\n"
+                      f"experiments: {{enabled: true, methods: [{methods}], time_budget_s: 30, "
+                      "method_budget_s: 10}\n")
+    result = pipeline.run(spec, deterministic=False)
+    assert result.experiments is not None, result.stage("experiments")
+    return result.experiments
+
+
+def test_experiments_record_the_prediction_basis_and_learn(tmp_path: Path, monkeypatch) -> None:
+    """No calibration: the one-η roofline, said so; dynamic int8 predicted at the measured int8
+    rate; with pairs of two other models stored, the prediction is corrected and says so; this
+    build's pairs are stored. With a calibration in the cache: the calibrated cost model."""
+    from reportgen.analysis.experiments import learning
+    from reportgen.analysis.prediction import host_calibration as hc
+    from reportgen.analysis.prediction.costmodel import uniform
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    learning.record("other_a", "roofline", [("quant_dynamic_int8", 2.0, 1.0)], quiet=True)
+    learning.record("other_b", "roofline", [("quant_dynamic_int8", 2.0, 4.0)], quiet=True)
+    x = _experiments_on_ncf(tmp_path, monkeypatch, "quant_dynamic_int8")
+    assert x.prediction_basis == "roofline"
+    assert x.prediction_basis_msg.code == "experiments.basis.roofline"
+    (run,) = x.runs
+    assert run.state == "ok", run.reason
+    assert run.predicted_host_uncorrected is not None and run.predicted_host_uncorrected > 1.0
+    assert run.host_correction == pytest.approx(1.0)  # √(0.5 · 2)
+    codes = [n.code for n in run.host_prediction_notes]
+    assert codes == ["experiments.predict.dynamic", "experiments.predict.corrected"]
+    assert x.learned_from == 2
+    assert x.pairs[0].basis == "roofline" and x.pairs[0].card == "ncf"
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
+    # stored for later builds unless its timing was noisy
+    assert ("ncf" in {p.model for p in learning.load_pairs("roofline")}) == (not x.pairs[0].noisy)
+
+    cm = uniform("host", "eager", 0.5, 0.5, 5.0).model_copy(update={"basis": "host_calibration",
+                                                                   "calibrated_at": "T"})
+    cal = hc.HostCalibration(identity=hc.identity(), load_before=0.0, load_after=0.0, quiet=True,
+                             peak_flops=1e11, bandwidth=1e10, model=cm, seconds=0.0,
+                             measured_at="T")
+    hc.cache_path(hc.identity()).write_text(cal.model_dump_json(), encoding="utf-8")
+    x = _experiments_on_ncf(tmp_path, monkeypatch, "quant_dynamic_int8")
+    assert x.prediction_basis == "host_calibration"
+    assert x.prediction_basis_msg.code == "experiments.basis.host_calibration"
+    assert x.runs[0].host_correction is None  # the stored pairs were on the other basis
+
+
+def test_host_rules_for_dynamic_int8_and_combinations() -> None:
+    """Dynamic int8: the Linear matmuls at the int8 rate, the rest at fp32 (faster than fp32, and
+    not predicted without an int8 peak). A combination is one variant when one step changes the
+    graph and the other the precision; two graph changes, or a step without a host prediction,
+    are 'not predicted' (never a product of speed-ups)."""
+    from types import SimpleNamespace
+
+    from reportgen.analysis.counting.trace import trace_forward
+    from reportgen.analysis.experiments.host_prediction import HostModel, Rule, latency, rule_for
+    from reportgen.analysis.experiments.registry import Method
+    from reportgen.catalog import host as host_mod
+
+    net = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256)).to("meta")
+    trace, _, _ = trace_forward(net, (torch.randn(64, 256, device="meta"),))
+    pruned, _, _ = trace_forward(nn.Sequential(nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 256)).to("meta"),
+                                 (torch.randn(64, 256, device="meta"),))
+    hm = HostModel(host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    fp32 = latency(hm, Rule(trace), 1)
+    mixed = latency(hm, Rule(trace, "fp32", "int8"), 1)
+    assert fp32 and mixed and mixed < fp32
+    no_int8 = HostModel(host_mod.platform_from_measurements(_fake_host_bench(None)))
+    assert latency(no_int8, Rule(trace, "fp32", "int8"), 1) is None
+
+    def ap(s: Any, k: str) -> Applied:
+        raise AssertionError("not applied here")
+    by_id = {m.id: m for m in [
+        Method("prune_structured", "pruning", "", ap, hypothesis="prune_structured"),
+        Method("distill", "distillation", "", ap, hypothesis="distill_x"),
+        Method("quant_dynamic_int8", "quantization", "", ap, hypothesis="q", host_matmul_precision="int8"),
+        Method("opt_channels_last", "inference", "", ap),
+        Method("c1", "combined", "", ap, pieces=("prune_structured", "quant_dynamic_int8")),
+        Method("c2", "combined", "", ap, pieces=("opt_channels_last", "quant_dynamic_int8")),
+        Method("c3", "combined", "", ap, pieces=("prune_structured", "distill"))]}
+    variant = SimpleNamespace(trace=pruned, batch=None)
+    s: Any = SimpleNamespace(trace=trace, variants={"prune_structured": variant, "distill_x": variant})
+    r1 = rule_for(hm, by_id["c1"], None, s, by_id)
+    assert isinstance(r1, Rule) and r1.trace is pruned and (r1.precision, r1.matmul_precision) == ("fp32", "int8")
+    c1 = latency(hm, r1, 1)
+    assert c1 is not None and c1 < mixed  # the pruned graph with int8 matmuls
+    r2 = rule_for(hm, by_id["c2"], None, s, by_id)
+    assert not isinstance(r2, Rule) and r2.code == "experiments.predict.piece_unpredicted"
+    r3 = rule_for(hm, by_id["c3"], None, s, by_id)
+    assert not isinstance(r3, Rule) and r3.code == "experiments.predict.overlap_graph"
+
+
+def test_noisy_pairs_are_kept_in_data_but_not_learned_from(tmp_path: Path, monkeypatch) -> None:
+    from reportgen.analysis.experiments import learning
+    from reportgen.analysis.experiments.models import ExperimentRun
+    from reportgen.analysis.experiments.stage import learn, noisy
+    from reportgen.analysis.measurement.timing import summarize
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    steady, jumpy = summarize([1.0, 1.01, 0.99, 1.0]), summarize([1.0, 3.0, 0.5, 2.0])
+    runs = [ExperimentRun(id=i, family="quantization", state="ok", latency=lat, speedup=2.0,
+                          predicted_host_uncorrected=1.0, predicted_host_speedup=1.0)
+            for i, lat in (("steady", steady), ("jumpy", jumpy))]
+    assert not noisy(runs[0], 0.05) and noisy(runs[1], 0.05) and noisy(runs[0], 0.5)
+    monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
+    learn(runs, "m", "roofline", baseline_cv=0.05)
+    assert [(p.model, p.method) for p in learning.load_pairs("roofline")] == [("m", "steady")]

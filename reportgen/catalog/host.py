@@ -1,7 +1,11 @@
 """The ``host`` platform: this machine, measured by short micro-benchmarks (a few seconds).
 
-* matmul throughput per dtype (fp32, bf16, fp16 kept only if it is not much slower than fp32):
+* matmul throughput per dtype (fp32; bf16 and fp16 kept only if not much slower than fp32):
   best of a few ``torch.mm`` of n×n matrices; FLOPs = 2·n³ per matmul → TFLOPS.
+* int8 throughput: the faster of ``torch._int_mm`` (int8 × int8 → int32, n×n) and a dynamically
+  quantized ``Linear`` (torch.ao, n rows of n → n: the kernels dynamic and static int8 run on
+  VNNI/AMX CPUs), best of a few each; ops = 2·n³ → TOPS. Kept like fp16: only when not much
+  slower than fp32.
 * memory bandwidth: best of a few copies of a 256 MB tensor; bytes = read + write = 2 × size → GB/s.
 * CPU model from /proc/cpuinfo (platform.processor() elsewhere), logical cores, RAM (psutil).
 
@@ -20,6 +24,7 @@ import json
 import os
 import platform as pyplatform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +81,52 @@ def _matmul_tflops(dtype_name: str, n: int = MATMUL_N, repeats: int = REPEATS) -
     return 2 * n**3 / best / 1e12
 
 
+def _int8_tops(n: int = MATMUL_N, repeats: int = REPEATS) -> tuple[float | None, str]:
+    """(int8 TOPS, how) or (None, why not): the faster of ``torch._int_mm`` (int8×int8→int32)
+    and a dynamically quantized ``Linear`` (torch.ao, fbgemm/oneDNN: what dynamic and static int8
+    run; its time includes quantizing the activations), each where this build has it."""
+    import warnings
+
+    import torch
+
+    cands: list[tuple[str, Callable[[], Any]]] = []
+    why = ""
+    a = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+    b = torch.randint(-128, 128, (n, n), dtype=torch.int8)
+    try:
+        torch._int_mm(a, b)  # raises where this build has no CPU kernel
+        cands.append((f"torch._int_mm int8×int8→int32 {n}×{n}", lambda: torch._int_mm(a, b)))
+    except Exception as e:  # the other entry point may still run
+        why = f"{type(e).__name__}: {e}"[:200]
+    try:
+        from torch.ao.nn.quantized.dynamic import Linear as DynLinear
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's deprecation notice of quantized tensors
+            lin = DynLinear(n, n, dtype=torch.qint8)
+        x = torch.randn(n, n)
+        with torch.inference_mode():
+            lin(x)
+        cands.append((f"torch.ao dynamic int8 Linear {n}×{n} → {n}", lambda: lin(x)))
+    except Exception as e:  # no quantized engine in this build
+        why = (why + "; " if why else "") + f"{type(e).__name__}: {e}"[:200]
+    if not cands:
+        return None, why or "no int8 kernel"
+    best_tops, best_how = 0.0, ""
+    with torch.inference_mode():
+        for how, run in cands:
+            run()  # warm-up
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                run()
+                best = min(best, time.perf_counter() - t0)
+            tops = 2 * n**3 / best / 1e12
+            if tops > best_tops:
+                best_tops, best_how = tops, how
+    return best_tops, best_how
+
+
 def _copy_gbps(nbytes: int = COPY_BYTES, repeats: int = REPEATS) -> float:
     import torch
 
@@ -95,11 +146,20 @@ def measure() -> dict[str, Any]:
     import torch
 
     t_start = time.perf_counter()
-    peaks = {"fp32": _matmul_tflops("fp32"), "bf16": _matmul_tflops("bf16")}
+    peaks = {"fp32": _matmul_tflops("fp32")}
+    # a half-precision or int8 path under half of fp32 is emulated, not a fast path: dropped
+    bf16 = _matmul_tflops("bf16")
+    bf16_fast = bf16 >= 0.5 * peaks["fp32"]
+    if bf16_fast:
+        peaks["bf16"] = bf16
     fp16 = _matmul_tflops("fp16")
     fp16_fast = fp16 >= 0.5 * peaks["fp32"]
     if fp16_fast:
         peaks["fp16"] = fp16
+    int8, int8_how = _int8_tops()
+    int8_fast = int8 is not None and int8 >= 0.5 * peaks["fp32"]
+    if int8 is not None and int8_fast:
+        peaks["int8"] = int8  # TOPS, not TFLOPS: the key keeps the cache format
     try:
         import psutil
 
@@ -119,6 +179,11 @@ def measure() -> dict[str, Any]:
         "peaks_tflops": peaks,
         "fp16_measured_tflops": fp16,
         "fp16_fast": fp16_fast,
+        "bf16_measured_tflops": bf16,
+        "bf16_fast": bf16_fast,
+        "int8_measured_tops": int8,
+        "int8_fast": int8_fast,
+        "int8_how": int8_how,
         "copy_gbps": _copy_gbps(),
         "ram_gb": ram_gb,
         "matmul_n": MATMUL_N,
@@ -153,7 +218,9 @@ def load_or_measure(refresh: bool = False) -> dict[str, Any]:
     if not refresh and path.is_file():
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            if "peaks_tflops" in data and "copy_gbps" in data and _reusable(data):
+            # "int8_fast": written since int8 is measured; an older cache is measured again
+            if ("peaks_tflops" in data and "copy_gbps" in data and "int8_fast" in data
+                    and _reusable(data)):
                 return data
         except (OSError, ValueError):
             pass
@@ -175,12 +242,23 @@ def platform_from_measurements(m: dict[str, Any]) -> Platform:
     unit["description"] = f"{m['cpu_model']}, {m['cores']} logical cores (measured)"
     unit["peak"] = {p: {"dense": round(v, 6), "unit": "TFLOPS", "status": "measured",
                         "note": f"achieved matmul throughput: {how_mm}"}
-                    for p, v in m["peaks_tflops"].items()}
+                    for p, v in m["peaks_tflops"].items() if p != "int8"}
+    if "int8" in m["peaks_tflops"]:
+        unit["peak"]["int8"] = {"dense": round(m["peaks_tflops"]["int8"], 6), "unit": "TOPS",
+                                "status": "measured",
+                                "note": f"achieved int8 throughput: best of {m['repeats']} "
+                                        f"{m.get('int8_how', 'int8 GEMM')}"}
+    elif m.get("int8_measured_tops") is not None:
+        unit["peak"]["int8"] = {"status": "measured", "supported": False, "unit": "TOPS",
+                                "note": f"int8 measured at {m['int8_measured_tops']:.4f} TOPS, "
+                                        "under half of fp32: treated as not supported"}
     unit["precisions"] = list(m["peaks_tflops"])
-    if not m.get("fp16_fast"):
-        unit["peak"]["fp16"] = {"status": "measured", "supported": False, "unit": "TFLOPS",
-                                "note": f"fp16 matmul measured at {m['fp16_measured_tflops']:.4f} "
-                                        "TFLOPS, under half of fp32: treated as not supported"}
+    for half in ("fp16", "bf16"):
+        if half not in m["peaks_tflops"] and m.get(f"{half}_measured_tflops") is not None:
+            unit["peak"][half] = {"status": "measured", "supported": False, "unit": "TFLOPS",
+                                  "note": f"{half} matmul measured at "
+                                          f"{m[f'{half}_measured_tflops']:.4f} TFLOPS, under half "
+                                          "of fp32: treated as not supported"}
     base["memory"]["bandwidth_gbps"] = {
         "value": round(m["copy_gbps"], 3), "unit": "GB/s", "status": "measured",
         "note": f"best of {m['repeats']} copies of a {m['copy_mb']:.0f} MB tensor; "

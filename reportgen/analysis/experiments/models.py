@@ -16,6 +16,9 @@ from reportgen.analysis.measurement.models import Machine
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.text import Msg
 
+# what the host predictions stand on: this machine's calibrated per-op cost model
+# (``reportgen calibrate``) or the roofline with the platform's one η
+HostBasis = Literal["host_calibration", "roofline"]
 RunState = Literal["ok", "failed", "not_applicable", "unavailable", "budget", "timeout"]
 WeightsKind = Literal["random", "given"]
 
@@ -55,10 +58,21 @@ class ExperimentRun(BaseModel):
     latency: LatencyStats | None = None
     speedup: float | None = Field(None, description="measured: baseline / transformed median")
     predicted_host_speedup: float | None = Field(None, description="predicted on the host "
-                                                 "platform by the roofline of the hypothesis")
+                                                 "platform (``predicted_host_uncorrected`` times "
+                                                 "``host_correction`` when one applies)")
+    predicted_host_uncorrected: float | None = Field(
+        None, description="the model's own host prediction (roofline or calibrated cost model of "
+                          "the hypothesis's variant), before learning from measured experiments")
+    host_correction: float | None = Field(
+        None, description="geometric mean of measured / predicted speed-up of this experiment on "
+                          "other models measured on this host (None: fewer than 2 of them)")
+    host_prediction_notes: list[Msg] = Field(
+        default_factory=list, description="how the host prediction was made, corrected or why "
+                                          "there is none")
     predicted_target_speedup: float | None = Field(None, description="the hypothesis's "
                                                    "prediction on the target")
-    ratio: float | None = Field(None, description="measured / predicted host speed-up")
+    ratio: float | None = Field(None, description="measured / predicted host speed-up (the "
+                                                 "corrected one when a correction applies)")
     size_bytes: int | None = Field(None, description="serialized model (state dict or ONNX), B")
     peak_rss_bytes: int | None = Field(None, description="process peak RSS during one forward")
     fidelity: Fidelity | None = None
@@ -68,13 +82,17 @@ class ExperimentRun(BaseModel):
 
 
 class CalibrationPair(BaseModel):
-    """(card, method, predicted, measured) on the host: what the per-op cost model learns from."""
+    """(card, method, predicted, measured) on the host; also kept in this machine's store of
+    measured pairs (``learning.py``), from which later builds correct their host predictions."""
 
     card: str
     method: str
     platform: str = "host"
-    predicted_speedup: float
+    predicted_speedup: float = Field(description="uncorrected host prediction")
     measured_speedup: float
+    basis: HostBasis = "roofline"
+    noisy: bool = Field(False, description="the baseline's or the run's timing CV is above "
+                                           "measurement.quality.CV_NOISY: not learned from")
 
 
 class ExperimentsReport(BaseModel):
@@ -89,6 +107,10 @@ class ExperimentsReport(BaseModel):
     baseline_metrics: list[Metric] = Field(default_factory=list)
     runs: list[ExperimentRun] = Field(default_factory=list)
     pairs: list[CalibrationPair] = Field(default_factory=list)
+    prediction_basis: HostBasis | None = None
+    prediction_basis_msg: Msg | None = None
+    learned_from: int = Field(0, description="measured (model, experiment) pairs of other builds "
+                                             "on this host available for corrections")
 
     def get(self, eid: str) -> ExperimentRun | None:
         return next((r for r in self.runs if r.id == eid), None)

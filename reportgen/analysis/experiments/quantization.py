@@ -156,9 +156,11 @@ def _cast(prec: str) -> tuple[Callable[[Subject], Msg | None], Callable[[Subject
 
 
 register(Method("quant_dynamic_int8", "quantization", "torch.ao.quantization.quantize_dynamic",
-                _dynamic, hypothesis="quant_int8_dynamic", applies=_needs_linear, order=10))
+                _dynamic, hypothesis="quant_int8_dynamic", host_matmul_precision="int8",
+                applies=_needs_linear, order=10))
 register(Method("quant_static_int8", "quantization", "torch.ao.quantization.quantize_fx (x86)",
-                _static, hypothesis="quant_int8", host_precision="int8", applies=_needs_conv,
+                _static, hypothesis="quant_int8", host_precision="int8", host_fuses=True,
+                applies=_needs_conv,
                 order=20))
 register(Method("quant_weight_int8", "quantization", "torchao Int8WeightOnlyConfig",
                 _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",

@@ -62,6 +62,13 @@ class Method:
     apply: Callable[[Subject, str], Applied]
     hypothesis: str | None = None  # hypothesis id it tests (None: measured only)
     host_precision: str | None = None  # predict at this precision on the host (None: the variant's)
+    # dynamic quantization: the weighted matmuls (Linear layers) compute at this precision on the
+    # host, everything else at fp32, on the untransformed graph (None: one precision for all ops)
+    host_matmul_precision: str | None = None
+    # the library folds BatchNorm and fuses activation chains into the conv/linear (FX static
+    # quantization): predicted on the folded, fused graph (``prediction.deploy``)
+    host_fuses: bool = False
+    pieces: tuple[str, ...] = ()  # a combination: the experiment ids it stacks, in order
     requires: tuple[str, ...] = ()  # importable modules
     applies: Callable[[Subject], Msg | None] = lambda s: None
     instances: Callable[[Subject], list[tuple[str, str | None]]] | None = None  # (key, hypothesis)

@@ -9,20 +9,31 @@ in the spec or ``build --experiments``). The model is the spec's source built on
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from reportgen.analysis.experiments.available import methods
+from reportgen.analysis.experiments.host_prediction import (
+    HostModel,
+    Rule,
+    host_model,
+    predict_speedup,
+    rule_for,
+)
+from reportgen.analysis.experiments.learning import correction, load_pairs, record
 from reportgen.analysis.experiments.models import (
     CalibrationPair,
     ExperimentRun,
     ExperimentsReport,
+    HostBasis,
     Metric,
 )
 from reportgen.analysis.experiments.registry import Student, Subject
 from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
 from reportgen.analysis.stage import Context
+from reportgen.text import msg
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
 
@@ -88,35 +99,70 @@ def _students(ctx: Context, hyps: Any) -> list[Student]:
     return out
 
 
-def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any) -> None:
-    """Predicted host speed-up of each run's hypothesis (roofline on the measured host)."""
-    from reportgen.analysis.hypotheses.study import Variant, predict
-
+def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
+                     hm: HostModel | None = None) -> HostModel | None:
+    """Uncorrected host speed-up of each run (``host_prediction.py``); None without a study."""
     s = ctx.products.study
     if s is None:
-        return
+        return None
+    hm = hm or host_model(host)
     by_id = {m.id: m for m in methods()}
-    base, _ = predict(s, Variant(s.trace, host, "fp32"))
     hyps = ctx.products.hypotheses_report
     for r in runs:
-        if r.hypothesis is None or base.latency_s is None:
-            continue
-        m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
-        v = s.variants.get(r.hypothesis)
-        if v is None and (m is None or m.host_precision is None):
-            continue  # no variant of this hypothesis to predict (it was not generated)
-        prec = (m.host_precision if m is not None else None) or "fp32"
-        if not host.runs(prec):
-            continue
-        trace = v.trace if v is not None else s.trace
-        p, _ = predict(s, Variant(trace, host, prec, batch=v.batch if v is not None else None))
-        if p.latency_s and p.status == "ok" and not p.lower_bound:
-            r.predicted_host_speedup = base.latency_s / p.latency_s
-            if r.speedup is not None:
-                r.ratio = r.speedup / r.predicted_host_speedup
-        h = hyps.get(r.hypothesis) if hyps is not None else None
+        h = hyps.get(r.hypothesis) if hyps is not None and r.hypothesis else None
         if h is not None:
             r.predicted_target_speedup = h.speedup
+        if r.state in ("not_applicable", "unavailable"):
+            continue  # cannot run on this host: nothing to compare a prediction with
+        m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
+        if r.hypothesis is None and (m is None or not m.pieces) and \
+                (m is None or m.host_matmul_precision is None):
+            continue  # measured only: no hypothesis to predict
+        rule = rule_for(hm, m, r.hypothesis, s, by_id)
+        if not isinstance(rule, Rule):
+            r.host_prediction_notes.append(rule)
+            continue
+        if m is not None and m.host_matmul_precision is not None:
+            r.host_prediction_notes.append(msg("experiments.predict.dynamic",
+                                               precision=m.host_matmul_precision))
+        pred = predict_speedup(hm, rule, s)
+        if pred is None:
+            continue
+        r.predicted_host_uncorrected = r.predicted_host_speedup = pred
+        if r.speedup is not None:
+            r.ratio = r.speedup / pred
+    return hm
+
+
+def noisy(run: ExperimentRun, baseline_cv: float) -> bool:
+    """Whether a measured speed-up is too noisy to learn from (``quality.CV_NOISY``)."""
+    from reportgen.analysis.measurement.quality import CV_NOISY
+
+    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY)
+
+
+def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float) -> int:
+    """Correct each run's host prediction by the same experiment measured on other models here
+    (``learning.correction``), then store this build's measured pairs that are not noisy.
+    Returns how many stored pairs of other builds were available."""
+    from reportgen.analysis.prediction.host_calibration import is_quiet, load_avg
+
+    stored = [p for p in load_pairs(basis) if p.model != model]
+    for r in runs:
+        raw = r.predicted_host_uncorrected
+        c = correction(stored, r.id, model) if raw is not None else None
+        if raw is None or c is None:
+            continue
+        r.host_correction = c.factor
+        r.predicted_host_speedup = raw * c.factor
+        r.ratio = r.speedup / r.predicted_host_speedup if r.speedup is not None else None
+        r.host_prediction_notes.append(msg("experiments.predict.corrected", factor=c.factor,
+                                           n=c.pairs, models=c.models, raw=raw))
+    record(model, basis, [(r.id, r.predicted_host_uncorrected, r.speedup) for r in runs
+                          if r.predicted_host_uncorrected is not None and r.speedup is not None
+                          and not noisy(r, baseline_cv)],
+           quiet=is_quiet(load_avg(), os.cpu_count()))
+    return len(stored)
 
 
 def stage(ctx: Context, result: Any) -> None:
@@ -177,8 +223,10 @@ def stage(ctx: Context, result: Any) -> None:
                          budget_s=spec.time_budget_s, method_budget_s=spec.method_budget_s,
                          fidelity_batches=spec.fidelity_batches, evaluate=evaluate,
                          progress=progress)
-    host_predictions(ctx, runs, host)
+    hm = host_predictions(ctx, runs, host)
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
+    basis: HostBasis = hm.basis if hm is not None else "roofline"
+    learned = learn(runs, card, basis, base.latency.cv) if hm is not None else 0
     rep = ExperimentsReport(
         machine=machine_info("cpu"), weights="given" if weights else "random",
         target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
@@ -186,7 +234,11 @@ def stage(ctx: Context, result: Any) -> None:
         baseline=base.latency, baseline_size_bytes=base.size_bytes,
         baseline_peak_rss_bytes=base.peak_rss_bytes,
         baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs)
-    rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_speedup,
-                                 measured_speedup=r.speedup)
-                 for r in runs if r.speedup is not None and r.predicted_host_speedup is not None]
+    rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
+                                 measured_speedup=r.speedup, basis=basis,
+                                 noisy=noisy(r, base.latency.cv))
+                 for r in runs if r.speedup is not None and r.predicted_host_uncorrected is not None]
+    if hm is not None:
+        rep.prediction_basis, rep.prediction_basis_msg = hm.basis, hm.basis_msg()
+    rep.learned_from = learned
     result.experiments = rep
