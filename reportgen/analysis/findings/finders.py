@@ -4,7 +4,8 @@
 Impact is the share of the predicted latency a finding explains (0–1); findings that block the
 deployment outright (capacity, constraint failures) rank above 1. Times are seconds, bytes are
 bytes, shares are fractions. Thresholds come from ``thresholds.yaml``. Sentences are not written
-here: each finding names catalog keys (``findings.*``) and the arguments to fill in.
+here: each finding carries ``Msg`` (codes ``findings.summary.*``, ``findings.why.*``) with typed
+arguments.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from reportgen.analysis.counting.classify import memory_category
 from reportgen.analysis.counting.records import OpKind, OpRecord, Trace
 from reportgen.analysis.findings.insights import insights
 from reportgen.analysis.findings.models import (
-    Arg,
     Evidence,
     Finding,
     FindingsReport,
@@ -28,7 +28,7 @@ from reportgen.analysis.findings.models import (
 from reportgen.analysis.findings.registry import FinderContext, finder, finders
 from reportgen.analysis.prediction.baseline import DTYPE_PRECISION, baseline_precision
 from reportgen.analysis.prediction.estimates import OpEstimate, PlatformEstimate, PrecisionEstimate
-from reportgen.text import msg
+from reportgen.text import Arg, Msg, msg
 
 if TYPE_CHECKING:
     from reportgen.analysis.counting.costs import CostAnalysis
@@ -44,17 +44,18 @@ def _severity(impact: float) -> Literal["blocking", "high", "medium", "low"]:
     return "high" if impact >= th["high"] else "medium" if impact >= th["medium"] else "low"
 
 
-def _why_time(time_s: float, total: float | None, budget: float | None) -> tuple[str, dict[str, Arg]]:
+def _why_time(time_s: float, total: float | None, budget: float | None) -> Msg:
+    """Why a share of the latency matters: against the budget, when there is one."""
     args = {"time": Arg(v=time_s, f="ms"), "total": Arg(v=total, f="ms")}
     if budget is None or total is None:
-        return "findings.why.latency_none", args
+        return msg("findings.why.latency_none", **args)
     args["budget"] = Arg(v=budget, f="ms")
     if total > budget:
         args["gap"] = Arg(v=total - budget, f="ms")
         args["closes"] = Arg(v=min(1.0, time_s / (total - budget)), f="pct")
-        return "findings.why.latency_over", args
+        return msg("findings.why.latency_over", **args)
     args["headroom"] = Arg(v=(budget - total) / budget, f="pct")
-    return "findings.why.latency_within", args
+    return msg("findings.why.latency_within", **args)
 
 
 def _top(ops: list[tuple[OpEstimate, OpRecord]]) -> tuple[OpEstimate, OpRecord]:
@@ -91,15 +92,15 @@ def _compute_bound(ctx: FinderContext) -> list[Finding]:
         top_o, top_r = _top(ops)
         macs = sum(r.macs for _, r in ops)
         ai = _median([o.arithmetic_intensity_flop_per_byte or 0.0 for o, _ in ops])
-        key, why = _why_time(t, total, budget)
+        why = _why_time(t, total, budget)
         out.append(Finding(
             id=f"compute-bound:{lt}", type=FindingType.compute_bound, subtype=top_r.kind.value,
             impact=share, severity=_severity(share), location=_loc(top_r), time_s=t,
-            summary_key="findings.summary.compute_bound",
-            summary_args={"layer_type": Arg(v=lt, f="code"), "ops": Arg(v=len(ops), f="int"),
-                          "share": Arg(v=share, f="pct"), "macs": Arg(v=macs, f="si"),
-                          "module": Arg(v=top_r.module or "<model>", f="code")},
-            why_key=key, why_args=why,
+            summary=msg("findings.summary.compute_bound", layer_type=Arg(v=lt, f="code"),
+                        ops=Arg(v=len(ops), f="int"), share=Arg(v=share, f="pct"),
+                        macs=Arg(v=macs, f="si"),
+                        module=Arg(v=top_r.module or "<model>", f="code")),
+            why=why,
             evidence=[
                 Evidence(label="share_latency", value=share, unit="fraction", f="pct", origin="predicted"),
                 Evidence(label="time", value=t, unit="s", f="ms", origin="predicted"),
@@ -136,18 +137,19 @@ def _memory_bound(ctx: FinderContext) -> list[Finding]:
         lt = max(by_type, key=lambda k: by_type[k])
         nbytes = sum(o.bytes for o, _ in ops)
         ai = _median([o.arithmetic_intensity_flop_per_byte or 0.0 for o, _ in ops])
-        key, why = _why_time(t, total, budget)
+        why = _why_time(t, total, budget)
         out.append(Finding(
             id=f"memory-bound:{cat}", type=FindingType.memory_bound, subtype=cat, impact=share,
             severity=_severity(share), location=Location(module=top_r.module or "<model>",
                                                          op=top_r.op, layer_type=lt),
-            time_s=t, summary_key="findings.summary.memory_bound" if pe.ridge_point_flop_per_byte
-            else "findings.summary.memory_bound_noridge",
-            summary_args={"what": Arg(v=f"findings.category.{cat}", f="key"),
-                          "layer_type": Arg(v=lt, f="code"), "ops": Arg(v=len(ops), f="int"),
-                          "share": Arg(v=share, f="pct"), "intensity": Arg(v=ai),
-                          "ridge": Arg(v=pe.ridge_point_flop_per_byte)},
-            why_key=key, why_args=why,
+            time_s=t,
+            summary=msg("findings.summary.memory_bound" if pe.ridge_point_flop_per_byte
+                        else "findings.summary.memory_bound_noridge",
+                        what=Arg(v=f"findings.category.{cat}", f="key"),
+                        layer_type=Arg(v=lt, f="code"), ops=Arg(v=len(ops), f="int"),
+                        share=Arg(v=share, f="pct"), intensity=Arg(v=ai),
+                        ridge=Arg(v=pe.ridge_point_flop_per_byte)),
+            why=why,
             evidence=[
                 Evidence(label="share_latency", value=share, unit="fraction", f="pct", origin="predicted"),
                 Evidence(label="time", value=t, unit="s", f="ms", origin="predicted"),
@@ -211,11 +213,11 @@ def _overhead_of(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate
                 id=f"overhead-bound:measured:{group}", type=FindingType.overhead_bound,
                 subtype="measured", impact=share, severity=_severity(share),
                 location=Location(op=group), time_s=None,
-                summary_key="findings.summary.overhead_measured",
-                summary_args={"group": Arg(v=f"findings.group.{group}", f="key"),
-                              "ratio": Arg(v=m / p, f="x"), "measured": Arg(v=m, f="ms"),
-                              "predicted": Arg(v=p, f="ms")},
-                why_key="findings.why.overhead_measured", why_args={"share": Arg(v=share, f="pct")},
+                summary=msg("findings.summary.overhead_measured",
+                            group=Arg(v=f"findings.group.{group}", f="key"),
+                            ratio=Arg(v=m / p, f="x"), measured=Arg(v=m, f="ms"),
+                            predicted=Arg(v=p, f="ms")),
+                why=msg("findings.why.overhead_measured", share=Arg(v=share, f="pct")),
                 evidence=[Evidence(label="measured", value=m, unit="s", f="ms", origin="measured"),
                           Evidence(label="predicted_host", value=p, unit="s", f="ms", origin="predicted")]))
     if total and pe.overhead_time_s / total >= th["overhead_share"]:
@@ -223,14 +225,16 @@ def _overhead_of(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate
         tiny = sum(1 for o, _ in pairs if o.kind != "view" and o.predicted_time_s is not None
                    and (o.predicted_time_s - eta_overhead_us * 1e-6) * 1e6 < th["tiny_op_us"])
         ops = sum(1 for o, _ in pairs if o.kind != "view")
-        key, why = _why_time(pe.overhead_time_s, total, budget)
+        why = _why_time(pe.overhead_time_s, total, budget)
         out.append(Finding(
             id="overhead-bound:per-op", type=FindingType.overhead_bound, subtype="per_op",
             impact=share, severity=_severity(share), location=Location(module="<model>"),
-            time_s=pe.overhead_time_s, summary_key="findings.summary.overhead",
-            summary_args={"ops": Arg(v=ops, f="int"), "tiny": Arg(v=tiny, f="int"),
-                          "overhead_us": Arg(v=eta_overhead_us), "share": Arg(v=share, f="pct")},
-            why_key=key, why_args=why,
+            time_s=pe.overhead_time_s, summary=msg("findings.summary.overhead",
+                                                   ops=Arg(v=ops, f="int"),
+                                                   tiny=Arg(v=tiny, f="int"),
+                                                   overhead_us=Arg(v=eta_overhead_us),
+                                                   share=Arg(v=share, f="pct")),
+            why=why,
             evidence=[Evidence(label="ops", value=ops, unit="count", f="int", origin="counted"),
                       Evidence(label="tiny_ops", value=tiny, unit="count", f="int", origin="predicted"),
                       Evidence(label="overhead", value=pe.overhead_time_s, unit="s", f="ms",
@@ -260,12 +264,11 @@ def _capacity(ctx: FinderContext) -> list[Finding]:
         out.append(Finding(
             id=f"capacity:{check}", type=FindingType.capacity, subtype=check, impact=impact,
             severity=_severity(impact), location=Location(module="<model>"),
-            summary_key="findings.summary.capacity",
-            summary_args={"check": Arg(v=f"msg.{c.name_msg.code}", f="key"), "required": Arg(v=c.required),
-                          "available": Arg(v=c.available), "unit": Arg(v=c.unit, f="text"),
-                          "precision": Arg(v=precision, f="text")},
-            why_key="findings.why.capacity_soft" if soft else "findings.why.capacity",
-            why_args={"ratio": Arg(v=c.required / c.available if c.available else None, f="x")},
+            summary=msg("findings.summary.capacity", check=Arg(v=f"msg.{c.name_msg.code}", f="key"),
+                        required=Arg(v=c.required), available=Arg(v=c.available),
+                        unit=Arg(v=c.unit, f="text"), precision=Arg(v=precision, f="text")),
+            why=msg("findings.why.capacity_soft" if soft else "findings.why.capacity",
+                    ratio=Arg(v=c.required / c.available if c.available else None, f="x")),
             evidence=[Evidence(label="required", value=c.required, unit=c.unit, origin="counted"),
                       Evidence(label="available", value=c.available, unit=c.unit, origin="published")]))
     if constraints is not None and constraints.memory_mb is not None and trace is not None:
@@ -275,11 +278,10 @@ def _capacity(ctx: FinderContext) -> list[Finding]:
             out.append(Finding(
                 id="capacity:memory_budget", type=FindingType.capacity, subtype="memory_budget",
                 impact=1.5, severity="blocking", location=Location(module="<model>"),
-                summary_key="findings.summary.memory_budget",
-                summary_args={"required": Arg(v=need), "budget": Arg(v=constraints.memory_mb),
-                              "precision": Arg(v=precision, f="text")},
-                why_key="findings.why.capacity",
-                why_args={"ratio": Arg(v=need / constraints.memory_mb, f="x")},
+                summary=msg("findings.summary.memory_budget", required=Arg(v=need),
+                            budget=Arg(v=constraints.memory_mb),
+                            precision=Arg(v=precision, f="text")),
+                why=msg("findings.why.capacity", ratio=Arg(v=need / constraints.memory_mb, f="x")),
                 evidence=[Evidence(label="required", value=need, unit="MB", origin="counted"),
                           Evidence(label="budget", value=constraints.memory_mb, unit="MB",
                                    origin="given")]))
@@ -298,14 +300,14 @@ def _bandwidth(ctx: FinderContext) -> list[Finding]:
     link = platform.host_link() if platform is not None else None
     if total and pe.host_link_time_s / total >= th["host_link_share"]:
         share = pe.host_link_time_s / total
-        key, why = _why_time(pe.host_link_time_s, total, budget)
+        why = _why_time(pe.host_link_time_s, total, budget)
         out.append(Finding(
             id="bandwidth-io:host-link", type=FindingType.bandwidth_io, subtype="host_link",
             impact=share, severity=_severity(share), location=Location(module="<model>"),
-            time_s=pe.host_link_time_s, summary_key="findings.summary.host_link",
-            summary_args={"link": Arg(v=link.name if link else "?", f="text"),
-                          "time": Arg(v=pe.host_link_time_s, f="ms"), "share": Arg(v=share, f="pct")},
-            why_key=key, why_args=why,
+            time_s=pe.host_link_time_s,
+            summary=msg("findings.summary.host_link", link=Arg(v=link.name if link else "?", f="text"),
+                        time=Arg(v=pe.host_link_time_s, f="ms"), share=Arg(v=share, f="pct")),
+            why=why,
             evidence=[Evidence(label="link_time", value=pe.host_link_time_s, unit="s", f="ms",
                                origin="predicted")]))
     if constraints is None:
@@ -326,10 +328,10 @@ def _bandwidth(ctx: FinderContext) -> list[Finding]:
         out.append(Finding(
             id="bandwidth-io:input", type=FindingType.bandwidth_io, subtype="input_stream",
             impact=impact, severity=_severity(impact), location=Location(module="<input>"),
-            summary_key="findings.summary.input_stream",
-            summary_args={"rate": Arg(v=rate, f="bytes"), "link": Arg(v=via, f="text"),
-                          "avail": Arg(v=avail, f="bytes"), "frac": Arg(v=frac, f="pct")},
-            why_key="findings.why.input_stream", why_args={"frac": Arg(v=frac, f="pct")},
+            summary=msg("findings.summary.input_stream", rate=Arg(v=rate, f="bytes"),
+                        link=Arg(v=via, f="text"), avail=Arg(v=avail, f="bytes"),
+                        frac=Arg(v=frac, f="pct")),
+            why=msg("findings.why.input_stream", frac=Arg(v=frac, f="pct")),
             evidence=[Evidence(label="input_rate", value=rate, unit="B/s", f="bytes", origin="given"),
                       Evidence(label="link_bw", value=avail, unit="B/s", f="bytes", origin="published")]))
     return out
@@ -359,8 +361,8 @@ def _scaling(ctx: FinderContext) -> list[Finding]:
     return [Finding(
         id=f"scaling:{probe.axis}", type=FindingType.scaling, subtype=probe.axis, impact=impact,
         severity=_severity(impact), location=Location(module="<model>"),
-        summary_key="findings.summary.scaling" if probe.latency_s and probe.latency_scaled_s
-        else "findings.summary.scaling_counted", summary_args=args, why_key=why_key, why_args=why,
+        summary=msg("findings.summary.scaling" if probe.latency_s and probe.latency_scaled_s
+        else "findings.summary.scaling_counted", **args), why=msg(why_key, **why),
         evidence=[Evidence(label="size", value=probe.size, unit=probe.axis, origin="given"),
                   Evidence(label="macs_exponent", value=probe.macs_exponent, unit="exponent",
                            f="exp", origin="counted"),
@@ -380,12 +382,12 @@ def _unsupported(ctx: FinderContext) -> list[Finding]:
                 id=f"unsupported:precision:{x.precision}", type=FindingType.unsupported,
                 subtype="precision", impact=0.2, severity="medium",
                 location=Location(module="<model>"),
-                summary_key="findings.summary.unsupported_precision",
-                summary_args={"precision": Arg(v=x.precision, f="text"),
-                              "platform": Arg(v=est.platform_name, f="text")},
-                why_key="findings.why.unsupported_precision",
-                why_args={"runs": Arg(v=", ".join(p.precision for p in est.per_precision
-                                                  if p.status != "unsupported") or "—", f="text")},
+                summary=msg("findings.summary.unsupported_precision",
+                            precision=Arg(v=x.precision, f="text"),
+                            platform=Arg(v=est.platform_name, f="text")),
+                why=msg("findings.why.unsupported_precision",
+                        runs=Arg(v=", ".join(p.precision for p in est.per_precision
+                                             if p.status != "unsupported") or "—", f="text")),
                 evidence=[Evidence(label="reason", value=0, unit="text", f="text",
                                    origin="published", msg=x.reason_msg)]))
     if pe is not None and pe.fallback_ops:
@@ -393,19 +395,18 @@ def _unsupported(ctx: FinderContext) -> list[Finding]:
         t = pe.fallback_time_s or 0.0
         share = t / total if total else 0.0
         impact = max(share, 0.5)
-        key, why = _why_time(t, total, budget)
+        why = _why_time(t, total, budget)
         first = next((o for o in pe.ops if not o.on_device), None)
         out.append(Finding(
             id="unsupported:fallback", type=FindingType.unsupported, subtype="fallback",
             impact=impact, severity=_severity(impact),
             location=Location(module=first.module if first else None, op=first.op if first else None),
-            time_s=t, summary_key="findings.summary.fallback",
-            summary_args={"ops": Arg(v=pe.fallback_ops, f="int"),
-                          "first": Arg(v=pe.fallback_from_op, f="int"),
-                          "op": Arg(v=first.op if first else "?", f="code"),
-                          "host": Arg(v=pe.fallback_platform or "?", f="text"),
-                          "time": Arg(v=t, f="ms"), "share": Arg(v=share, f="pct")},
-            why_key=key, why_args=why,
+            time_s=t, summary=msg("findings.summary.fallback", ops=Arg(v=pe.fallback_ops, f="int"),
+                          first=Arg(v=pe.fallback_from_op, f="int"),
+                          op=Arg(v=first.op if first else "?", f="code"),
+                          host=Arg(v=pe.fallback_platform or "?", f="text"),
+                          time=Arg(v=t, f="ms"), share=Arg(v=share, f="pct")),
+            why=why,
             evidence=[Evidence(label="fallback_ops", value=pe.fallback_ops, unit="count", f="int",
                                origin="counted"),
                       Evidence(label="time", value=t, unit="s", f="ms", origin="predicted")]))
@@ -427,12 +428,12 @@ def _uncounted(ctx: FinderContext) -> list[Finding]:
     return [Finding(
         id="uncounted:ops", type=FindingType.uncounted, subtype="no_formula", impact=impact,
         severity=_severity(impact), location=Location(op=top.op, module=top.modules[0] if top.modules else None),
-        time_s=t, summary_key="findings.summary.uncounted",
-        summary_args={"n": Arg(v=len(costs.not_counted), f="int"),
-                      "ops": Arg(v=", ".join(r.op.removeprefix("aten.") for r in costs.not_counted[:3]),
-                                 f="code"),
-                      "share": Arg(v=share, f="pct")},
-        why_key="findings.why.uncounted", why_args={"tshare": Arg(v=tshare, f="pct")},
+        time_s=t,
+        summary=msg("findings.summary.uncounted", n=Arg(v=len(costs.not_counted), f="int"),
+                    ops=Arg(v=", ".join(r.op.removeprefix("aten.") for r in costs.not_counted[:3]),
+                            f="code"),
+                    share=Arg(v=share, f="pct")),
+        why=msg("findings.why.uncounted", tshare=Arg(v=tshare, f="pct")),
         evidence=[Evidence(label="bytes_share", value=share, unit="fraction", f="pct", origin="counted"),
                   Evidence(label="time", value=t, unit="s", f="ms", origin="predicted")])]
 

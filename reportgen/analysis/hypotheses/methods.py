@@ -10,13 +10,19 @@ from collections.abc import Callable
 from functools import cache
 
 from reportgen.analysis.counting.records import OpKind
-from reportgen.analysis.findings.models import Arg, thresholds
+from reportgen.analysis.findings.models import thresholds
 from reportgen.analysis.hypotheses import transforms as tf
-from reportgen.analysis.hypotheses.models import CHANGES_REQUIREMENT, Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.models import (
+    CHANGES_REQUIREMENT,
+    Hypothesis,
+    MethodClass,
+    hyp_msg,
+)
 from reportgen.analysis.hypotheses.registry import method
 from reportgen.analysis.hypotheses.study import Study, Variant, evaluate, make, predict
 from reportgen.analysis.prediction.runtime import as_deployed
 from reportgen.spec.schema import Precision
+from reportgen.text import Arg
 
 Q = MethodClass
 
@@ -103,10 +109,11 @@ def quantization(s: Study) -> list[Hypothesis]:
         method = f"quant_{prec}"
         h = make(s, method, Q.quantization, targets=targets, prerequisites=_PREREQ[prec],
                  portability=portability_precision(prec),
-                 title_args={"precision": Arg(v=prec, f="text")})
-        h.mechanism_args = {"precision": Arg(v=prec, f="text"), "base": Arg(v=s.precision, f="text"),
-                            "bw": Arg(v=Precision(prec).bytes), "bw0": Arg(v=base),
-                            "peak": Arg(v=None, f="si"), "peak0": Arg(v=bp.peak_op_per_s, f="si")}
+                 title=hyp_msg(method, "title", precision=Arg(v=prec, f="text")))
+        h.mechanism = hyp_msg(h.method, "mechanism", precision=Arg(v=prec, f="text"),
+                              base=Arg(v=s.precision, f="text"), bw=Arg(v=Precision(prec).bytes),
+                              bw0=Arg(v=base), peak=Arg(v=None, f="si"),
+                              peak0=Arg(v=bp.peak_op_per_s, f="si"))
         if prec == "int4" and weight_streaming_share(s) < knobs()["int4_min_weight_streaming"]:
             # W4A16 only shrinks weight reads: it pays where weights are streamed (decode,
             # batch-1 linears), not in compute-bound convs or large-batch GEMMs
@@ -115,10 +122,10 @@ def quantization(s: Study) -> list[Hypothesis]:
         v = Variant(s.trace, s.platform, prec)
         evaluate(s, h, v)
         assert h.after is not None
-        h.mechanism_args = {"precision": Arg(v=prec, f="text"), "base": Arg(v=s.precision, f="text"),
-                            "bw": Arg(v=Precision(prec).bytes), "bw0": Arg(v=base),
-                            "peak": Arg(v=h.after.peak_op_per_s, f="si"),
-                            "peak0": Arg(v=bp.peak_op_per_s, f="si")}
+        h.mechanism = hyp_msg(h.method, "mechanism", precision=Arg(v=prec, f="text"),
+                              base=Arg(v=s.precision, f="text"), bw=Arg(v=Precision(prec).bytes),
+                              bw0=Arg(v=base), peak=Arg(v=h.after.peak_op_per_s, f="si"),
+                              peak0=Arg(v=bp.peak_op_per_s, f="si"))
         out.append(h)
     if s.platform.default_unit.startswith("cpu") and s.precision == "fp32" and s.platform.runs("fp32"):
         share = _mac_share(s, lambda r: r.kind == OpKind.matmul)  # type: ignore[attr-defined]
@@ -126,7 +133,8 @@ def quantization(s: Study) -> list[Hypothesis]:
             h = make(s, "quant_int8_dynamic", Q.quantization, targets=targets,
                      prerequisites=["findings.prereq.none_dynamic"],
                      portability=portability_precision("fp32"),
-                     mechanism_args={"share": Arg(v=share, f="pct")})
+                     mechanism=hyp_msg("quant_int8_dynamic", "mechanism",
+                                       share=Arg(v=share, f="pct")))
             out.append(evaluate(s, h, Variant(tf.weight_only(s.trace, 1.0, kinds=(OpKind.matmul,)),
                                                 s.platform, "fp32")))
     return out
@@ -143,8 +151,8 @@ def pruning(s: Study) -> list[Hypothesis]:
     stored = bp.weight_bytes * (1 - sp) + bp.weight_bytes / bits  # values kept + 1-bit mask
     h = make(s, "prune_unstructured", Q.pruning, targets=s.finding_ids("capacity"),
              prerequisites=["findings.prereq.finetune"], portability=everywhere(),
-             title_args={"sparsity": Arg(v=sp, f="pct")},
-             mechanism_args={"sparsity": Arg(v=sp, f="pct")},
+             title=hyp_msg("prune_unstructured", "title", sparsity=Arg(v=sp, f="pct")),
+             mechanism=hyp_msg("prune_unstructured", "mechanism", sparsity=Arg(v=sp, f="pct")),
              notes=["findings.note.no_sparse_kernels"])
     evaluate(s, h, Variant(s.trace, s.platform, s.precision, storage_bytes=stored))
     if not s.finding_ids("capacity") and (h.speedup is None or h.speedup < 1.01):
@@ -155,8 +163,9 @@ def pruning(s: Study) -> list[Hypothesis]:
         f = k["prune_fraction"]
         h = make(s, "prune_structured", Q.pruning, targets=targets,
                  prerequisites=["findings.prereq.finetune", "findings.prereq.train_data"],
-                 portability=everywhere(), title_args={"fraction": Arg(v=f, f="pct")},
-                 mechanism_args={"fraction": Arg(v=f, f="pct")})
+                 portability=everywhere(),
+                 title=hyp_msg("prune_structured", "title", fraction=Arg(v=f, f="pct")),
+                 mechanism=hyp_msg("prune_structured", "mechanism", fraction=Arg(v=f, f="pct")))
         out.append(evaluate(s, h, Variant(tf.prune_channels(s.trace, f), s.platform, s.precision)))
     cands = [p for p in dict.fromkeys([s.precision, "fp16", "int8"])
              if s.platform.runs(p) and (pk := s.platform.peak(p, sparse=True)) is not None
@@ -166,14 +175,14 @@ def pruning(s: Study) -> list[Hypothesis]:
              portability=portability_sparse())
     if cands:
         prec = cands[0]
-        h.title_args = {"precision": Arg(v=prec, f="text")}
-        h.mechanism_args = {"precision": Arg(v=prec, f="text")}
+        h.title = hyp_msg(h.method, "title", precision=Arg(v=prec, f="text"))
+        h.mechanism = hyp_msg(h.method, "mechanism", precision=Arg(v=prec, f="text"))
         out.append(evaluate(s, h, Variant(tf.sparse_weights(s.trace, 0.5, 2.0), s.platform,
                                           prec, sparse=True)))
     else:
         h.applicable, h.not_applicable_key = False, "findings.na.no_sparse"
-        h.title_args = {"precision": Arg(v=s.precision, f="text")}
-        h.mechanism_args = h.title_args
+        h.title = hyp_msg(h.method, "title", precision=Arg(v=s.precision, f="text"))
+        h.mechanism = hyp_msg(h.method, "mechanism", **h.title.params)
         out.append(h)
     return out
 
@@ -219,11 +228,11 @@ def distillation(s: Study) -> list[Hypothesis]:
         h = make(s, "distillation", Q.distillation, hid=f"distill_{sid}", targets=targets,
                  prerequisites=["findings.prereq.teacher_data", "findings.prereq.training"],
                  risk=risk, portability=everywhere(),  # type: ignore[arg-type]
-                 title_args={"student": Arg(v=sc.name, f="text")},
-                 mechanism_args={"student": Arg(v=sc.name, f="text"),
-                                 "teacher": Arg(v=s.card.name if s.card else "", f="text")},
-                 risk_args={"ratio": Arg(v=ratio, f="pct"),
-                            "task": Arg(v=sc.task, f="text")},
+                 title=hyp_msg("distillation", "title", student=Arg(v=sc.name, f="text")),
+                 mechanism=hyp_msg("distillation", "mechanism", student=Arg(v=sc.name, f="text"),
+                                   teacher=Arg(v=s.card.name if s.card else "", f="text")),
+                 risk_note=hyp_msg("distillation", "risk", ratio=Arg(v=ratio, f="pct"),
+                                   task=Arg(v=sc.task, f="text")),
                  notes=["findings.note.student_own_input"] if own_input else [])
         if not same_task:
             h.notes.append("findings.note.student_other_task")
@@ -239,11 +248,14 @@ def distillation(s: Study) -> list[Hypothesis]:
             h = make(s, "distillation", Q.distillation, hid="distill_half_depth", targets=targets,
                      prerequisites=["findings.prereq.teacher_data", "findings.prereq.training"],
                      portability=everywhere(),
-                     title_args={"student": Arg(v="findings.hyp.distillation.half_depth", f="key")},
-                     mechanism_args={"student": Arg(v="findings.hyp.distillation.half_depth", f="key"),
-                                     "teacher": Arg(v=f"{prefix} ×{len(idx)}", f="code")},
-                     risk_args={"ratio": Arg(v=t2.param_bytes / (s.trace.param_bytes or 1), f="pct"),
-                                "task": Arg(v="", f="text")})
+                     title=hyp_msg("distillation", "title",
+                                   student=Arg(v="findings.hyp.distillation.half_depth", f="key")),
+                     mechanism=hyp_msg("distillation", "mechanism",
+                                       student=Arg(v="findings.hyp.distillation.half_depth", f="key"),
+                                       teacher=Arg(v=f"{prefix} ×{len(idx)}", f="code")),
+                     risk_note=hyp_msg("distillation", "risk",
+                                       ratio=Arg(v=t2.param_bytes / (s.trace.param_bytes or 1), f="pct"),
+                                       task=Arg(v="", f="text")))
             out.append(evaluate(s, h, Variant(t2, s.platform, s.precision)))
     return out
 
@@ -269,7 +281,7 @@ def architectural(s: Study) -> list[Hypothesis]:
     if share >= k["min_share_to_propose"] or (has_dw and share > 0):
         h = make(s, "arch_depthwise", Q.architectural, targets=s.finding_ids("compute-bound"),
                  prerequisites=["findings.prereq.retrain"], portability=everywhere(),
-                 mechanism_args={"share": Arg(v=share, f="pct")})
+                 mechanism=hyp_msg("arch_depthwise", "mechanism", share=Arg(v=share, f="pct")))
         if has_dw:  # MobileNet, ShuffleNet, EfficientNet: the property is already there
             out.append(not_applicable(h, "findings.na.already_depthwise"))
         else:
@@ -282,7 +294,8 @@ def architectural(s: Study) -> list[Hypothesis]:
         h = make(s, "arch_low_rank", Q.architectural,
                  targets=s.finding_ids("compute-bound", "memory-bound", "capacity"),
                  prerequisites=["findings.prereq.finetune"], portability=everywhere(),
-                 mechanism_args={"share": Arg(v=share, f="pct"), "rank": Arg(v=f, f="pct")})
+                 mechanism=hyp_msg("arch_low_rank", "mechanism", share=Arg(v=share, f="pct"),
+                                   rank=Arg(v=f, f="pct")))
         out.append(evaluate(s, h, Variant(tf.low_rank(s.trace, f, min_b), s.platform, s.precision)))
     total_b = sum(r.bytes_moved for r in s.trace.records) or 1
     att = tf.attention_score_bytes(s.trace) / total_b
@@ -291,7 +304,8 @@ def architectural(s: Study) -> list[Hypothesis]:
                  targets=s.finding_ids("memory-bound", subtypes=("softmax", "elementwise")) +
                  s.finding_ids("scaling"),
                  prerequisites=["findings.prereq.runtime_sdpa"], portability=everywhere(),
-                 mechanism_args={"share": Arg(v=att, f="pct")})
+                 mechanism=hyp_msg("arch_efficient_attention", "mechanism",
+                                   share=Arg(v=att, f="pct")))
         out.append(evaluate(s, h, Variant(tf.flash_attention(s.trace), s.platform, s.precision)))
     emb = s.trace.params.embedding / (s.trace.params.total or 1)
     if emb >= 0.5:
@@ -299,7 +313,8 @@ def architectural(s: Study) -> list[Hypothesis]:
         h = make(s, "arch_hashed_embeddings", Q.architectural,
                  targets=s.finding_ids("capacity", "memory-bound"),
                  prerequisites=["findings.prereq.retrain"], portability=everywhere(),
-                 mechanism_args={"share": Arg(v=emb, f="pct"), "rows": Arg(v=rows, f="pct")})
+                 mechanism=hyp_msg("arch_hashed_embeddings", "mechanism", share=Arg(v=emb, f="pct"),
+                                   rows=Arg(v=rows, f="pct")))
         out.append(evaluate(s, h, Variant(tf.hash_embeddings(s.trace, rows), s.platform, s.precision)))
     scale = k["input_scale"].get(s.domain)
     resolved = s.ctx.products.resolved if s.ctx is not None else None
@@ -317,9 +332,11 @@ def architectural(s: Study) -> list[Hypothesis]:
         h = make(s, "arch_smaller_input", Q.architectural,
                  targets=s.finding_ids("compute-bound", "memory-bound", "scaling"),
                  prerequisites=["findings.prereq.finetune"], portability=everywhere(),
-                 title_args={"axis": Arg(v=f"findings.axis.{axis}", f="key")},
-                 mechanism_args={"axis": Arg(v=f"findings.axis.{axis}", f="key"),
-                                 "old": Arg(v=old), "new": Arg(v=new)})
+                 title=hyp_msg("arch_smaller_input", "title",
+                               axis=Arg(v=f"findings.axis.{axis}", f="key")),
+                 mechanism=hyp_msg("arch_smaller_input", "mechanism",
+                                   axis=Arg(v=f"findings.axis.{axis}", f="key"), old=Arg(v=old),
+                                   new=Arg(v=new)))
         h.notes.append(CHANGES_REQUIREMENT)
         out.append(evaluate(s, h, Variant(t2, s.platform, s.precision)))
     return out
@@ -384,10 +401,10 @@ def power_modes(s: Study, targets: list[str]) -> list[Hypothesis]:
             v = got[0]
         h = make(s, "hw_power_mode", Q.hardware, hid=f"power_mode_{mode.name}".replace(" ", "")
                  .replace("(", "").replace(")", "").lower(), targets=targets, portability=1,
-                 title_args={"mode": Arg(v=mode.name, f="text")},
-                 mechanism_args={"mode": Arg(v=mode.name, f="text"),
-                                 "watts": Arg(v=mode.power_w.value, f="num"),
-                                 "precision": Arg(v=v.precision, f="text")})
+                 title=hyp_msg("hw_power_mode", "title", mode=Arg(v=mode.name, f="text")),
+                 mechanism=hyp_msg("hw_power_mode", "mechanism", mode=Arg(v=mode.name, f="text"),
+                                   watts=Arg(v=mode.power_w.value, f="num"),
+                                   precision=Arg(v=v.precision, f="text")))
         out.append(evaluate(s, h, v))
     return out
 
@@ -412,9 +429,10 @@ def hardware(s: Study) -> list[Hypothesis]:
         v = best_unit[0]
         h = make(s, "hw_unit", Q.hardware, targets=targets, portability=1,
                  prerequisites=["findings.prereq.toolchain_format"],
-                 title_args={"unit": Arg(v=v.platform.default_unit, f="text")},
-                 mechanism_args={"unit": Arg(v=v.platform.default_unit, f="text"),
-                                 **_demands(v.platform, s)})
+                 title=hyp_msg("hw_unit", "title", unit=Arg(v=v.platform.default_unit, f="text")),
+                 mechanism=hyp_msg("hw_unit", "mechanism",
+                                   unit=Arg(v=v.platform.default_unit, f="text"),
+                                   **_demands(v.platform, s)))
         out.append(evaluate(s, h, v))
     out += power_modes(s, targets)
     alts = knobs()["hardware_alternatives"].get(s.platform.id)
@@ -436,8 +454,10 @@ def hardware(s: Study) -> list[Hypothesis]:
         h = make(s, "hw_device", Q.hardware, hid=f"hw_{v.platform.id}", targets=targets,
                  portability=1, prerequisites=["findings.prereq.toolchain_format",
                                                "findings.prereq.hardware_cost"],
-                 title_args={"device": Arg(v=v.platform.name, f="text")},
-                 mechanism_args={"device": Arg(v=v.platform.name, f="text"), **_demands(v.platform, s)})
+                 title=hyp_msg("hw_device", "title", device=Arg(v=v.platform.name, f="text")),
+                 mechanism=hyp_msg("hw_device", "mechanism",
+                                   device=Arg(v=v.platform.name, f="text"),
+                                   **_demands(v.platform, s)))
         out.append(evaluate(s, h, v))
     return out
 
@@ -459,9 +479,10 @@ def inference(s: Study) -> list[Hypothesis]:
                                                              "softmax", "reduction")) +
              s.finding_ids("overhead-bound"),
              prerequisites=["findings.prereq.compiler"], portability=everywhere(),
-             mechanism_args={"ops0": Arg(v=ops0, f="int"), "ops1": Arg(v=ops1, f="int"),
-                             "bytes0": Arg(v=before_b, f="bytes"), "bytes1": Arg(v=after_b, f="bytes"),
-                             "runtime": Arg(v=compiled.name, f="text")})
+             mechanism=hyp_msg("opt_fusion", "mechanism", ops0=Arg(v=ops0, f="int"),
+                               ops1=Arg(v=ops1, f="int"), bytes0=Arg(v=before_b, f="bytes"),
+                               bytes1=Arg(v=after_b, f="bytes"),
+                               runtime=Arg(v=compiled.name, f="text")))
     if runtime is not None and runtime.fuses_elementwise:
         out.append(not_applicable(h, "findings.na.runtime_fuses"))  # already in the baseline
     else:
@@ -479,8 +500,8 @@ def inference(s: Study) -> list[Hypothesis]:
                  targets=s.finding_ids("memory-bound", subtypes=("weight_streaming", "embedding")) +
                  s.finding_ids("overhead-bound"),
                  prerequisites=["findings.prereq.batch_queue"], portability=everywhere(),
-                 title_args={"batch": Arg(v=b, f="int")},
-                 mechanism_args={"batch": Arg(v=b, f="int")})
+                 title=hyp_msg("opt_batching", "title", batch=Arg(v=b, f="int")),
+                 mechanism=hyp_msg("opt_batching", "mechanism", batch=Arg(v=b, f="int")))
         evaluate(s, h, Variant(t2, s.platform, s.precision, batch=b))
         # batching buys throughput at the cost of each request's latency: never a latency
         # speed-up, so it is ranked and charted on throughput only
