@@ -130,16 +130,16 @@ def _scaling(ctx: FinderContext) -> list[Finding]:
             "kmacs": Arg(v=probe.macs_exponent, f="exp"), "factor": Arg(v=probe.factor, f="x"),
             "lat": Arg(v=probe.latency_s, f="ms"), "lat2": Arg(v=probe.latency_scaled_s, f="ms")}
     if probe.budget_size is not None and budget is not None:
-        why_key, why = "findings.why.scaling_cross", {"size": Arg(v=probe.budget_size),
-                                                       "axis": args["axis"],
-                                                       "budget": Arg(v=budget, f="ms")}
+        why = msg("findings.why.scaling_cross", size=Arg(v=probe.budget_size), axis=args["axis"],
+                  budget=Arg(v=budget, f="ms"))
     else:
-        why_key, why = "findings.why.scaling", {"k": args["k"]}
+        why = msg("findings.why.scaling", k=args["k"])
     return [Finding(
         id=f"scaling:{probe.axis}", type=FindingType.scaling, subtype=probe.axis, impact=impact,
         severity=severity_of(impact), location=Location(module="<model>"),
         summary=msg("findings.summary.scaling" if probe.latency_s and probe.latency_scaled_s
-        else "findings.summary.scaling_counted", **args), why=msg(why_key, **why),
+                    else "findings.summary.scaling_counted", **args),
+        why=why,
         evidence=[Evidence(label="size", value=probe.size, unit=probe.axis, origin="given"),
                   Evidence(label="macs_exponent", value=probe.macs_exponent, unit="exponent",
                            f="exp", origin="counted"),
