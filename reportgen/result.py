@@ -26,7 +26,8 @@ from reportgen.analysis.tradeoffs import TradeOffs
 from reportgen.models.bounds import DeclaredBound
 from reportgen.text import Msg
 
-SCHEMA_VERSION = 2  # 2: generated sentences are Msg only (no English twin fields)
+SCHEMA_VERSION = 3  # 2: generated sentences are Msg only (no English twin fields);
+# 3: findings, hypotheses and trade-off sentences are Msg too (summary, why, text, title, ...)
 
 
 @unique

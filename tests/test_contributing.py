@@ -21,11 +21,12 @@ from reportgen.analysis.counting import formulas
 from reportgen.analysis.counting.records import OpKind
 from reportgen.analysis.counting.trace import trace_forward
 from reportgen.analysis.findings import registry as finder_registry
-from reportgen.analysis.findings.models import Arg, Evidence, Finding, FindingType, Location
+from reportgen.analysis.findings.models import Evidence, Finding, FindingType, Location
 from reportgen.analysis.hypotheses import registry as method_registry
-from reportgen.analysis.hypotheses.models import Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.models import Hypothesis, MethodClass, hyp_msg
 from reportgen.result import StudyResult
 from reportgen.spec.schema import StudySpec
+from reportgen.text import Arg, Msg, msg
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRIBUTING = ROOT / "CONTRIBUTING.md"
@@ -96,8 +97,9 @@ def _toy_finder(ctx: finder_registry.FinderContext) -> list[Finding]:
     share = (o.predicted_time_s or 0.0) / (ctx.pe.predicted_latency_s or 1.0)
     return [Finding(id=f"toy:{r.op}", type=FindingType.compute_bound, subtype="toy", impact=share,
                     severity="low", location=Location(module=r.module, op=r.op),
-                    summary_key="findings.summary.toy", summary_args={"share": Arg(v=share, f="pct")},
-                    why_key="findings.why.latency_none", why_args={},
+                    summary=Msg(code="findings.summary.toy", params={"share": Arg(v=share, f="pct")}),
+                    why=msg("findings.why.latency_none", time=Arg(v=o.predicted_time_s, f="ms"),
+                            total=Arg(v=ctx.pe.predicted_latency_s, f="ms")),
                     evidence=[Evidence(label="time", value=o.predicted_time_s, unit="s", f="ms",
                                        origin="predicted")])]
 
@@ -106,7 +108,11 @@ def _toy_method(s: Any) -> list[Hypothesis]:
     """Runs the same model at fp32 on the target: a method with a speed-up of exactly 1."""
     from reportgen.analysis.hypotheses.study import Variant, evaluate, make
 
-    h = make(s, "opt_fusion", MethodClass.inference, hid="toy_same", targets=s.finding_ids("compute-bound"))
+    n, moved = len(s.trace.records), sum(r.bytes_moved for r in s.trace.records)
+    h = make(s, "opt_fusion", MethodClass.inference, hid="toy_same", targets=s.finding_ids("compute-bound"),
+             mechanism=hyp_msg("opt_fusion", "mechanism", ops0=Arg(v=n, f="int"), ops1=Arg(v=n, f="int"),
+                               bytes0=Arg(v=moved, f="bytes"), bytes1=Arg(v=moved, f="bytes"),
+                               runtime=Arg(v="eager", f="text")))
     return [evaluate(s, h, Variant(s.trace, s.platform, s.precision))]
 
 

@@ -92,7 +92,7 @@ def test_overhead_bound_fires_on_many_tiny_ops_only() -> None:
     eff = Efficiency(eta_c=1.0, eta_m=1.0, op_overhead_us=5.0)
     rep = run(tiny, "nvidia_a100_80gb_sxm", ["fp16"], eff=eff)
     f = rep.of_type("overhead-bound")
-    assert f and f[0].summary_args["tiny"].v == 200
+    assert f and f[0].summary.params["tiny"].v == 200
     assert not run(GEMM, "nvidia_a100_80gb_sxm", ["fp16"], eff=eff).of_type("overhead-bound")
 
 
@@ -119,7 +119,7 @@ def test_scaling_fires_on_super_linear_growth_only() -> None:
                         latency_scaled_s=0.037, budget_size=700)
     f = run(GEMM, "nvidia_a100_80gb_sxm", ["fp16"], probe=quad,
             constraints=Constraints(latency_ms=20)).of_type("scaling")
-    assert f and f[0].why_key == "findings.why.scaling_cross"
+    assert f and f[0].why.code == "findings.why.scaling_cross"
     lin = quad.model_copy(update={"macs_exponent": 1.0, "latency_exponent": 1.0})
     assert not run(GEMM, "nvidia_a100_80gb_sxm", ["fp16"], probe=lin).of_type("scaling")
     side = quad.model_copy(update={"axis": "image_size", "macs_exponent": 2.0,
@@ -138,7 +138,7 @@ def test_unsupported_precision_and_edge_tpu_fallback() -> None:
     fb = run(trace_of([linear(0, 64, 256, 256, el=1.0), emb], el=1.0),
              "google_coral_edge_tpu", ["int8"])
     f = [x for x in fb.of_type("unsupported") if x.subtype == "fallback"]
-    assert f and f[0].summary_args["ops"].v == 1
+    assert f and f[0].summary.params["ops"].v == 1
     assert not [x for x in run(int8, "google_coral_edge_tpu", ["int8"]).items
                 if x.type == "unsupported"]
 

@@ -87,6 +87,28 @@ def test_message_codes_have_english_and_russian() -> None:
         assert set(re.findall(r"\{(\w+)", en)) == set(re.findall(r"\{(\w+)", ru)), code
 
 
+def test_arg_params_render_as_their_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typed ``Arg`` parameter is shown as its ``f`` says, per locale, by the one Msg renderer;
+    a noun agrees with the number as shown."""
+    from reportgen.report.filters import md
+    from reportgen.report.messages import render
+    from reportgen.text import Arg, Msg
+
+    text = "{t} {p} {x} {n} {c} {k} {s} {z} {e} {q:plural:операция|операции|операций}"
+    for lang in ("en", "ru"):
+        monkeypatch.setitem(catalog(lang)["findings"]["summary"], "arg_probe", text)
+    m = Msg(code="findings.summary.arg_probe", params={
+        "t": Arg(v=0.0123, f="ms"), "p": Arg(v=0.25, f="pct"), "x": Arg(v=2.5, f="x"),
+        "n": Arg(v=1234567, f="int"), "c": Arg(v="a`b", f="code"),
+        "k": Arg(v="findings.axis.batch", f="key"), "s": Arg(v="a|b", f="text"),
+        "z": Arg(v=None, f="ms"), "e": Arg(v=1.234, f="exp"), "q": Arg(v=21, f="int")})
+    nb = "\u00a0"
+    assert render(m, "en", md) == (f"12.3{nb}ms 25.0% ×2.50 1,234,567 `a'b` batch size a\\|b — "
+                                   f"1.2 21{nb}операции")  # English: one|other forms
+    assert render(m, "ru", md) == (f"12,3{nb}мс 25,0{nb}% ×2,50 1{nb}234{nb}567 `a'b` размер батча "
+                                   f"a\\|b — 1,2 21{nb}операция")
+
+
 def _scrub(md: str, names: list[str]) -> str:
     """The report without what may stay English: code spans, URLs, quotes from the catalogs
     (inline "из каталога (англ.): «…»" and list items under the Russian catalog label), and

@@ -29,9 +29,9 @@ def test_resnet50_layer4_holds_the_weights_not_the_macs(resnet50) -> None:
     got = {i.id: i for i in placement(costs)}
     i = got["insight:placement:layer4"]
     # layer4: 3 bottlenecks 2048-512-2048 = 14 964 736 parameters of 25 557 032
-    assert i.args["params"].v == pytest.approx(14_964_736 / 25_557_032)
-    assert i.args["params"].v == pytest.approx(0.586, abs=1e-3)
-    assert i.args["macs"].v == pytest.approx(0.198, abs=2e-3)
+    assert i.text.params["params"].v == pytest.approx(14_964_736 / 25_557_032)
+    assert i.text.params["params"].v == pytest.approx(0.586, abs=1e-3)
+    assert i.text.params["macs"].v == pytest.approx(0.198, abs=2e-3)
 
 
 def test_memory_names_what_dominates() -> None:
@@ -40,7 +40,7 @@ def test_memory_names_what_dominates() -> None:
     (i,) = memory(pe, t)
     w, a = t.param_bytes, t.peak_activation_bytes  # fp16 traced, fp16 predicted: same bytes
     assert i.id == ("insight:memory:weights" if w >= a else "insight:memory:activations")
-    assert i.args["share"].v == pytest.approx(max(w, a) / (w + a))
+    assert i.text.params["share"].v == pytest.approx(max(w, a) / (w + a))
 
 
 def test_streaming_tells_weight_streaming_from_compute() -> None:
@@ -51,7 +51,7 @@ def test_streaming_tells_weight_streaming_from_compute() -> None:
     (i,) = streaming(pairs, pe)
     d = 4096
     assert i.id == "insight:streaming:weight_streaming"
-    assert i.args["weights"].v == pytest.approx(2 * d * d / (2 * d * d + 4 * d))
+    assert i.text.params["weights"].v == pytest.approx(2 * d * d / (2 * d * d + 4 * d))
     cnn = toy_cnn()
     pe2 = estimate(cnn, get_platform("raspberry_pi_5"), ["fp32"]).per_precision[0]
     rec = {r.index: r for r in cnn.records}

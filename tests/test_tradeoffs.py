@@ -43,7 +43,7 @@ def test_criteria_and_principles_cover_the_course_lists(result) -> None:
     assert [a.criterion for a in T.principles] == PRINCIPLES
     plan = result.hypotheses.get(T.plan)
     speed = next(a for a in T.production if a.criterion == "speed")
-    assert speed.args["x"].v == pytest.approx(plan.speedup)
+    assert speed.text.params["x"].v == pytest.approx(plan.speedup)
 
 
 def test_no_plan_no_assessments(result) -> None:

@@ -2,7 +2,7 @@
 maintenance table, the recommended plan judged against the course's Research and Production
 criteria, the course's five engineering principles applied to this study's numbers, and the
 published accuracy of the teacher, its students and int8 (torchvision metadata, read by the
-``models`` layer when the stage runs). No torch at import; sentences are catalog keys (``findings.crit.*``, ``findings.principle.*``) plus args.
+``models`` layer when the stage runs). No torch at import; sentences are ``Msg`` (``findings.crit.*``, ``findings.principle.*``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from reportgen.analysis.findings.models import Arg, FindingsReport, thresholds
+from reportgen.analysis.findings.models import FindingsReport, thresholds
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
 from reportgen.analysis.stage import Context
+from reportgen.text import Arg, Msg, lookup, msg
 
 Rating = Literal["good", "fair", "poor", "unknown"]
 RESEARCH = ["depth", "applicability", "novelty", "modularity", "universality", "redundancy",
@@ -39,12 +40,15 @@ class TradeOffRow(BaseModel):
     meets_all: bool | None
 
 
+Group = Literal["research", "production", "principle"]
+
+
 class Assessment(BaseModel):
     criterion: str
-    group: Literal["research", "production", "principle"]
+    group: Group
     rating: Rating
-    args: dict[str, Arg] = Field(default_factory=dict)
-    variant: str = Field("", description="sentence variant within the criterion's catalog entry")
+    text: Msg = Field(description="the assessment in words: findings.crit.<criterion>.text[.<variant>] "
+                                  "or findings.principle.<criterion>.text[.<variant>]")
 
 
 class PublishedAccuracy(BaseModel):
@@ -87,6 +91,15 @@ def _rate(x: float | None, good: float, fair: float, higher_better: bool = True)
     return "good" if x >= good else "fair" if x >= fair else "poor"
 
 
+def _assess(criterion: str, group: Group, rating: Rating, args: dict[str, Arg] | None = None,
+            variant: str = "") -> Assessment:
+    """An assessment whose sentence is the criterion's text, or its ``variant`` when the
+    criterion has several."""
+    base = f"findings.{'principle' if group == 'principle' else 'crit'}.{criterion}.text"
+    code = f"{base}.{variant}" if isinstance(lookup(base, "en"), dict) else base
+    return Assessment(criterion=criterion, group=group, rating=rating, text=msg(code, **(args or {})))
+
+
 def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
     total = hyps.platforms_in_catalog or 1
     computed = [h for h in hyps.items if h.after is not None]
@@ -98,26 +111,26 @@ def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | No
             and h.applicable and (h.speedup or 0) > 1.1]
     n_find = len(fnd.items) if fnd else 0
     return [
-        Assessment(criterion="depth", group="research", rating=_rate(len(classes), 6, 4),
+        _assess(criterion="depth", group="research", rating=_rate(len(classes), 6, 4),
                    args={"findings": Arg(v=n_find, f="int"), "hyps": Arg(v=len(computed), f="int"),
                          "classes": Arg(v=len(classes), f="int")}),
-        Assessment(criterion="applicability", group="research",
+        _assess(criterion="applicability", group="research",
                    rating="unknown" if plan.meets_all is None else
                    ("good" if plan.meets_all else _rate(plan.gap_closed, 1.0, 0.5)),
                    args={"closed": Arg(v=plan.gap_closed, f="pct")},
                    variant="meets" if plan.meets_all else "gap"),
-        Assessment(criterion="novelty", group="research", rating="fair", args={
+        _assess(criterion="novelty", group="research", rating="fair", args={
             "platform": Arg(v=plan.after.platform_name if plan.after else "", f="text")}),
-        Assessment(criterion="modularity", group="research",
+        _assess(criterion="modularity", group="research",
                    rating=_rate(len(plan.components) or 1, 1, 3, higher_better=False),
                    args={"steps": Arg(v=len(plan.components) or 1, f="int")}),
-        Assessment(criterion="universality", group="research",
+        _assess(criterion="universality", group="research",
                    rating=_rate(plan.portability / total, 0.5, 0.2),
                    args={"n": Arg(v=plan.portability, f="int"), "total": Arg(v=total, f="int")}),
-        Assessment(criterion="redundancy", group="research", rating=_rate(headroom, 0.3, 0.0),
+        _assess(criterion="redundancy", group="research", rating=_rate(headroom, 0.3, 0.0),
                    args={"headroom": Arg(v=headroom, f="pct")},
                    variant="budget" if headroom is not None else "none"),
-        Assessment(criterion="flexibility", group="research", rating=_rate(len(rest), 3, 1),
+        _assess(criterion="flexibility", group="research", rating=_rate(len(rest), 3, 1),
                    args={"n": Arg(v=len(rest), f="int")}),
     ]
 
@@ -139,35 +152,35 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
     sat: Rating = "unknown" if plan.meets_all is None else (
         "poor" if not plan.meets_all else ("fair" if plan.risk == "high" else "good"))
     return [
-        Assessment(criterion="reliability", group="production", rating=rel,
+        _assess(criterion="reliability", group="production", rating=rel,
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
                    variant="lower_bound" if a is not None and a.lower_bound else ""),
-        Assessment(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
+        _assess(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
                    args={"before": Arg(v=plan.before.latency_s, f="ms"),
                          "after": Arg(v=a.latency_s if a else None, f="ms"),
                          "x": Arg(v=plan.speedup, f="x")}),
-        Assessment(criterion="completeness", group="production",
+        _assess(criterion="completeness", group="production",
                    rating="unknown" if not cons else _rate(passed / len(cons), 1.0, 0.5),
                    args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int"),
                          "unknown": Arg(v=unknown, f="int")},
                    variant="" if cons else "none"),
-        Assessment(criterion="scalability", group="production",
+        _assess(criterion="scalability", group="production",
                    rating="unknown" if poor_fit else _rate(k, 1.15, 1.5, higher_better=False),
                    args={"k": Arg(v=k_raw, f="exp"), "r2": Arg(v=sc.r2 if sc else None, f="num"),
                          "axis": Arg(v=f"findings.axis.{fnd.scaling.axis}" if fnd and fnd.scaling
                                      else "findings.axis.batch", f="key")},
                    variant="poor_fit" if poor_fit and k is not None else
                    ("" if k is not None else "none")),
-        Assessment(criterion="energy", group="production",
+        _assess(criterion="energy", group="production",
                    rating=_rate(plan.energy_ratio, 0.5, 0.9, higher_better=False),
                    args={"before": Arg(v=plan.before.energy_mj), "after": Arg(v=a.energy_mj if a else None),
                          "ratio": Arg(v=plan.energy_ratio, f="x")},
                    variant="" if plan.energy_ratio is not None else "none"),
-        Assessment(criterion="requirements", group="production",
+        _assess(criterion="requirements", group="production",
                    rating="unknown" if plan.meets_all is None else ("good" if plan.meets_all else "poor"),
                    args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int")},
                    variant="meets" if plan.meets_all else ("unknown" if plan.meets_all is None else "fails")),
-        Assessment(criterion="satisfaction", group="production", rating=sat,
+        _assess(criterion="satisfaction", group="production", rating=sat,
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
                    variant="unknown" if plan.meets_all is None else
                    ("meets" if plan.meets_all else "fails")),
@@ -182,28 +195,28 @@ def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
     a = plan.after
     sc = fnd.scaling if fnd else None
     out = [
-        Assessment(criterion="hardware_for_task", group="principle", rating="unknown",
+        _assess(criterion="hardware_for_task", group="principle", rating="unknown",
                    args={"target": Arg(v=hyps.baseline.platform_name, f="text"),
                          "lat": Arg(v=hyps.baseline.latency_s, f="ms"),
                          "device": Arg(v=(best_hw.after.platform_name + " / " + best_hw.after.unit)
                                        if best_hw and best_hw.after else "", f="text"),
                          "lat2": Arg(v=best_hw.after.latency_s if best_hw and best_hw.after else None, f="ms")},
                    variant="alt" if best_hw else "none"),
-        Assessment(criterion="sacrifice", group="principle", rating="unknown",
+        _assess(criterion="sacrifice", group="principle", rating="unknown",
                    args={"x": Arg(v=plan.speedup, f="x"),
                          "risk": Arg(v=f"findings.level.{plan.risk}", f="key"),
                          "effort": Arg(v=f"findings.level.{plan.effort}", f="key"),
                          "mem": Arg(v=plan.memory_ratio, f="x")}),
-        Assessment(criterion="postponed", group="principle", rating="unknown",
+        _assess(criterion="postponed", group="principle", rating="unknown",
                    args={"n": Arg(v=len(left), f="int"),
                          "types": Arg(v=", ".join(dict.fromkeys(f.type.value for f in left)) or "—",
                                       f="text")},
                    variant="some" if left else "none"),
-        Assessment(criterion="support", group="principle", rating="unknown",
+        _assess(criterion="support", group="principle", rating="unknown",
                    args={"maint": Arg(v=f"findings.level.{plan.maintenance}", f="key"),
                          "platform": Arg(v=a.platform_name if a else "", f="text"),
                          "precision": Arg(v=a.precision if a else "", f="text")}),
-        Assessment(criterion="evolves", group="principle", rating="unknown",
+        _assess(criterion="evolves", group="principle", rating="unknown",
                    args={"axis": Arg(v=f"findings.axis.{sc.axis}" if sc else "findings.axis.batch", f="key"),
                          "factor": Arg(v=sc.factor if sc else None, f="x"),
                          "lat2": Arg(v=(sc.latency_scaled_s * (a.latency_s or 0) / sc.latency_s)

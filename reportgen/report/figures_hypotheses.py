@@ -10,12 +10,15 @@ from reportgen.report.figures_base import FigureFile, save
 from reportgen.report.filters import Formatter
 from reportgen.report.i18n import Translator
 from reportgen.result import StudyResult
+from reportgen.text import Arg, key_of
 
 
 def _title(t: Translator, h: Any) -> str:
-    args = {k: (t(a.v) if a.f == "key" else f"{a.v:.0%}" if a.f == "pct" and isinstance(a.v, float)
-                else str(a.v)) for k, a in h.title_args.items()}
-    text = t(f"findings.hyp.{h.method}.title", **args) if args else t(f"findings.hyp.{h.method}.title")
+    # a short label for the chart: shares as whole percents, no Markdown escaping
+    args = {k: (t(str(a.v)) if a.f == "key" else f"{a.v:.0%}" if a.f == "pct" and isinstance(a.v, float)
+                else str(a.v)) if isinstance(a, Arg) else str(a) for k, a in h.title.params.items()}
+    key = key_of(h.title.code)
+    text = t(key, **args) if args else t(key)
     return text if len(text) <= 48 else text[:45] + "…"
 
 

@@ -2,7 +2,8 @@
 per locale here: ``{x:sig3}`` (significant digits, also sig2/sig4), ``{x:bytes}``, ``{x:pct}``,
 ``{x:group}``, ``{x:si}``, ``{n:plural:операция|операции|операций}`` (the number and the
 noun that agrees with it, by babel's plural rules: ``reportgen.report.plural``), or a Python spec (``{x:g}``, ``{x:.1f}``) whose decimal point becomes a
-comma in Russian. A parameter may itself be a ``Msg`` (rendered in the same language).
+comma in Russian. A parameter may itself be a ``Msg`` (rendered in the same language) or an
+``Arg``, a value shown as its ``f`` says (``ms``, ``pct``, ``x``, ``key``, ...; see ``_arg``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from reportgen.report.filters import Formatter
 from reportgen.report.plural import agree
-from reportgen.text import Msg, template
+from reportgen.text import Arg, Msg, lookup, template
 
 Msg.model_rebuild()
 
@@ -39,6 +40,12 @@ class _LocaleFormatter(string.Formatter):
         return obj, used
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, Arg):
+            shown = self._arg(value)
+            # the noun agrees with the number as shown (rounded), not with the raw value
+            if format_spec.startswith("plural:"):
+                return agree(self.lang, shown, format_spec, shown)
+            return format(shown, format_spec) if format_spec else shown
         if format_spec.startswith("plural:"):
             return agree(self.lang, value, format_spec, self.format_field(value, ""))
         if isinstance(value, _Code):
@@ -57,10 +64,37 @@ class _LocaleFormatter(string.Formatter):
         text = format(value, format_spec or "g")
         return self.fmt.style.localise(text)
 
+    def _arg(self, a: Arg) -> str:
+        v, f, fmt = a.v, a.f, self.fmt
+        if v is None:
+            return "—"
+        if f == "ms":
+            return f"{fmt.sig(float(v) * 1000, 3)}\u00a0{lookup('findings.unit.ms', self.lang)}"
+        if f in ("bytes", "pct", "si"):
+            return str(getattr(fmt, f)(v))
+        if f == "x":
+            return f"×{fmt.sig(v, 3)}"
+        if f == "exp":
+            return fmt.sig(v, 2)
+        if f == "int":
+            return fmt.group(v)
+        if f == "code":
+            return "`" + str(v).replace("`", "'") + "`"
+        if f == "key":
+            return str(lookup(str(v), self.lang))
+        if f == "text":
+            return self.escape(str(v)) if self.escape else str(v)
+        return fmt.sig(v, 3)
+
 
 def render(m: Msg, lang: str, escape: Callable[[str], str] | None = None) -> str:
     """``m`` in ``lang``; ``escape`` is applied to text parameters (not to the catalog text)."""
     return _LocaleFormatter(lang, escape).vformat(template(m.code, lang), (), m.params)
+
+
+def render_arg(a: Arg, lang: str, escape: Callable[[str], str] | None = None) -> str:
+    """One typed value as a ``Msg`` shows it (templates' numbers in sections 5–8 too)."""
+    return _LocaleFormatter(lang, escape)._arg(a)
 
 
 def render_text(text: str, lang: str, params: dict[str, Any],

@@ -55,9 +55,13 @@ def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
     """``msg(m, fallback)``: a generated sentence (analysis/messages.py) in the report's language,
     text parameters escaped for Markdown; ``msgs(list, sep)``: several; ``tl(key, **params)``: a
     catalog sentence with numbers formatted per locale (stage reasons); ``quote(text)``: catalog
-    prose, labelled as quoted; ``u(unit)``: a unit symbol; ``pclass(id)``: a platform class."""
-    from reportgen.report.messages import render, render_text
-    from reportgen.text import Msg
+    prose, labelled as quoted; ``u(unit)``: a unit symbol; ``pclass(id)``: a platform class;
+    ``arg(v, f)``: a number shown as the ``Msg`` parameter ``Arg(v, f)`` is (ms, pct, x, ...)."""
+    from reportgen.report.messages import render, render_arg, render_text
+    from reportgen.text import Arg, Msg
+
+    def arg(v: Any, f: str = "num") -> str:
+        return render_arg(Arg(v=v, f=f), lang, filters.md)
 
     def one(m: Msg | None, fallback: Any = None) -> str:
         return render(m, lang, filters.md) if m is not None else filters.md(fallback)
@@ -78,7 +82,8 @@ def _message_globals(lang: str, tr: Translator) -> dict[str, Any]:
     def pclass(c: Any) -> str:
         return filters.md(tr.data.get("platform_class", {}).get(str(c), c))
 
-    return {"msg": one, "msgs": many, "tl": tl, "quote": quote, "u": unit, "pclass": pclass}
+    return {"msg": one, "msgs": many, "tl": tl, "quote": quote, "u": unit, "pclass": pclass,
+            "arg": arg}
 
 
 def render_markdown(result: StudyResult, figures: dict[str, FigureFile], template_root: Path | None = None) -> str:

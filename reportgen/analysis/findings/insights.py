@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from reportgen.analysis.counting.costs import CostAnalysis
 from reportgen.analysis.counting.records import OpRecord, Trace
-from reportgen.analysis.findings.models import Arg, Evidence, Insight, thresholds
+from reportgen.analysis.findings.models import Evidence, Insight, thresholds
 from reportgen.analysis.findings.registry import FinderContext, insight, insight_fns
 from reportgen.analysis.prediction.estimates import OpEstimate, PrecisionEstimate
+from reportgen.text import Arg, msg
 
 
 def placement(costs: CostAnalysis) -> list[Insight]:
@@ -31,9 +32,9 @@ def placement(costs: CostAnalysis) -> list[Insight]:
     out: list[Insight] = []
     if heavy:
         name, ps, ms = max(heavy, key=lambda r: r[1] - r[2])
-        out.append(Insight(id=f"insight:placement:{name}", key="findings.insight.params_not_macs",
-                           args={"block": Arg(v=name, f="code"), "params": Arg(v=ps, f="pct"),
-                                 "macs": Arg(v=ms, f="pct")},
+        out.append(Insight(id=f"insight:placement:{name}",
+                           text=msg("findings.insight.params_not_macs", block=Arg(v=name, f="code"),
+                                    params=Arg(v=ps, f="pct"), macs=Arg(v=ms, f="pct")),
                            evidence=[Evidence(label="params_share", value=ps, unit="fraction",
                                               f="pct", origin="counted"),
                                      Evidence(label="macs_share", value=ms, unit="fraction",
@@ -42,9 +43,8 @@ def placement(costs: CostAnalysis) -> list[Insight]:
     if light and costs.params.embedding / total_p < 0.5:  # beside huge tables every layer is "light"
         name, ps, ms = max(light, key=lambda r: r[2] - r[1])
         out.append(Insight(id=f"insight:placement_compute:{name}",
-                           key="findings.insight.macs_not_params",
-                           args={"block": Arg(v=name, f="code"), "params": Arg(v=ps, f="pct"),
-                                 "macs": Arg(v=ms, f="pct")},
+                           text=msg("findings.insight.macs_not_params", block=Arg(v=name, f="code"),
+                                    params=Arg(v=ps, f="pct"), macs=Arg(v=ms, f="pct")),
                            evidence=[Evidence(label="macs_share", value=ms, unit="fraction",
                                               f="pct", origin="counted")]))
     return out
@@ -59,10 +59,10 @@ def memory(pe: PrecisionEstimate, trace: Trace) -> list[Insight]:
     what = "weights" if w >= a else "activations"
     key = "findings.insight.memory_" + (("embeddings" if emb >= 0.5 else "weights")
                                         if what == "weights" else "activations")
-    return [Insight(id=f"insight:memory:{what}", key=key,
-                    args={"precision": Arg(v=pe.precision, f="text"), "weights": Arg(v=w, f="bytes"),
-                          "acts": Arg(v=a, f="bytes"), "share": Arg(v=max(w, a) / (w + a), f="pct"),
-                          "emb": Arg(v=emb, f="pct")},
+    return [Insight(id=f"insight:memory:{what}",
+                    text=msg(key, precision=Arg(v=pe.precision, f="text"), weights=Arg(v=w, f="bytes"),
+                             acts=Arg(v=a, f="bytes"), share=Arg(v=max(w, a) / (w + a), f="pct"),
+                             emb=Arg(v=emb, f="pct")),
                     evidence=[Evidence(label="weights", value=w, unit="B", f="bytes", origin="counted"),
                               Evidence(label="peak_act", value=a, unit="B", f="bytes",
                                        origin="counted")])]
@@ -80,10 +80,10 @@ def streaming(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate) -
     k = thresholds()["insights"]
     kind = "weight_streaming" if wshare >= k["streaming_weight_share"] and mshare > cshare else \
         ("compute" if cshare >= mshare else "activation_traffic")
-    return [Insight(id=f"insight:streaming:{kind}", key=f"findings.insight.{kind}",
-                    args={"weights": Arg(v=wshare, f="pct"), "compute": Arg(v=cshare, f="pct"),
-                          "memory": Arg(v=mshare, f="pct"),
-                          "precision": Arg(v=pe.precision, f="text")},
+    return [Insight(id=f"insight:streaming:{kind}",
+                    text=msg(f"findings.insight.{kind}", weights=Arg(v=wshare, f="pct"),
+                             compute=Arg(v=cshare, f="pct"), memory=Arg(v=mshare, f="pct"),
+                             precision=Arg(v=pe.precision, f="text")),
                     evidence=[Evidence(label="weight_bytes_share", value=wshare, unit="fraction",
                                        f="pct", origin="counted"),
                               Evidence(label="compute_time_share", value=cshare, unit="fraction",

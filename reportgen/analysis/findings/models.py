@@ -1,5 +1,6 @@
-"""The findings' data: finding types, arguments, evidence, locations, the scaling probe and the
-report; thresholds come from ``thresholds.yaml``. Sentences are catalog keys, not text.
+"""The findings' data: finding types, evidence, locations, the scaling probe and the report;
+thresholds come from ``thresholds.yaml``. Sentences are ``Msg`` (codes under ``findings.``), not
+text.
 """
 
 from __future__ import annotations
@@ -7,18 +8,12 @@ from __future__ import annotations
 from enum import StrEnum, unique
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
 
-from reportgen.text import Msg
-
-if TYPE_CHECKING:
-    pass
-
-Fmt = Literal["num", "int", "si", "bytes", "pct", "ms", "x", "code", "text", "key", "exp"]
-
+from reportgen.text import Fmt, Msg
 
 OriginName = Literal["counted", "predicted", "measured", "published", "given"]
 
@@ -42,14 +37,6 @@ class FindingType(StrEnum):
     scaling = "scaling"
     unsupported = "unsupported"
     uncounted = "uncounted"
-
-
-class Arg(BaseModel):
-    """A value filled into a catalog sentence; ``f`` says how the template formats it
-    (ms: seconds shown in ms; key: a catalog key to translate; code/text: model text)."""
-
-    v: float | int | str | None
-    f: Fmt = "num"
 
 
 class Evidence(BaseModel):
@@ -79,10 +66,8 @@ class Finding(BaseModel):
     severity: Literal["blocking", "high", "medium", "low"]
     location: Location
     time_s: float | None = Field(None, description="predicted time attributable, s")
-    summary_key: str
-    summary_args: dict[str, Arg] = Field(default_factory=dict)
-    why_key: str
-    why_args: dict[str, Arg] = Field(default_factory=dict)
+    summary: Msg = Field(description="what was found (findings.summary.*)")
+    why: Msg = Field(description="why it matters (findings.why.*)")
     evidence: list[Evidence] = Field(default_factory=list)
 
 
@@ -91,8 +76,7 @@ class Insight(BaseModel):
     parameters sit against the compute, what dominates memory, weight streaming vs compute."""
 
     id: str = Field(description="stable: insight:<kind>[:<where>]")
-    key: str = Field(description="catalog key of the sentence (findings.insight.*)")
-    args: dict[str, Arg] = Field(default_factory=dict)
+    text: Msg = Field(description="the sentence (findings.insight.*)")
     evidence: list[Evidence] = Field(default_factory=list)
 
 

@@ -5,15 +5,12 @@ hypotheses report (plan kind, runner-up, what to measure).
 from __future__ import annotations
 
 from enum import StrEnum, unique
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from reportgen.analysis.findings.models import Arg
 from reportgen.analysis.prediction.estimates import Verdict
-
-if TYPE_CHECKING:
-    pass
+from reportgen.text import Msg, Param, msg
 
 Level = Literal["low", "medium", "high"]
 
@@ -65,13 +62,18 @@ class ConstraintOutcome(BaseModel):
     bound_after: Literal["value", "upper", "lower"] = "value"
 
 
+def hyp_msg(method: str, part: str, **params: Param | Msg) -> Msg:
+    """A method's ``part`` sentence (title, mechanism, risk): ``findings.hyp.<method>.<part>``."""
+    return msg(f"findings.hyp.{method}.{part}", **params)
+
+
 class Hypothesis(BaseModel):
     id: str
     method: str = Field(description="key in thresholds.yaml hypotheses.methods and the catalog")
     cls: MethodClass
     rank: int = 0
-    title_args: dict[str, Arg] = Field(default_factory=dict)
-    mechanism_args: dict[str, Arg] = Field(default_factory=dict)
+    title: Msg = Field(description="findings.hyp.<method>.title (filled in when not given)")
+    mechanism: Msg = Field(description="findings.hyp.<method>.mechanism (filled in when not given)")
     targets: list[str] = Field(default_factory=list, description="finding ids it addresses")
     applicable: bool = True
     not_applicable_key: str | None = None
@@ -89,12 +91,23 @@ class Hypothesis(BaseModel):
                                                        "constraints' gaps; 1 = closed")
     prerequisites: list[str] = Field(default_factory=list, description="catalog keys")
     risk: Level = "medium"
-    risk_args: dict[str, Arg] = Field(default_factory=dict)
+    risk_note: Msg = Field(description="the accuracy risk in words: findings.hyp.<method>.risk "
+                                       "(filled in when not given)")
     effort: Level = "medium"
     maintenance: Level = "medium"
     portability: int = Field(0, description="catalog platforms that can use it")
     components: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="catalog keys")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_sentences(cls, data: Any) -> Any:
+        """A method's title, mechanism and risk sentences without parameters need not be given."""
+        if isinstance(data, dict) and "method" in data:
+            data = dict(data)
+            for field, part in (("title", "title"), ("mechanism", "mechanism"), ("risk_note", "risk")):
+                data.setdefault(field, Msg(code=f"findings.hyp.{data['method']}.{part}"))
+        return data
 
 
 class HypothesesReport(BaseModel):

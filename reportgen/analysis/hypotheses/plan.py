@@ -8,10 +8,15 @@ import dataclasses
 from collections.abc import Callable
 from typing import Literal
 
-from reportgen.analysis.findings.models import Arg
 from reportgen.analysis.hypotheses import transforms as tf
-from reportgen.analysis.hypotheses.models import CHANGES_REQUIREMENT, Hypothesis, MethodClass
+from reportgen.analysis.hypotheses.models import (
+    CHANGES_REQUIREMENT,
+    Hypothesis,
+    MethodClass,
+    hyp_msg,
+)
 from reportgen.analysis.hypotheses.study import Study, Variant, evaluate, make, predict
+from reportgen.text import Arg
 
 _RISK = {"low": 0, "medium": 1, "high": 2}
 
@@ -69,9 +74,9 @@ def combined(s: Study, items: list[Hypothesis]) -> Hypothesis | None:
              targets=sorted({t for c in comps for t in c.targets}),
              prerequisites=sorted({p for c in comps for p in c.prerequisites}),
              portability=min(c.portability for c in comps),
-             mechanism_args={"stack": Arg(v=" + ".join(ids), f="code"),
-                             "platform": Arg(v=v.platform.name, f="text"),
-                             "precision": Arg(v=v.precision, f="text")})
+             mechanism=hyp_msg("combined", "mechanism", stack=Arg(v=" + ".join(ids), f="code"),
+                             platform=Arg(v=v.platform.name, f="text"),
+                             precision=Arg(v=v.precision, f="text")))
     return evaluate(s, h, dataclasses.replace(v))
 
 
