@@ -261,14 +261,10 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     base = baseline_precision(est, trace.dtype)
     if base is not None:
         result.baseline = describe(traced, trace, runtime, base.precision)
-    # keep per-op rows for one precision only (the baseline, else the first): data.json size
+    # the full estimate (every precision's per-op rows) stays in memory for the later stages;
+    # data.json keeps the baseline's rows only (StudyResult.as_written)
     keep = base.precision if base is not None else \
         (est.per_precision[0].precision if est.per_precision else None)
-    for pe in est.per_precision:
-        if pe.precision != keep:
-            pe.ops = []
-        else:
-            pe.ops = [o for o in pe.ops if o.kind != "view"]
     result.roofline = est
     if keep is not None and result.costs is not None:
         result.block_times = block_times(result.costs.blocks, est.get(keep))

@@ -56,7 +56,6 @@ class Products:
     platform: Platform | None = None  # platform stage (or given by the caller)
     runtime: Any = None  # roofline stage: prediction.runtime.Runtime (a higher layer)
     baseline_trace: Trace | None = None  # roofline stage: the trace under the baseline runtime
-    baseline_estimate: Any = None  # findings stage: prediction.estimates.PlatformEstimate
     study: Any = None  # hypotheses stage: hypotheses.study.Study (a higher layer)
     hypotheses_report: Any = None  # experiments stage: hypotheses.models.HypothesesReport
     measurements_file: Any = None  # caller: a checked measurement.models.MeasurementsFile
