@@ -10,7 +10,7 @@ import platform as pyplatform
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,10 +272,28 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat, keep)
     result.first_to_break = first_constraint_to_break(result.verdicts)
     if ctx.spec.compare_platforms:
-        ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]
         # each platform as it would ship there: the traced model under that platform's runtime
-        result.zoo = zoo_comparison(traced, ids, ctx.spec.precisions, batch_size=batch,
-                                    runtime=ctx.spec.runtime)
+        result.zoo = zoo_comparison(traced, _compare_platforms(ctx), ctx.spec.precisions,
+                                    batch_size=batch, runtime=ctx.spec.runtime)
+
+
+def _compare_platforms(ctx: Context) -> list[Platform]:
+    """The spec's comparison platforms, resolved once: by the caller that checked the spec, else
+    here. 'host' is measured on this machine, or left out of a deterministic build."""
+    from reportgen.catalog.lookup import get_platform
+
+    given = ctx.products.compare_platforms
+    if given is None:  # unknown ids fail here, before any work
+        given = tuple(get_platform(pid, measure_host=False) for pid in ctx.spec.compare_platforms)
+        ctx.products.compare_platforms = given
+    out: list[Platform] = []
+    for plat in given:
+        if plat.id == "host":
+            if ctx.deterministic:
+                continue
+            plat = get_platform("host")  # the catalog entry holds no figures: measure them
+        out.append(plat)
+    return out
 
 
 def _not_yet(what: str, issue: str) -> StageFn:
@@ -348,17 +366,21 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
         measurements: Any | None = None, measurements_path: str | None = None,
         experiment_progress: Callable[[str], None] | None = None, resolved: Resolved | None = None,
-        platform: Platform | None = None) -> StudyResult:
+        platform: Platform | None = None,
+        compare_platforms: Sequence[Platform] | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
     ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured.
-    ``resolved``, ``platform``: the spec's model and platform when the caller resolved them
-    already (``reportgen.study.check_references``), so that a build resolves them once."""
+    ``resolved``, ``platform``, ``compare_platforms``: the spec's model, platform and comparison
+    platforms when the caller resolved them already (``reportgen.study.check_references``), so
+    that a build resolves them once."""
     det = spec.deterministic if deterministic is None else deterministic
     path = Path(spec_path) if spec_path else None
     cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
     ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
-                  fail_stages=fail_stages, products=Products(resolved=resolved, platform=platform))
+                  fail_stages=fail_stages, products=Products(
+                      resolved=resolved, platform=platform,
+                      compare_platforms=tuple(compare_platforms) if compare_platforms is not None else None))
     if measurements is not None:
         ctx.products.measurements_file, ctx.products.measurements_path = measurements, measurements_path
     ctx.products.experiment_progress = experiment_progress

@@ -54,6 +54,9 @@ class Products:
     # every trace made in this build, by (source json, inputs json): re-traces are shared
     trace_cache: dict[tuple[str, str], Trace] = field(default_factory=dict)
     platform: Platform | None = None  # platform stage (or given by the caller)
+    # the spec's compare_platforms as the caller resolved them when checking the spec (the
+    # catalog's 'host' entry unmeasured); None = resolved by the roofline stage
+    compare_platforms: tuple[Platform, ...] | None = None
     runtime: Any = None  # roofline stage: prediction.runtime.Runtime (a higher layer)
     baseline_trace: Trace | None = None  # roofline stage: the trace under the baseline runtime
     study: Any = None  # hypotheses stage: hypotheses.study.Study (a higher layer)
