@@ -22,7 +22,7 @@ from reportgen.analysis.hypotheses.stage import stage as hypotheses_stage
 from reportgen.analysis.measurement.measure import stage as measure_stage
 from reportgen.analysis.measurement.scaling import stage as scaling_stage
 from reportgen.analysis.prediction.generation import stage as generation_stage
-from reportgen.analysis.stage import Context, Products, StageFn, StageSkipped
+from reportgen.analysis.stage import Context, Products, StageFn, StageResult, StageSkipped
 from reportgen.analysis.tradeoffs import stage as tradeoffs_stage
 from reportgen.errors import ReportgenError
 from reportgen.result import (
@@ -44,6 +44,9 @@ from reportgen.version import __version__
 if TYPE_CHECKING:
     from reportgen.catalog.schema import Platform
     from reportgen.models.build import Resolved
+
+    # the analysis stages take the result as a StageResult: StudyResult must have its sections
+    _SECTIONS: type[StageResult] = StudyResult
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 

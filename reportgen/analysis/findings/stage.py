@@ -10,7 +10,7 @@ from reportgen.analysis.counting.axes import AXES
 from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
 from reportgen.analysis.prediction.baseline import as_estimate
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import msg
 
 
@@ -39,7 +39,7 @@ def probe_from_scaling(scaling: Any, budget_s: float | None) -> ScalingProbe | N
                         origin="measured" if meas is not None else "predicted")
 
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage "findings": needs costs; uses the roofline, measurements and scaling when
     present and says what is missing otherwise."""
     from reportgen.analysis.findings.probe import scaling_probe
