@@ -119,7 +119,8 @@ def _build_locked(path: Path, spec: StudySpec, folder: Path, fmts: list[str], de
                               measurements=measured,
                               measurements_path=measurements.name if measurements else None,
                               experiment_progress=experiment, resolved=checked.resolved,
-                              platform=checked.platform)
+                              platform=checked.platform,
+                              compare_platforms=checked.compare_platforms)
     try:
         with console.status("rendering…", spinner="dots"):
             figure_errors = write_study(result, folder, fmts, template_root=template_root,

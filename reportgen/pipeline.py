@@ -10,7 +10,7 @@ import platform as pyplatform
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from reportgen.analysis.hypotheses.stage import stage as hypotheses_stage
 from reportgen.analysis.measurement.measure import stage as measure_stage
 from reportgen.analysis.measurement.scaling import stage as scaling_stage
 from reportgen.analysis.prediction.generation import stage as generation_stage
-from reportgen.analysis.stage import Context, Products, StageFn, StageSkipped
+from reportgen.analysis.stage import Context, Products, StageFn, StageResult, StageSkipped
 from reportgen.analysis.tradeoffs import stage as tradeoffs_stage
 from reportgen.errors import ReportgenError
 from reportgen.result import (
@@ -44,6 +44,9 @@ from reportgen.version import __version__
 if TYPE_CHECKING:
     from reportgen.catalog.schema import Platform
     from reportgen.models.build import Resolved
+
+    # the analysis stages take the result as a StageResult: StudyResult must have its sections
+    _SECTIONS: type[StageResult] = StudyResult
 
 FROZEN_CLOCK = "2000-01-01T00:00:00+00:00"
 
@@ -261,14 +264,10 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     base = baseline_precision(est, trace.dtype)
     if base is not None:
         result.baseline = describe(traced, trace, runtime, base.precision)
-    # keep per-op rows for one precision only (the baseline, else the first): data.json size
+    # the full estimate (every precision's per-op rows) stays in memory for the later stages;
+    # data.json keeps the baseline's rows only (StudyResult.as_written)
     keep = base.precision if base is not None else \
         (est.per_precision[0].precision if est.per_precision else None)
-    for pe in est.per_precision:
-        if pe.precision != keep:
-            pe.ops = []
-        else:
-            pe.ops = [o for o in pe.ops if o.kind != "view"]
     result.roofline = est
     if keep is not None and result.costs is not None:
         result.block_times = block_times(result.costs.blocks, est.get(keep))
@@ -276,10 +275,28 @@ def _stage_roofline(ctx: Context, result: StudyResult) -> None:
     result.verdicts = constraint_verdicts(ctx.spec.constraints, est, plat, keep)
     result.first_to_break = first_constraint_to_break(result.verdicts)
     if ctx.spec.compare_platforms:
-        ids = [i for i in ctx.spec.compare_platforms if not (i == "host" and ctx.deterministic)]
         # each platform as it would ship there: the traced model under that platform's runtime
-        result.zoo = zoo_comparison(traced, ids, ctx.spec.precisions, batch_size=batch,
-                                    runtime=ctx.spec.runtime)
+        result.zoo = zoo_comparison(traced, _compare_platforms(ctx), ctx.spec.precisions,
+                                    batch_size=batch, runtime=ctx.spec.runtime)
+
+
+def _compare_platforms(ctx: Context) -> list[Platform]:
+    """The spec's comparison platforms, resolved once: by the caller that checked the spec, else
+    here. 'host' is measured on this machine, or left out of a deterministic build."""
+    from reportgen.catalog.lookup import get_platform
+
+    given = ctx.products.compare_platforms
+    if given is None:  # unknown ids fail here, before any work
+        given = tuple(get_platform(pid, measure_host=False) for pid in ctx.spec.compare_platforms)
+        ctx.products.compare_platforms = given
+    out: list[Platform] = []
+    for plat in given:
+        if plat.id == "host":
+            if ctx.deterministic:
+                continue
+            plat = get_platform("host")  # the catalog entry holds no figures: measure them
+        out.append(plat)
+    return out
 
 
 def _not_yet(what: str, issue: str) -> StageFn:
@@ -352,17 +369,21 @@ def run(spec: StudySpec, spec_path: str | Path | None = None, *, deterministic: 
         fail_stages: frozenset[str] = frozenset(), stages: list[Stage] | None = None,
         measurements: Any | None = None, measurements_path: str | None = None,
         experiment_progress: Callable[[str], None] | None = None, resolved: Resolved | None = None,
-        platform: Platform | None = None) -> StudyResult:
+        platform: Platform | None = None,
+        compare_platforms: Sequence[Platform] | None = None) -> StudyResult:
     """Run every stage of the study; never raises for a stage failure (see ``result.stages``).
 
     ``measurements``: a checked ``MeasurementsFile`` (``reportgen profile``) merged as measured.
-    ``resolved``, ``platform``: the spec's model and platform when the caller resolved them
-    already (``reportgen.study.check_references``), so that a build resolves them once."""
+    ``resolved``, ``platform``, ``compare_platforms``: the spec's model, platform and comparison
+    platforms when the caller resolved them already (``reportgen.study.check_references``), so
+    that a build resolves them once."""
     det = spec.deterministic if deterministic is None else deterministic
     path = Path(spec_path) if spec_path else None
     cmd = command or f"reportgen build {path.name if path else 'SPEC'}" + (" --deterministic" if det else "")
     ctx = Context(spec=spec, spec_path=path, allow_code=allow_code, deterministic=det,
-                  fail_stages=fail_stages, products=Products(resolved=resolved, platform=platform))
+                  fail_stages=fail_stages, products=Products(
+                      resolved=resolved, platform=platform,
+                      compare_platforms=tuple(compare_platforms) if compare_platforms is not None else None))
     if measurements is not None:
         ctx.products.measurements_file, ctx.products.measurements_path = measurements, measurements_path
     ctx.products.experiment_progress = experiment_progress

@@ -168,7 +168,9 @@ class StudyResult(BaseModel):
     costs: CostAnalysis | None = None
     # Filled by later stages (hardware, measurement, findings issues); None = not computed.
     baseline: Baseline | None = None  # the one precision + runtime every section judges
-    roofline: PlatformEstimate | None = None  # predicted, per precision (per-op rows: best one only)
+    # predicted, per precision; in memory with every precision's per-op rows, written with the
+    # baseline's only (``as_written``)
+    roofline: PlatformEstimate | None = None
     block_times: list[BlockTime] = Field(default_factory=list)  # at the best precision
     verdicts: list[ConstraintVerdict] = Field(default_factory=list)
     first_to_break: ConstraintVerdict | None = None
@@ -191,6 +193,18 @@ class StudyResult(BaseModel):
     @property
     def partial(self) -> bool:
         return any(s.state in ("failed", "skipped") for s in self.stages)
+
+    def as_written(self) -> StudyResult:
+        """The result as data.json and the report hold it: the roofline's per-op rows for the
+        baseline precision only (else the first predicted), without views, to keep data.json
+        small; the analysis kept every precision's rows. A shallow copy: its lists (warnings,
+        stages) are this result's own, so what the writer adds to them shows here too."""
+        est = self.roofline
+        if est is None:
+            return self
+        keep = self.baseline.precision if self.baseline is not None else (
+            est.per_precision[0].precision if est.per_precision else None)
+        return self.model_copy(update={"roofline": est.with_kernel_rows_of(keep)})
 
 
 def round_floats(obj: Any, digits: int = 6) -> Any:

@@ -66,6 +66,8 @@ class Checked:
     # None for the 'host' platform: its figures are measured by whoever needs them
     platform: Platform | None
     located: Located  # the spec's values with their positions
+    # compare_platforms in the spec's order ('host' as the catalog entry, measured by the build)
+    compare_platforms: tuple[Platform, ...] = ()
 
 
 def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None,
@@ -98,9 +100,10 @@ def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None,
         errors.append(_unknown(e, _platform_key(located), located, filename))
     except SpecError as e:
         errors.append(locate(e, located) if e.filename == filename else e)
+    compare: list[Platform] = []
     for i, pid in enumerate(spec.compare_platforms):
         try:
-            get_platform(pid, measure_host=False)
+            compare.append(get_platform(pid, measure_host=False))
         except UnknownIdError as e:
             errors.append(_unknown(e, ("compare_platforms", i), located, filename))
     if allow_code is False and isinstance(spec.model, PythonSource):
@@ -115,7 +118,7 @@ def check_references(spec: StudySpec, path: Path, *, allow_code: bool | None,
                 suggestion="pass --allow-code to `reportgen build` if you trust this code")]))
     if not errors:
         host = spec.platform.id == "host" and spec.platform.custom is None
-        return Checked(resolved, None if host else plat, located)
+        return Checked(resolved, None if host else plat, located, tuple(compare))
     same = [e for e in errors if e.filename == filename]
     if len(same) != len(errors):  # a card or catalog file is broken: that file's error first
         raise next(e for e in errors if e.filename != filename)

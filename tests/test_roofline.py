@@ -235,3 +235,25 @@ def test_zoo_comparison() -> None:
     # int8 peak derived from Espressif's manual; no memory bandwidth for an MCU: a lower bound
     assert esp.best_precision == "int8" and esp.latency_is_lower_bound
     assert math.isclose(l4.energy_per_sample_mj or 0, 72 * l4.predicted_latency_s * 1e3)
+
+
+def test_kernel_rows_of_one_precision_leave_the_full_estimate_alone() -> None:
+    view = OpRecord(index=1, op="aten.view.default", kind=OpKind.view, module="l0",
+                    module_type="Linear", input_shapes=[[1, 64]], output_shapes=[[64]],
+                    dtype="float16", macs=0, weight_bytes=0, act_bytes_read=0, bytes_written=0,
+                    element_bytes=2.0)
+    est = estimate(trace_of([linear(0, 1, 64, 64), view, linear(2, 1, 64, 64)]),
+                   get_platform("nvidia_l4"), ["fp16", "int8"])
+    assert [len(pe.ops) for pe in est.per_precision] == [3, 3]  # every precision, views too
+    kept = est.with_kernel_rows_of("int8")
+    assert [[o.index for o in pe.ops] for pe in kept.per_precision] == [[], [0, 2]]
+    assert [len(pe.ops) for pe in est.per_precision] == [3, 3]  # the copy trimmed, not est
+    assert kept.get("fp16").predicted_latency_s == est.get("fp16").predicted_latency_s
+    assert [len(pe.ops) for pe in est.with_kernel_rows_of(None).per_precision] == [0, 0]
+
+
+def test_zoo_takes_resolved_platforms_or_ids() -> None:
+    t = trace_of([linear(0, 1, 4096, 4096)])
+    by_id = zoo_comparison(t, ["nvidia_l4"], ["fp16"])
+    resolved = zoo_comparison(t, [get_platform("nvidia_l4")], ["fp16"])
+    assert resolved == by_id

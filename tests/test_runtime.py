@@ -90,3 +90,39 @@ def test_zoo_predicts_each_platform_with_its_own_runtime() -> None:
     eager = zoo_comparison(t, ["nvidia_t4"], ["fp16"], runtime="eager")[0]
     assert eager.runtime == "eager PyTorch"
     assert eager.predicted_latency_s == pytest.approx(latency(t, "nvidia_t4", "fp16"))
+
+
+def test_full_estimate_in_memory_trimmed_as_written_and_compare_platforms_resolved_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The roofline stage keeps every precision's op rows for the later stages; what is written
+    keeps the baseline's kernels only. Comparison platforms the caller resolved are not looked
+    up again."""
+    from reportgen import pipeline
+    from reportgen.analysis.prediction import verdicts
+    from reportgen.catalog import lookup
+    from reportgen.result import dump
+    from reportgen.spec.load import parse_spec
+
+    spec = parse_spec("title: t\nmodel: {card: ds_cnn_s}\nplatform: raspberry_pi_5\n"
+                      "precisions: [fp32, int8]\ncompare_platforms: [nvidia_t4]\n")
+    pi5, t4 = get_platform("raspberry_pi_5"), get_platform("nvidia_t4")
+
+    def no_lookup(pid: str, **kw: object) -> object:
+        raise AssertionError(f"{pid} looked up again")
+
+    monkeypatch.setattr(lookup, "get_platform", no_lookup)
+    monkeypatch.setattr(verdicts, "get_platform", no_lookup)
+    names = ("model", "trace", "costs", "platform", "roofline")
+    result = pipeline.run(spec, None, deterministic=True, platform=pi5, compare_platforms=[t4],
+                          stages=[s for s in pipeline.STAGES if s.name in names])
+    assert [s.state for s in result.stages] == ["ok"] * len(names), result.stages
+    assert [z.platform_id for z in result.zoo] == ["nvidia_t4"]
+    est = result.roofline
+    assert est is not None and result.baseline is not None
+    assert all(pe.ops for pe in est.per_precision)
+    assert any(o.kind == "view" for o in est.get(result.baseline.precision).ops)
+    written = dump(result.as_written())["roofline"]["per_precision"]
+    for pe in written:
+        kinds = {o["kind"] for o in pe["ops"]}
+        assert (pe["precision"] == result.baseline.precision) == bool(kinds) and "view" not in kinds
+    assert all(pe.ops for pe in est.per_precision)  # in memory, still full

@@ -2,9 +2,9 @@
 the next, and ``StageSkipped`` (a stage that cannot run for a reason that is not an error).
 
 Every stage has one signature, ``StageFn = (ctx: Context, result) -> None``. ``result`` is the
-``reportgen.result.StudyResult`` being filled; it is typed ``Any`` here because result.py sits
-above the analysis layer (the stages read and write most of its sections, too many for a
-useful Protocol).
+``reportgen.result.StudyResult`` being filled; result.py sits above the analysis layer, so the
+analysis stages name what they use of it through ``StageResult`` (a Protocol: attribute names are
+checked, the types of sections made by higher layers are ``Any``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from reportgen.analysis.counting.costs import CostAnalysis
     from reportgen.analysis.counting.records import Trace
     from reportgen.catalog.schema import Platform
     from reportgen.models.base import LoadedModel
@@ -54,9 +55,11 @@ class Products:
     # every trace made in this build, by (source json, inputs json): re-traces are shared
     trace_cache: dict[tuple[str, str], Trace] = field(default_factory=dict)
     platform: Platform | None = None  # platform stage (or given by the caller)
+    # the spec's compare_platforms as the caller resolved them when checking the spec (the
+    # catalog's 'host' entry unmeasured); None = resolved by the roofline stage
+    compare_platforms: tuple[Platform, ...] | None = None
     runtime: Any = None  # roofline stage: prediction.runtime.Runtime (a higher layer)
     baseline_trace: Trace | None = None  # roofline stage: the trace under the baseline runtime
-    baseline_estimate: Any = None  # findings stage: prediction.estimates.PlatformEstimate
     study: Any = None  # hypotheses stage: hypotheses.study.Study (a higher layer)
     hypotheses_report: Any = None  # experiments stage: hypotheses.models.HypothesesReport
     measurements_file: Any = None  # caller: a checked measurement.models.MeasurementsFile
@@ -97,5 +100,23 @@ class Context:
     fail_stages: frozenset[str] = frozenset()
 
 
-# result: reportgen.result.StudyResult (above this layer, see the module docstring)
+class StageResult(Protocol):
+    """The sections of ``reportgen.result.StudyResult`` the analysis stages read and fill. A
+    section whose model lives in a higher layer than this module is ``Any``; the comment names it."""
+
+    costs: CostAnalysis | None
+    warning_msgs: list[Msg]
+    model: Any  # result.ModelInfo | None
+    baseline: Any  # prediction.runtime.Baseline | None
+    roofline: Any  # prediction.estimates.PlatformEstimate | None (every precision's op rows)
+    generation: Any  # prediction.generation.Generation | None
+    measurements: Any  # measurement.models.Measurements | None
+    scaling: Any  # measurement.scaling.Scaling | None
+    findings: Any  # findings.models.FindingsReport | None
+    hypotheses: Any  # hypotheses.models.HypothesesReport | None
+    experiments: Any  # experiments.models.ExperimentsReport | None
+    tradeoffs: Any  # tradeoffs.TradeOffs | None
+
+
+# result: reportgen.result.StudyResult, which is a StageResult (see the module docstring)
 StageFn = Callable[[Context, Any], None]

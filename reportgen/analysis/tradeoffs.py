@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import FindingsReport, thresholds
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import Arg, Msg, lookup, msg
 
 Rating = Literal["good", "fair", "poor", "unknown"]
@@ -302,7 +302,7 @@ def _accuracy_rows(ctx: Context, hyps: HypothesesReport) -> list[PublishedAccura
     return published_accuracy(teacher, students, int8, torchvision_accuracy)
 
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage "tradeoffs": needs the hypotheses."""
     from reportgen.analysis.stage import StageSkipped
 

@@ -247,6 +247,7 @@ def write_study(result: StudyResult, out_dir: Path, formats: list[str],
                 template_root: Path | None = None,
                 on_step: Callable[[str], None] | None = None) -> list[str]:
     """Render into a temp folder next to ``out_dir`` and move it into place. Returns warnings."""
+    result = result.as_written()  # the per-op rows data.json keeps; figures and text read the same
     out_dir = Path(out_dir)
     check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from reportgen.analysis.experiments.models import (
 )
 from reportgen.analysis.experiments.registry import Student, Subject
 from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import msg
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4")
@@ -165,7 +165,7 @@ def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: 
     return len(stored)
 
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     from reportgen.analysis.measurement.resources import available_ram, machine_info, too_big
     from reportgen.analysis.stage import StageSkipped
     from reportgen.catalog.host import host_platform

@@ -16,10 +16,10 @@ from reportgen.analysis.findings.models import ScalingProbe, thresholds
 from reportgen.analysis.prediction.baseline import efficiency_of
 from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.roofline import estimate
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 
 
-def scaling_probe(ctx: Context, result: Any, est: PlatformEstimate | None,
+def scaling_probe(ctx: Context, result: StageResult, est: PlatformEstimate | None,
                   platform: Any) -> ScalingProbe | None:
     """Cost at the spec's input and at ``scaling_factor`` × its size (re-traced on meta)."""
     trace = ctx.products.baseline_trace or ctx.products.trace

@@ -1,22 +1,18 @@
-"""Pipeline stage ``findings``: the baseline estimate with its op rows, the scaling probe (from the
-scaling stage or re-traced), then every registered finder.
+"""Pipeline stage ``findings``: the roofline stage's estimate (it keeps every precision's op rows),
+the scaling probe (from the scaling stage or re-traced), then every registered finder.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reportgen.analysis.counting.axes import AXES
-from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.findings.finders import find_bottlenecks
 from reportgen.analysis.findings.models import ScalingProbe
-from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
-from reportgen.analysis.prediction.estimates import PlatformEstimate
-from reportgen.analysis.stage import Context
+from reportgen.analysis.prediction.baseline import as_estimate
+from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import msg
 
-if TYPE_CHECKING:
-    pass
 
 def probe_from_scaling(scaling: Any, budget_s: float | None) -> ScalingProbe | None:
     """The scaling stage's first size sweep (not batch) as a ScalingProbe, or None."""
@@ -43,32 +39,14 @@ def probe_from_scaling(scaling: Any, budget_s: float | None) -> ScalingProbe | N
                         origin="measured" if meas is not None else "predicted")
 
 
-def _with_ops(est: PlatformEstimate | None, trace: Trace | None, platform: Any) -> PlatformEstimate | None:
-    """``est`` with per-op rows for the baseline precision (the roofline stage keeps them for
-    one precision only); re-predicted with the same assumptions when missing."""
-    if est is None or trace is None or platform is None:
-        return est
-    pe = baseline_precision(est, trace.dtype)
-    if pe is None or pe.ops or pe.status == "unsupported":
-        return est
-    from reportgen.analysis.prediction.baseline import efficiency_of
-    from reportgen.analysis.prediction.roofline import estimate
-
-    full = estimate(trace, platform, [pe.precision], batch_size=est.batch_size,
-                    efficiency=efficiency_of(est)).per_precision[0]
-    per = [full if x.precision == pe.precision else x for x in est.per_precision]
-    return est.model_copy(update={"per_precision": per})
-
-
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage "findings": needs costs; uses the roofline, measurements and scaling when
     present and says what is missing otherwise."""
     from reportgen.analysis.findings.probe import scaling_probe
 
     trace = ctx.products.baseline_trace or ctx.products.trace
     platform = ctx.products.platform
-    est = _with_ops(as_estimate(result.roofline), trace, platform)
-    ctx.products.baseline_estimate = est
+    est = as_estimate(result.roofline)  # the roofline stage's, with every precision's op rows
     budget = ctx.spec.constraints.latency_ms
     probe = probe_from_scaling(result.scaling, budget) if result.scaling is not None else None
     if probe is None:

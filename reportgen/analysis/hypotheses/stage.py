@@ -5,11 +5,11 @@ combination of the best compatible ones, and the plan chosen as a team would cho
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, MethodClass
 from reportgen.analysis.hypotheses.study import Study, Variant, build_study, predict
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 
 if TYPE_CHECKING:
     pass
@@ -66,7 +66,7 @@ def generate(s: Study) -> HypothesesReport:
     return rep
 
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage "hypotheses": needs the trace and the platform."""
     from reportgen.analysis.stage import StageSkipped
 

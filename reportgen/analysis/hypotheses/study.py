@@ -24,7 +24,7 @@ from reportgen.analysis.prediction.assumptions import Efficiency
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
 from reportgen.analysis.prediction.estimates import PlatformEstimate
 from reportgen.analysis.prediction.roofline import estimate
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 
 if TYPE_CHECKING:
     from reportgen.catalog.schema import Platform
@@ -172,7 +172,7 @@ def make(s: Study, method: str, cls: MethodClass, *, hid: str | None = None,
                       portability=portability, **kw)
 
 
-def build_study(ctx: Context, result: Any) -> Study | None:
+def build_study(ctx: Context, result: StageResult) -> Study | None:
     trace = ctx.products.baseline_trace or ctx.products.trace
     platform = ctx.products.platform
     est = as_estimate(result.roofline)

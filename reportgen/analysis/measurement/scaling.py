@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reportgen.analysis.counting.axes import Axis, batch_axis, domain_axis, sorted_unique, with_size
 from reportgen.analysis.measurement.models import Machine
 from reportgen.analysis.measurement.timing import LatencyStats
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 from reportgen.spec.schema import Inputs
 
 SLOPE_CHANGE = 0.25  # a change of the log-log slope at least this big is reported
@@ -286,7 +286,7 @@ def run_sweep(axis: Axis, unit: str, base: float, values: list[float], inputs: I
 
 # ---------------------------------------------------------------------------- stage
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage ``scaling``: counted/predicted sweeps (also in snapshot mode)."""
     from reportgen.analysis.counting.retrace import retrace
     from reportgen.analysis.prediction.roofline import estimate

@@ -143,4 +143,13 @@ class PlatformEstimate(Model):
                 return pe
         raise KeyError(precision)
 
+    def with_kernel_rows_of(self, precision: str | None) -> PlatformEstimate:
+        """A copy with per-op rows for ``precision`` only, its views left out (a view moves no
+        data and takes no time): what data.json keeps. The roofline stage's estimate keeps every
+        precision's rows in memory for the later stages; this one is left untouched."""
+        per = [pe.model_copy(update={"ops": [o for o in pe.ops if o.kind != "view"]
+                                     if pe.precision == precision else []})
+               for pe in self.per_precision]
+        return self.model_copy(update={"per_precision": per})
+
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from reportgen.analysis.counting.records import Trace
 from reportgen.analysis.counting.trace import trace_forward
-from reportgen.analysis.stage import Context
+from reportgen.analysis.stage import Context, StageResult
 
 # KV-cache bytes per value; int4 is weight-only here, so its cache stays fp16
 _PRECISION_BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 2.0}
@@ -191,7 +191,7 @@ def generated_tokens(inputs: Any) -> int | None:
     return None
 
 
-def stage(ctx: Context, result: Any) -> None:
+def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage: generation cost when the spec asks for generated tokens."""
     from reportgen.analysis.prediction.roofline import estimate_precision
     from reportgen.analysis.stage import StageSkipped

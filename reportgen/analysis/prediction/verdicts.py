@@ -8,6 +8,7 @@ Margins are relative headroom: positive passes, negative fails.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -237,12 +238,15 @@ class ZooRow(Model):
     origin: Literal["predicted"] = "predicted"
 
 
-def zoo_comparison(trace: Trace, platform_ids: list[str], precisions: list[Precision] | list[str],
-                   *, batch_size: int = 1, runtime: str | None = None) -> list[ZooRow]:
+def zoo_comparison(trace: Trace, platforms: Sequence[Platform | str],
+                   precisions: list[Precision] | list[str], *, batch_size: int = 1,
+                   runtime: str | None = None) -> list[ZooRow]:
     """The traced model predicted on each platform as it would ship there: deployed with that
     platform's own runtime (``runtime``: the spec's choice, None/auto = each platform's usual
-    one), at its best runnable precision."""
-    plats = [get_platform(pid) for pid in platform_ids]  # unknown ids fail before any work
+    one), at its best runnable precision. ``platforms``: resolved platforms (the build resolves
+    them once) or catalog ids."""
+    # unknown ids fail before any work
+    plats = [p if not isinstance(p, str) else get_platform(p) for p in platforms]
     rows: list[ZooRow] = []
     for plat in plats:
         rt = deployment_runtime(plat, runtime)
