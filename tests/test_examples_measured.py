@@ -32,6 +32,10 @@ NAMES = [p.stem for p in EXAMPLES]
 SHORT_PROFILING = {"enabled": True, "warmup": 1, "min_runs": 2, "max_runs": 5,
                    "time_budget_s": 1.5, "batch_sizes": [1, 2]}
 
+EXPERIMENTS_EXAMPLE = "ds_cnn_stm32h7_ru"
+SHORT_EXPERIMENTS = {"enabled": True, "methods": ["quant_dynamic_int8", "prune_unstructured"],
+                     "time_budget_s": 30}
+
 # Reasons a measure stage may legitimately not run on a test machine (never "failed").
 MAY_NOT_MEASURE = {"measure_meta_only", "measure_too_big"}
 
@@ -42,6 +46,12 @@ def _short_copy(path: Path, folder: Path) -> Path:
     doc: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "deterministic" not in doc or doc["deterministic"] is False, path.name
     doc["profiling"] = {**doc.get("profiling", {}), **SHORT_PROFILING}
+    # the examples run their experiments (section 6) by default; here one small example runs two
+    # cheap methods end to end and the others skip them (tests/test_experiments.py covers them)
+    if path.stem == EXPERIMENTS_EXAMPLE:
+        doc["experiments"] = {**doc.get("experiments", {}), **SHORT_EXPERIMENTS}
+    else:
+        doc["experiments"] = {"enabled": False}
     copy = folder / path.name  # the same stem: the same study id and folder name
     copy.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return copy
@@ -87,3 +97,18 @@ def test_example_measures_without_stage_errors(measured: tuple[Path, str], name:
     md = (out / name / "report.md").read_text(encoding="utf-8")
     top = run["profile"]["ops"][0]["name"].replace("_", "\\_")  # as the `md` filter escapes it
     assert f"| {top} |" in md, top
+
+
+def test_the_experiments_example_shows_measured_rows_with_fidelity(measured: tuple[Path, str]) -> None:
+    """Section 6 of an example built as a user would: the methods ran on this host, each row has a
+    measured speed-up and output fidelity against the baseline."""
+    out, log = measured
+    data = json.loads((out / EXPERIMENTS_EXAMPLE / "data.json").read_text(encoding="utf-8"))
+    stage = next(s for s in data["stages"] if s["name"] == "experiments")
+    assert stage["state"] == "ok", stage
+    runs = {r["id"]: r for r in data["experiments"]["runs"]}
+    assert set(SHORT_EXPERIMENTS["methods"]) <= set(runs), sorted(runs)
+    for rid in SHORT_EXPERIMENTS["methods"]:
+        r = runs[rid]
+        assert r["state"] == "ok" and r["speedup"] and r["speedup"] > 0, r
+        assert r["fidelity"] is not None, r
