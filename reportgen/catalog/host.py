@@ -66,19 +66,24 @@ def cache_path() -> Path:
     return cache_dir() / f"host-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
+def _best_time(run: Callable[[], Any], repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``run``, after one warm-up call."""
+    run()  # warm-up (touches the pages, loads the kernels)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _matmul_tflops(dtype_name: str, n: int = MATMUL_N, repeats: int = REPEATS) -> float:
     import torch
 
     dtype = getattr(torch, {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[dtype_name])
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)
-    torch.mm(a, b)  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e12
+    return 2 * n**3 / _best_time(lambda: torch.mm(a, b), repeats) / 1e12
 
 
 def _int8_tops(n: int = MATMUL_N, repeats: int = REPEATS) -> tuple[float | None, str]:
@@ -115,13 +120,7 @@ def _int8_tops(n: int = MATMUL_N, repeats: int = REPEATS) -> tuple[float | None,
     best_tops, best_how = 0.0, ""
     with torch.inference_mode():
         for how, run in cands:
-            run()  # warm-up
-            best = float("inf")
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                run()
-                best = min(best, time.perf_counter() - t0)
-            tops = 2 * n**3 / best / 1e12
+            tops = 2 * n**3 / _best_time(run, repeats) / 1e12
             if tops > best_tops:
                 best_tops, best_how = tops, how
     return best_tops, best_how
@@ -132,13 +131,7 @@ def _copy_gbps(nbytes: int = COPY_BYTES, repeats: int = REPEATS) -> float:
 
     src = torch.ones(nbytes // 4, dtype=torch.float32)
     dst = torch.empty_like(src)
-    dst.copy_(src)  # warm-up, touches the pages
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        dst.copy_(src)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * nbytes / best / 1e9
+    return 2 * nbytes / _best_time(lambda: dst.copy_(src), repeats) / 1e9
 
 
 def measure() -> dict[str, Any]:

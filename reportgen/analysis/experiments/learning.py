@@ -93,10 +93,10 @@ def _identity() -> dict[str, Any]:
 
 
 def store_path() -> Path:
-    from reportgen.analysis.prediction.host_calibration import HostIdentity, cache_path
+    from reportgen.analysis.prediction.host_calibration import cache_path, identity
 
     # the calibration's file name with its prefix swapped: same identity hash, same folder
-    cal = cache_path(HostIdentity.model_validate(_identity()))
+    cal = cache_path(identity())
     return cal.with_name(cal.name.replace("calibration-", "experiments-", 1))
 
 
