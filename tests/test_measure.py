@@ -167,7 +167,10 @@ def test_real_small_measurement_is_sane() -> None:
     prof = run.profile
     assert prof is not None and prof.ops
     assert sum(o.share for o in prof.ops) <= 1.0 + 1e-9
-    assert any(o.kind == "conv" for o in prof.ops[:3])  # a CNN spends its time in convolutions
+    # a CNN spends a large part of its time in convolutions (summed over the conv ops: the single
+    # rows reorder under load, e.g. ReLU's clamp_min can rank above each convolution row alone)
+    conv_share = sum(o.share for o in prof.ops if o.kind == "conv")
+    assert conv_share > 0.2, [(o.kind, o.name, round(o.share, 3)) for o in prof.ops[:6]]
     assert any(layer.layer_type == "Conv2d" for layer in prof.layers)
     assert prof.process_peak_rss_bytes and prof.process_peak_rss_bytes > 1e6
     q = run.quality
