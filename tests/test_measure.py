@@ -164,6 +164,9 @@ def test_real_small_measurement_is_sane() -> None:
     assert run.batches[-1].throughput_per_s == pytest.approx(batches[-1] / run.batches[-1].latency.median_s)
     threads = [t.threads for t in run.threads]
     assert threads == [1] or (threads == [] and any("thread" in n for n in run.notes))
+    # the scaling sweep's point at the study's own input size is the latency run itself
+    base = [p for p in run.sizes if p.value == 1.0]  # ds_cnn_s: 1 s of audio
+    assert len(base) == 1 and base[0].latency == lat, [p.value for p in run.sizes]
     prof = run.profile
     assert prof is not None and prof.ops
     assert sum(o.share for o in prof.ops) <= 1.0 + 1e-9

@@ -1,7 +1,8 @@
 """Measured profiling on real tensors (``measure``): latency (median, p90, p99, mean, std of
 repeated runs until the median is stable), throughput across batch sizes, the effect of the thread
-count, a few input sizes for the scaling stage, and one torch.profiler pass (see ``profile_ops``),
-each sweep within its share (``BUDGET``) of ``profiling.time_budget_s``.
+count, a few input sizes for the scaling stage (the study's own size reuses the latency runs),
+and one torch.profiler pass (see ``profile_ops``), each sweep within its share (``BUDGET``) of
+``profiling.time_budget_s``.
 
 On the CPU by default (this machine, the ``host`` platform); on CUDA with ``device="cuda"``:
 CUDA events time each run, the profiler records CUDA activity and the peak GPU memory is read.
@@ -164,6 +165,9 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
             inp = with_size(resolved.inputs, axis, v)  # type: ignore[arg-type]
             ref_v = base_v or _axis_value(resolved.inputs, axis)
             scale = (v / ref_v) ** (2 if axis == "image_size" else 1) if ref_v else 1.0
+            if inp == resolved.inputs:  # the study's own input: already timed above
+                sizes.append(SizePoint(axis=axis, value=v, latency=latency))
+                continue
             if scale > 1 and not affordable(f"{axis} = {v:g}", scale, per):
                 continue
             try:
@@ -176,7 +180,9 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
 
     say("profiler")
     packets = {trace_packet(r.op) for r in trace.records}
-    iters = 1 if latency.median_s > 1.0 else 3
+    # about a second of profiled runs (1–3 iterations): enough samples for the op shares, which
+    # are scaled to the unprofiled time anyway, without paying the profiler's overhead thrice
+    iters = max(1, min(3, round(1.0 / max(latency.median_s, 1e-9))))
     profile = profile_pass(module, main.run, device=device, iterations=iters,
                            trace_packets=packets, sync=sync)
     host_bench = None
