@@ -19,7 +19,7 @@ demo: setup
 	@echo "open outputs/resnet50_rpi5/report.html (or report.pdf, report.md)"
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check reportgen tests bench

@@ -16,6 +16,19 @@ os.environ.setdefault("COLUMNS", "300")
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# The two long builds (every example measured; every example in snapshot mode, shared through
+# ``built_examples``) run first, one per xdist worker (`make test` passes --no-loadscope-reorder so
+# that this order is kept): started late, either would leave the other worker idle at the end.
+RUN_FIRST = ("test_examples_measured.py", "test_examples.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return RUN_FIRST.index(name) if name in RUN_FIRST else len(RUN_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their collection order
+
 
 @pytest.fixture(scope="session")
 def built_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
