@@ -53,13 +53,6 @@ class Stage:
     hint: str | None = None
 
 
-def _not_yet(what: str, issue: str) -> StageFn:
-    def run(ctx: Context, result: StudyResult) -> None:
-        raise StageSkipped(f"{what} is not computed yet", hint=f"arrives with the {issue} work",
-                           code="not_yet")
-    return run
-
-
 STAGES: list[Stage] = [
     Stage("model", model_stage, hint="check the model section of the spec"),
     Stage("trace", trace_stage, needs=("model",),

@@ -118,12 +118,3 @@ REGISTRY: dict[str, Callable[..., RecModel]] = {
     "wide_deep": wide_deep,
     "dcn_v2": dcn_v2,
 }
-
-
-def build(name: str, **kwargs: object) -> RecModel:
-    """Build the recommender ``name`` from :data:`REGISTRY` with keyword hyper-parameters."""
-    try:
-        builder = REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown recommender {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    return builder(**kwargs)

@@ -57,10 +57,6 @@ class RecModel(nn.Module):
     table_sizes: list[int]
     default_ids_per_feature: int = 1
 
-    @property
-    def num_sparse(self) -> int:
-        return len(self.table_sizes)
-
 
 # ----------------------------------------------------------------------------- DLRM
 
