@@ -24,6 +24,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("reportgen.analysis.experiments",),
     ("reportgen.analysis.tradeoffs",),
     ("reportgen.result",),
+    # the stages that fill result.py's own sections, and a fresh result before any stage runs
+    ("reportgen.header", "reportgen.stages"),
     ("reportgen.pipeline",),
     ("reportgen.report",),
     # the application: checks a study up front (dry build), builds, writes folders, batches

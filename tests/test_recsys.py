@@ -9,7 +9,6 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from reportgen.models import recsys
 from reportgen.models.recsys import (
     CRITEO_KAGGLE_TABLE_SIZES,
     MLPERF_CRITEO_1TB_TABLE_SIZES,
@@ -53,8 +52,17 @@ def real_inputs(m: nn.Module, batch: int, ids: int, seed: int = 0) -> tuple[torc
 
 def test_registry_names() -> None:
     assert set(REGISTRY) == {"dlrm", "dlrm_small", "ncf", "two_tower", "wide_deep", "dcn_v2"}
-    with pytest.raises(KeyError, match="unknown recommender"):
-        recsys.build("dlrmm")
+
+
+def test_an_unknown_recommender_names_the_close_ones() -> None:
+    """The spec's ``source: recsys`` name is looked up in REGISTRY by models.build."""
+    from reportgen.errors import ModelBuildError
+    from reportgen.models.build import build, resolve
+    from reportgen.spec.load import parse_spec
+
+    spec = parse_spec("title: t\ndomain: recsys\nmodel: {source: recsys, name: dlrmm}\nplatform: nvidia_t4\n")
+    with pytest.raises(ModelBuildError, match="no built-in recommender 'dlrmm': did you mean dlrm"):
+        build(resolve(spec), device="meta")
 
 
 def test_table_lists() -> None:

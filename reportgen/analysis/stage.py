@@ -109,6 +109,10 @@ class StageResult(Protocol):
     model: Any  # result.ModelInfo | None
     baseline: Any  # prediction.runtime.Baseline | None
     roofline: Any  # prediction.estimates.PlatformEstimate | None (every precision's op rows)
+    block_times: Any  # list[prediction.platform_card.BlockTime]
+    verdicts: Any  # list[prediction.verdicts.ConstraintVerdict]
+    first_to_break: Any  # prediction.verdicts.ConstraintVerdict | None
+    zoo: Any  # list[prediction.verdicts.ZooRow]
     generation: Any  # prediction.generation.Generation | None
     measurements: Any  # measurement.models.Measurements | None
     scaling: Any  # measurement.scaling.Scaling | None
