@@ -198,3 +198,22 @@ def test_rejects_wrong_sparse_shape() -> None:
     m = REGISTRY["dlrm_small"]()
     with pytest.raises(ValueError, match=r"\(N, 3, ids_per_feature\)"):
         m(torch.zeros(2, 4), torch.zeros(2, 4, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_the_printed_recipe_runs(name: str) -> None:
+    """The recipe a report prints (``reportgen.models.recsys.<name>(...)``) names a real builder:
+    evaluated on the meta device it builds the same network as the study did."""
+    from reportgen.models.build import build, resolve
+    from reportgen.spec.schema import StudySpec
+
+    spec = StudySpec.model_validate({"title": name, "platform": "raspberry_pi_5",
+                                     "model": {"source": "recsys", "name": name}})
+    loaded = build(resolve(spec), device="meta")
+    import reportgen.models.recsys
+
+    assert loaded.recipe.startswith(f"reportgen.models.recsys.{name}(")
+    with torch.device("meta"):
+        again = eval(loaded.recipe, {"reportgen": reportgen})
+    assert type(again) is type(loaded.module)
+    assert sum(p.numel() for p in again.parameters()) == sum(p.numel() for p in loaded.module.parameters())
