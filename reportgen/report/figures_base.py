@@ -39,8 +39,11 @@ def _setup() -> Any:
 def save(plt: Any, fig: Any, folder: Path, fid: str) -> tuple[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     svg, png = folder / f"{fid}.svg", folder / f"{fid}.png"
-    fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    fig.savefig(png, format="png", bbox_inches="tight", dpi=150, metadata={"Software": None})
+    # the tight box is found once and given to both files: bbox_inches="tight" draws the figure
+    # an extra time per file to find it (a third of a build's figure time)
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.savefig(svg, format="svg", bbox_inches=box, metadata={"Date": None, "Creator": None})
+    fig.savefig(png, format="png", bbox_inches=box, dpi=150, metadata={"Software": None})
     plt.close(fig)
     return f"figures/{svg.name}", f"figures/{png.name}"
 
