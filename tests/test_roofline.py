@@ -237,6 +237,19 @@ def test_zoo_comparison() -> None:
     assert math.isclose(l4.energy_per_sample_mj or 0, 72 * l4.predicted_latency_s * 1e3)
 
 
+def test_zoo_falls_back_to_the_unit_that_runs_a_precision() -> None:
+    # the Core Ultra's default unit (its NPU) runs no fp32 and has no usable int8 peak; its CPU
+    # has a derived fp32 peak: the row is a prediction on the CPU, and says so
+    t = trace_of([linear(0, 1, 4096, 4096)])
+    (row,) = zoo_comparison(t, ["intel_core_ultra7_155h"], ["fp32", "int8"])
+    assert row.best_precision == "fp32" and not row.latency_is_lower_bound
+    assert row.note_msgs[0].code == "zoo.other_unit"
+    assert render(row.note_msgs[0], "en").startswith("predicted on its cpu")
+    # a platform whose default unit predicts something keeps it
+    (l4,) = zoo_comparison(t, ["nvidia_l4"], ["fp32", "int8"])
+    assert all(m.code != "zoo.other_unit" for m in l4.note_msgs)
+
+
 def test_kernel_rows_of_one_precision_leave_the_full_estimate_alone() -> None:
     view = OpRecord(index=1, op="aten.view.default", kind=OpKind.view, module="l0",
                     module_type="Linear", input_shapes=[[1, 64]], output_shapes=[[64]],

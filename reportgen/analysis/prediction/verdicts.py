@@ -250,8 +250,19 @@ def zoo_comparison(trace: Trace, platforms: Sequence[Platform | str],
     rows: list[ZooRow] = []
     for plat in plats:
         rt = deployment_runtime(plat, runtime)
-        est = estimate(deployed_trace(trace, rt), plat, precisions, batch_size=batch_size,
-                       keep_ops=False)
+        dtrace = deployed_trace(trace, rt)
+        est = estimate(dtrace, plat, precisions, batch_size=batch_size, keep_ops=False)
+        unit_note: list[Msg] = []
+        if not est.best_precision:
+            # the default unit predicts none of the precisions (e.g. an NPU without fp32 or
+            # without a sourced peak): the unit of the same chip that does predict one
+            alt = _other_unit(dtrace, plat, precisions, batch_size)
+            if alt is not None:
+                # keep why the default unit could not (how to confirm its peak, say)
+                unit_note = [msg("zoo.other_unit", unit=alt[0], default=plat.default_unit)] + [
+                    msg("zoo.precision_reason", precision=x.precision, reason=x.reason_msg or "")
+                    for x in est.per_precision if x.reason_msg]
+                est = alt[1]
         pe = est.get(est.best_precision) if est.best_precision else None
         if pe is None:  # nothing runnable: show the lower bound or the reasons
             lbs = [x for x in est.per_precision if x.predicted_latency_s]
@@ -281,5 +292,22 @@ def zoo_comparison(trace: Trace, platforms: Sequence[Platform | str],
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
             required_format=plat.required_format, runtime=rt.name,
-            note_msgs=list(pe.note_msgs)))
+            note_msgs=unit_note + list(pe.note_msgs)))
     return rows
+
+
+def _other_unit(trace: Trace, plat: Platform, precisions: list[Precision] | list[str],
+                batch_size: int) -> tuple[str, PlatformEstimate] | None:
+    """(unit, estimate) on the non-default compute unit with the lowest predicted latency at
+    its best precision; None when no other unit predicts any of ``precisions``."""
+    best: tuple[str, PlatformEstimate] | None = None
+    best_s = math.inf
+    for u in plat.compute_units:
+        if u.unit == plat.default_unit:
+            continue
+        est = estimate(trace, plat.model_copy(update={"default_unit": u.unit}), precisions,
+                       batch_size=batch_size, keep_ops=False)
+        pe = est.get(est.best_precision) if est.best_precision else None
+        if pe is not None and pe.predicted_latency_s is not None and pe.predicted_latency_s < best_s:
+            best, best_s = (u.unit, est), pe.predicted_latency_s
+    return best
