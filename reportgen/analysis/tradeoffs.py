@@ -12,7 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import FindingsReport, thresholds
-from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
+from reportgen.analysis.hypotheses.models import (
+    HypothesesReport,
+    Hypothesis,
+    Level,
+    MethodClass,
+    Prediction,
+    SpeedupBound,
+    speedup_param,
+)
 from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import Arg, Msg, lookup, msg
 
@@ -30,6 +38,8 @@ class TradeOffRow(BaseModel):
     cls: MethodClass
     applicable: bool
     speedup: float | None = Field(description="before / after latency")
+    speedup_bound: SpeedupBound = Field("value", description="value, or upper / lower when a "
+                                        "latency is only a lower bound (Hypothesis.speedup_bound)")
     memory_ratio: float | None = Field(description="after / before memory (weights + activations)")
     storage_ratio: float | None = None
     risk: Level
@@ -91,13 +101,19 @@ def _rate(x: float | None, good: float, fair: float, higher_better: bool = True)
     return "good" if x >= good else "fair" if x >= fair else "poor"
 
 
-def _assess(criterion: str, group: Group, rating: Rating, args: dict[str, Arg] | None = None,
+def _assess(criterion: str, group: Group, rating: Rating, args: dict[str, Arg | Msg] | None = None,
             variant: str = "") -> Assessment:
     """An assessment whose sentence is the criterion's text, or its ``variant`` when the
     criterion has several."""
     base = f"findings.{'principle' if group == 'principle' else 'crit'}.{criterion}.text"
     code = f"{base}.{variant}" if isinstance(lookup(base, "en"), dict) else base
     return Assessment(criterion=criterion, group=group, rating=rating, text=msg(code, **(args or {})))
+
+
+def _lat(p: Prediction | None) -> Arg | Msg:
+    """A predicted latency as a message parameter, '≥' when it is only a lower bound."""
+    a = Arg(v=p.latency_s if p else None, f="ms")
+    return msg("findings.at_least", v=a) if p is not None and p.lower_bound else a
 
 
 def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
@@ -156,9 +172,8 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
                    variant="lower_bound" if a is not None and a.lower_bound else ""),
         _assess(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
-                   args={"before": Arg(v=plan.before.latency_s, f="ms"),
-                         "after": Arg(v=a.latency_s if a else None, f="ms"),
-                         "x": Arg(v=plan.speedup, f="x")}),
+                   args={"before": _lat(plan.before), "after": _lat(a),
+                         "x": speedup_param(plan.speedup, plan.speedup_bound)}),
         _assess(criterion="completeness", group="production",
                    rating="unknown" if not cons else _rate(passed / len(cons), 1.0, 0.5),
                    args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int"),
@@ -189,7 +204,10 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
 
 def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
     hw = [h for h in hyps.items if h.cls == MethodClass.hardware and h.after is not None]
-    best_hw = min(hw, key=lambda h: h.after.latency_s or 1e30) if hw else None  # type: ignore[union-attr]
+    # a lower bound never beats a prediction: it is the fastest only among other bounds
+    best_hw = min(hw, key=lambda h: (bool(h.after and h.after.lower_bound),
+                                     h.after.latency_s if h.after and h.after.latency_s is not None
+                                     else 1e30)) if hw else None
     targeted = set(plan.targets)
     left = [f for f in (fnd.items if fnd else []) if f.id not in targeted]
     a = plan.after
@@ -197,13 +215,13 @@ def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
     out = [
         _assess(criterion="hardware_for_task", group="principle", rating="unknown",
                    args={"target": Arg(v=hyps.baseline.platform_name, f="text"),
-                         "lat": Arg(v=hyps.baseline.latency_s, f="ms"),
+                         "lat": _lat(hyps.baseline),
                          "device": Arg(v=(best_hw.after.platform_name + " / " + best_hw.after.unit)
                                        if best_hw and best_hw.after else "", f="text"),
-                         "lat2": Arg(v=best_hw.after.latency_s if best_hw and best_hw.after else None, f="ms")},
+                         "lat2": _lat(best_hw.after if best_hw else None)},
                    variant="alt" if best_hw else "none"),
         _assess(criterion="sacrifice", group="principle", rating="unknown",
-                   args={"x": Arg(v=plan.speedup, f="x"),
+                   args={"x": speedup_param(plan.speedup, plan.speedup_bound),
                          "risk": Arg(v=f"findings.level.{plan.risk}", f="key"),
                          "effort": Arg(v=f"findings.level.{plan.effort}", f="key"),
                          "mem": Arg(v=plan.memory_ratio, f="x")}),
@@ -232,7 +250,8 @@ def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
 def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> TradeOffs:
     total = hyps.platforms_in_catalog
     rows = [TradeOffRow(hypothesis=h.id, method=h.method, cls=h.cls, applicable=h.applicable,
-                        speedup=h.speedup, memory_ratio=h.memory_ratio,
+                        speedup=h.speedup, speedup_bound=h.speedup_bound,
+                        memory_ratio=h.memory_ratio,
                         storage_ratio=h.storage_ratio, risk=h.risk, effort=h.effort,
                         portability=h.portability, portability_total=total,
                         maintenance=h.maintenance, meets_all=h.meets_all)
