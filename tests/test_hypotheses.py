@@ -192,6 +192,18 @@ def test_int8_on_the_pi4_is_a_bound_with_the_runtime_overhead_and_reads_as_up_to
     rows = {r.hypothesis: r for r in build_tradeoffs(
         HypothesesReport(baseline=h.before, items=[h, full]), None).rows}
     assert rows["quant_int8"].speedup_bound == "upper" and rows["full"].speedup_bound == "value"
+    # "hardware is chosen for the task" names a device with a prediction, not a faster bound
+    from reportgen.analysis.hypotheses.models import MethodClass
+
+    def device(hid: str, name: str, lat: float, lb: bool):  # type: ignore[no-untyped-def]
+        return h.model_copy(update={"id": hid, "cls": MethodClass.hardware, "after": h.after.model_copy(
+            update={"platform_name": name, "latency_s": lat, "lower_bound": lb})})
+
+    rep = HypothesesReport(baseline=h.before, recommended="full", items=[
+        full, device("hw_bound", "Bound", 1e-5, True), device("hw_full", "Full", 1e-3, False)])
+    hw = next(a for a in build_tradeoffs(rep, None).principles
+              if a.criterion == "hardware_for_task")
+    assert hw.text.params["device"].v.startswith("Full")
 
 
 def test_speedup_bound_follows_which_latency_is_a_bound() -> None:
