@@ -213,3 +213,32 @@ def test_speedup_bound_follows_which_latency_is_a_bound() -> None:
     assert speedup_bound(False, True) == "upper"  # after ≥ t: speed-up ≤ before / t
     assert speedup_bound(True, False) == "lower"  # before ≥ t: speed-up ≥ t / after
     assert speedup_bound(True, True) == "bounds"  # a ratio of two bounds bounds nothing
+
+
+def test_a_lower_bound_plan_grades_neither_headroom_nor_speed() -> None:
+    """From a latency that is only a lower bound the headroom is at most and the speed-up at most
+    what they show: the trade-off criteria say so and do not grade them; the findings' 'why'
+    sentence says the budget only may hold."""
+    from reportgen.analysis.findings.scoring import why_time
+    from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Prediction
+    from reportgen.analysis.tradeoffs import build_tradeoffs
+    from reportgen.report.messages import render
+
+    before = Prediction(platform_id="p", platform_name="P", precision="fp32", latency_s=0.05)
+    after = before.model_copy(update={"precision": "int8", "latency_s": 0.01, "lower_bound": True})
+    h = Hypothesis(id="quant_int8", method="quant_int8", cls="quantization", before=before,
+                   after=after, speedup=5.0, speedup_bound="upper")
+    T = build_tradeoffs(HypothesesReport(baseline=before, items=[h], recommended="quant_int8",
+                                         latency_budget_s=0.1), None)
+    crit = {a.criterion: a for a in T.research + T.production}
+    assert crit["redundancy"].rating == "unknown"
+    assert crit["redundancy"].text.code.endswith("budget_bound")
+    assert "at most 90" in render(crit["redundancy"].text, "en")
+    assert "не более 90" in render(crit["redundancy"].text, "ru")
+    assert crit["speed"].rating == "unknown"
+    assert "up to ×5" in render(crit["speed"].text, "en")
+    assert "≥" in render(crit["speed"].text, "en")
+    within = why_time(0.002, 0.01, 0.1, lower_bound=True)
+    assert within.code == "findings.why.latency_within_bound"
+    assert "may hold" in render(within, "en") and "at most 90" in render(within, "en")
+    assert why_time(0.002, 0.01, 0.1).code == "findings.why.latency_within"

@@ -123,6 +123,7 @@ def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | No
     budget = hyps.latency_budget_s
     lat = plan.after.latency_s if plan.after else None
     headroom = (budget - lat) / budget if budget and lat is not None else None
+    lat_bound = plan.after is not None and plan.after.lower_bound
     rest = [h for h in hyps.items if h.id not in plan.components and h.id != plan.id
             and h.applicable and (h.speedup or 0) > 1.1]
     n_find = len(fnd.items) if fnd else 0
@@ -143,9 +144,12 @@ def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | No
         _assess(criterion="universality", group="research",
                    rating=_rate(plan.portability / total, 0.5, 0.2),
                    args={"n": Arg(v=plan.portability, f="int"), "total": Arg(v=total, f="int")}),
-        _assess(criterion="redundancy", group="research", rating=_rate(headroom, 0.3, 0.0),
+        # from a lower-bound latency the headroom is at most this: it grades nothing
+        _assess(criterion="redundancy", group="research",
+                   rating="unknown" if lat_bound else _rate(headroom, 0.3, 0.0),
                    args={"headroom": Arg(v=headroom, f="pct")},
-                   variant="budget" if headroom is not None else "none"),
+                   variant=("budget_bound" if lat_bound else "budget") if headroom is not None
+                   else "none"),
         _assess(criterion="flexibility", group="research", rating=_rate(len(rest), 3, 1),
                    args={"n": Arg(v=len(rest), f="int")}),
     ]
@@ -171,7 +175,10 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
         _assess(criterion="reliability", group="production", rating=rel,
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
                    variant="lower_bound" if a is not None and a.lower_bound else ""),
-        _assess(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
+        # an upper bound on the speed-up (or a ratio of bounds) grades nothing
+        _assess(criterion="speed", group="production",
+                   rating=_rate(plan.speedup, 2.0, 1.2)
+                   if plan.speedup_bound in ("value", "lower") else "unknown",
                    args={"before": _lat(plan.before), "after": _lat(a),
                          "x": speedup_param(plan.speedup, plan.speedup_bound)}),
         _assess(criterion="completeness", group="production",
