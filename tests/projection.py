@@ -119,6 +119,22 @@ def invariant_problems(data: dict[str, Any]) -> list[str]:
                   f"{best}: per-op times + host link vs predicted latency")
             close(sum(k["predicted_time_s"] for k in pe["by_kind"]), ops,
                   f"{best}: per-kind times vs per-op times")
+    for pe in (roof or {}).get("per_precision", []):
+        # a lower bound drops an unknown term, never the runtime's per-op overhead
+        if pe["predicted_latency_s"] and pe["overhead_time_s"] > pe["predicted_latency_s"] * (1 + 1e-9):
+            bad.append(f"{pe['precision']}: predicted {pe['predicted_latency_s']} s is below its "
+                       f"own per-op overhead {pe['overhead_time_s']} s")
+        if pe["ideal_latency_s"] and pe["predicted_latency_s"] and \
+                pe["ideal_latency_s"] > pe["predicted_latency_s"] * (1 + 1e-9):
+            bad.append(f"{pe['precision']}: the ideal bound is above the prediction")
+    hyps = data.get("hypotheses") or {}
+    for h in hyps.get("items", []):
+        if h["after"] is None or h["speedup"] is None:
+            continue
+        want = {(False, False): "value", (False, True): "upper", (True, False): "lower",
+                (True, True): "bounds"}[(h["before"]["lower_bound"], h["after"]["lower_bound"])]
+        if h["speedup_bound"] != want:
+            bad.append(f"hypothesis {h['id']}: speed-up labelled {h['speedup_bound']}, not {want}")
     for code in sorted(message_codes(data)):
         for lang in languages():
             try:

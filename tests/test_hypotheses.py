@@ -148,3 +148,97 @@ def test_all_seven_classes_and_ranking(resnet18_result) -> None:
     assert H.recommended is not None
     for hid in H.alone_meet:
         assert H.get(hid).meets_all
+
+
+def test_int8_on_the_pi4_is_a_bound_with_the_runtime_overhead_and_reads_as_up_to() -> None:
+    """No sourced int8 peak on the Raspberry Pi 4: the int8 latency is a lower bound that still
+    pays the runtime's calibrated per-op overhead, so its speed-up is an upper bound ("up to"),
+    and it never ranks above a full prediction with a smaller speed-up."""
+    from reportgen.analysis.hypotheses.models import HypothesesReport, speedup_param
+    from reportgen.analysis.hypotheses.stage import rank
+    from reportgen.analysis.prediction.assumptions import efficiency_for
+    from reportgen.analysis.prediction.calibration import platform_overhead_us
+    from reportgen.analysis.tradeoffs import build_tradeoffs
+    from reportgen.report.messages import render
+    from reportgen.text import Arg, Msg
+
+    recs = [conv(0, 3, 32, 56, el=4.0), relu(1, 32 * 56 * 56, el=4.0),
+            conv(2, 32, 32, 56, el=4.0), relu(3, 32 * 56 * 56, el=4.0),
+            conv(4, 32, 10, 56, k=1, el=4.0)]
+    wb = sum(r.weight_bytes for r in recs)
+    t = Trace(records=recs, params=ParamGroup(other=wb // 4), param_bytes=wb, buffer_bytes=0,
+              peak_activation_bytes=2 * 32 * 56 * 56 * 4, peak_activation_op=1,
+              input_bytes=3 * 56 * 56 * 4, output_bytes=10 * 56 * 56 * 4, dtype="float32")
+    pi4 = get_platform("raspberry_pi_4", measure_host=False)
+    eff = efficiency_for(pi4)
+    o_s = (platform_overhead_us(pi4) or 0.0) * 1e-6
+    assert o_s > 100e-6 and eff.op_overhead_us * 1e-6 == pytest.approx(o_s)
+    est = estimate(t, pi4, ["fp32", "int8"], efficiency=eff)
+    s = Study(trace=t, platform=pi4, est=est, precision="fp32", eff=eff,
+              constraints=Constraints(latency_ms=1.0), findings=None, domain="cv")
+    h = {x.id: x for x in quantization(s)}["quant_int8"]
+    assert h.after is not None and h.after.lower_bound and not h.before.lower_bound
+    assert h.after.latency_s >= len(recs) * o_s  # every op still pays the runtime's overhead
+    assert h.speedup == pytest.approx(h.before.latency_s / h.after.latency_s)
+    assert h.speedup_bound == "upper"
+    up_to = speedup_param(h.speedup, h.speedup_bound)
+    assert isinstance(up_to, Msg)
+    assert render(up_to, "en").startswith("up to ×") and render(up_to, "ru").startswith("до ×")
+    assert speedup_param(2.0, "value") == Arg(v=2.0, f="x")  # a value is shown as it is
+    # a full prediction with a smaller speed-up still ranks first
+    full = h.model_copy(update={"id": "full", "speedup": 1.05, "speedup_bound": "value",
+                                "after": h.after.model_copy(update={"lower_bound": False})})
+    assert [x.id for x in rank([h, full])] == ["full", "quant_int8"]
+    rows = {r.hypothesis: r for r in build_tradeoffs(
+        HypothesesReport(baseline=h.before, items=[h, full]), None).rows}
+    assert rows["quant_int8"].speedup_bound == "upper" and rows["full"].speedup_bound == "value"
+    # "hardware is chosen for the task" names a device with a prediction, not a faster bound
+    from reportgen.analysis.hypotheses.models import MethodClass
+
+    def device(hid: str, name: str, lat: float, lb: bool):  # type: ignore[no-untyped-def]
+        return h.model_copy(update={"id": hid, "cls": MethodClass.hardware, "after": h.after.model_copy(
+            update={"platform_name": name, "latency_s": lat, "lower_bound": lb})})
+
+    rep = HypothesesReport(baseline=h.before, recommended="full", items=[
+        full, device("hw_bound", "Bound", 1e-5, True), device("hw_full", "Full", 1e-3, False)])
+    hw = next(a for a in build_tradeoffs(rep, None).principles
+              if a.criterion == "hardware_for_task")
+    assert hw.text.params["device"].v.startswith("Full")
+
+
+def test_speedup_bound_follows_which_latency_is_a_bound() -> None:
+    from reportgen.analysis.hypotheses.models import speedup_bound
+
+    assert speedup_bound(False, False) == "value"
+    assert speedup_bound(False, True) == "upper"  # after ≥ t: speed-up ≤ before / t
+    assert speedup_bound(True, False) == "lower"  # before ≥ t: speed-up ≥ t / after
+    assert speedup_bound(True, True) == "bounds"  # a ratio of two bounds bounds nothing
+
+
+def test_a_lower_bound_plan_grades_neither_headroom_nor_speed() -> None:
+    """From a latency that is only a lower bound the headroom is at most and the speed-up at most
+    what they show: the trade-off criteria say so and do not grade them; the findings' 'why'
+    sentence says the budget only may hold."""
+    from reportgen.analysis.findings.scoring import why_time
+    from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Prediction
+    from reportgen.analysis.tradeoffs import build_tradeoffs
+    from reportgen.report.messages import render
+
+    before = Prediction(platform_id="p", platform_name="P", precision="fp32", latency_s=0.05)
+    after = before.model_copy(update={"precision": "int8", "latency_s": 0.01, "lower_bound": True})
+    h = Hypothesis(id="quant_int8", method="quant_int8", cls="quantization", before=before,
+                   after=after, speedup=5.0, speedup_bound="upper")
+    T = build_tradeoffs(HypothesesReport(baseline=before, items=[h], recommended="quant_int8",
+                                         latency_budget_s=0.1), None)
+    crit = {a.criterion: a for a in T.research + T.production}
+    assert crit["redundancy"].rating == "unknown"
+    assert crit["redundancy"].text.code.endswith("budget_bound")
+    assert "at most 90" in render(crit["redundancy"].text, "en")
+    assert "не более 90" in render(crit["redundancy"].text, "ru")
+    assert crit["speed"].rating == "unknown"
+    assert "up to ×5" in render(crit["speed"].text, "en")
+    assert "≥" in render(crit["speed"].text, "en")
+    within = why_time(0.002, 0.01, 0.1, lower_bound=True)
+    assert within.code == "findings.why.latency_within_bound"
+    assert "may hold" in render(within, "en") and "at most 90" in render(within, "en")
+    assert why_time(0.002, 0.01, 0.1).code == "findings.why.latency_within"

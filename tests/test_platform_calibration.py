@@ -5,6 +5,8 @@ model is traced)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from reportgen.analysis.prediction.calibration import (
@@ -16,6 +18,9 @@ from reportgen.analysis.prediction.calibration import (
 )
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.parts import CalibrationPoint
+
+if TYPE_CHECKING:
+    from reportgen.analysis.counting.records import Trace
 
 URL = "https://example.invalid/vendor-benchmarks"  # test data only, never shipped
 
@@ -176,3 +181,48 @@ def test_rejected_points_get_their_own_message_and_the_class_is_translated(
     ru = render_msg(info.basis_msg, "ru")
     assert "специализированная" in ru and "specialized" not in ru
     assert "no published measurement" not in render_msg(info.basis_msg, "en")
+
+
+def _fp32_chain(n: int) -> Trace:
+    """``n`` fp32 elementwise ops of 1 M values each (4 MB read + 4 MB written per op)."""
+    from reportgen.analysis.counting.records import OpKind, OpRecord, ParamGroup, Trace
+
+    recs = [OpRecord(index=i, op="aten.relu.default", kind=OpKind.elementwise, module=f"r{i}",
+                     module_type="ReLU", input_shapes=[[1 << 20]], output_shapes=[[1 << 20]],
+                     dtype="float32", vector_flops=1 << 20, act_bytes_read=4 << 20,
+                     bytes_written=4 << 20, element_bytes=4.0) for i in range(n)]
+    return Trace(records=recs, params=ParamGroup(other=0), param_bytes=0, buffer_bytes=0,
+                 peak_activation_bytes=8 << 20, peak_activation_op=0, input_bytes=4 << 20,
+                 output_bytes=4 << 20, dtype="float32")
+
+
+def test_an_unsourced_peak_keeps_the_runtimes_calibrated_per_op_overhead() -> None:
+    """Raspberry Pi 4: no sourced int8 peak, so int8 is a lower bound. The per-op overhead the
+    ncnn fp32 points fitted is the runtime's, not the precision's: the int8 bound carries it
+    (N ops × o), while the ideal stays the strict bound (η = 1, no overhead)."""
+    from reportgen.analysis.prediction.assumptions import efficiency_for
+    from reportgen.analysis.prediction.calibration import platform_overhead_us
+    from reportgen.analysis.prediction.roofline import estimate
+    from reportgen.report.messages import render as render_msg
+
+    pi4 = get_platform("raspberry_pi_4", measure_host=False)
+    o_us = platform_overhead_us(pi4)
+    assert o_us is not None and o_us > 100  # the fitted ncnn overhead (≈ 276 µs) is in use
+    eff = efficiency_for(pi4)
+    assert eff.op_overhead_us == pytest.approx(o_us)
+    n = 40
+    est = estimate(_fp32_chain(n), pi4, ["fp32", "int8"])
+    fp32, int8 = est.get("fp32"), est.get("int8")
+    assert fp32.status == "ok" and not fp32.latency_is_lower_bound
+    assert int8.status == "unknown" and int8.latency_is_lower_bound
+    bw = pi4.bandwidth().si
+    assert bw is not None
+    mem = n * (2 << 20) / bw  # int8: a quarter of the fp32 bytes
+    assert int8.overhead_time_s == pytest.approx(n * o_us * 1e-6)
+    assert int8.overhead_time_s == pytest.approx(fp32.overhead_time_s)  # same runtime
+    assert int8.predicted_latency_s == pytest.approx(mem / eff.eta_m + n * o_us * 1e-6)
+    assert int8.ideal_latency_s == pytest.approx(mem)  # the strict bound: no overhead
+    assert int8.ideal_latency_s < int8.predicted_latency_s
+    note = render_msg(int8.note_msgs[-1], "en")
+    assert "per-op overhead" in note and "strict bound" in note
+    assert "накладные расходы" in render_msg(int8.note_msgs[-1], "ru")

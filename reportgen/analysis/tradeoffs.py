@@ -12,7 +12,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from reportgen.analysis.findings.models import FindingsReport, thresholds
-from reportgen.analysis.hypotheses.models import HypothesesReport, Hypothesis, Level, MethodClass
+from reportgen.analysis.hypotheses.models import (
+    HypothesesReport,
+    Hypothesis,
+    Level,
+    MethodClass,
+    Prediction,
+    SpeedupBound,
+    speedup_param,
+)
 from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import Arg, Msg, lookup, msg
 
@@ -30,6 +38,8 @@ class TradeOffRow(BaseModel):
     cls: MethodClass
     applicable: bool
     speedup: float | None = Field(description="before / after latency")
+    speedup_bound: SpeedupBound = Field("value", description="value, or upper / lower when a "
+                                        "latency is only a lower bound (Hypothesis.speedup_bound)")
     memory_ratio: float | None = Field(description="after / before memory (weights + activations)")
     storage_ratio: float | None = None
     risk: Level
@@ -91,13 +101,19 @@ def _rate(x: float | None, good: float, fair: float, higher_better: bool = True)
     return "good" if x >= good else "fair" if x >= fair else "poor"
 
 
-def _assess(criterion: str, group: Group, rating: Rating, args: dict[str, Arg] | None = None,
+def _assess(criterion: str, group: Group, rating: Rating, args: dict[str, Arg | Msg] | None = None,
             variant: str = "") -> Assessment:
     """An assessment whose sentence is the criterion's text, or its ``variant`` when the
     criterion has several."""
     base = f"findings.{'principle' if group == 'principle' else 'crit'}.{criterion}.text"
     code = f"{base}.{variant}" if isinstance(lookup(base, "en"), dict) else base
     return Assessment(criterion=criterion, group=group, rating=rating, text=msg(code, **(args or {})))
+
+
+def _lat(p: Prediction | None) -> Arg | Msg:
+    """A predicted latency as a message parameter, '≥' when it is only a lower bound."""
+    a = Arg(v=p.latency_s if p else None, f="ms")
+    return msg("findings.at_least", v=a) if p is not None and p.lower_bound else a
 
 
 def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
@@ -107,6 +123,7 @@ def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | No
     budget = hyps.latency_budget_s
     lat = plan.after.latency_s if plan.after else None
     headroom = (budget - lat) / budget if budget and lat is not None else None
+    lat_bound = plan.after is not None and plan.after.lower_bound
     rest = [h for h in hyps.items if h.id not in plan.components and h.id != plan.id
             and h.applicable and (h.speedup or 0) > 1.1]
     n_find = len(fnd.items) if fnd else 0
@@ -127,9 +144,12 @@ def _research(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | No
         _assess(criterion="universality", group="research",
                    rating=_rate(plan.portability / total, 0.5, 0.2),
                    args={"n": Arg(v=plan.portability, f="int"), "total": Arg(v=total, f="int")}),
-        _assess(criterion="redundancy", group="research", rating=_rate(headroom, 0.3, 0.0),
+        # from a lower-bound latency the headroom is at most this: it grades nothing
+        _assess(criterion="redundancy", group="research",
+                   rating="unknown" if lat_bound else _rate(headroom, 0.3, 0.0),
                    args={"headroom": Arg(v=headroom, f="pct")},
-                   variant="budget" if headroom is not None else "none"),
+                   variant=("budget_bound" if lat_bound else "budget") if headroom is not None
+                   else "none"),
         _assess(criterion="flexibility", group="research", rating=_rate(len(rest), 3, 1),
                    args={"n": Arg(v=len(rest), f="int")}),
     ]
@@ -155,10 +175,12 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
         _assess(criterion="reliability", group="production", rating=rel,
                    args={"risk": Arg(v=f"findings.level.{plan.risk}", f="key")},
                    variant="lower_bound" if a is not None and a.lower_bound else ""),
-        _assess(criterion="speed", group="production", rating=_rate(plan.speedup, 2.0, 1.2),
-                   args={"before": Arg(v=plan.before.latency_s, f="ms"),
-                         "after": Arg(v=a.latency_s if a else None, f="ms"),
-                         "x": Arg(v=plan.speedup, f="x")}),
+        # an upper bound on the speed-up (or a ratio of bounds) grades nothing
+        _assess(criterion="speed", group="production",
+                   rating=_rate(plan.speedup, 2.0, 1.2)
+                   if plan.speedup_bound in ("value", "lower") else "unknown",
+                   args={"before": _lat(plan.before), "after": _lat(a),
+                         "x": speedup_param(plan.speedup, plan.speedup_bound)}),
         _assess(criterion="completeness", group="production",
                    rating="unknown" if not cons else _rate(passed / len(cons), 1.0, 0.5),
                    args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int"),
@@ -189,7 +211,10 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
 
 def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | None) -> list[Assessment]:
     hw = [h for h in hyps.items if h.cls == MethodClass.hardware and h.after is not None]
-    best_hw = min(hw, key=lambda h: h.after.latency_s or 1e30) if hw else None  # type: ignore[union-attr]
+    # a lower bound never beats a prediction: it is the fastest only among other bounds
+    best_hw = min(hw, key=lambda h: (bool(h.after and h.after.lower_bound),
+                                     h.after.latency_s if h.after and h.after.latency_s is not None
+                                     else 1e30)) if hw else None
     targeted = set(plan.targets)
     left = [f for f in (fnd.items if fnd else []) if f.id not in targeted]
     a = plan.after
@@ -197,13 +222,13 @@ def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
     out = [
         _assess(criterion="hardware_for_task", group="principle", rating="unknown",
                    args={"target": Arg(v=hyps.baseline.platform_name, f="text"),
-                         "lat": Arg(v=hyps.baseline.latency_s, f="ms"),
+                         "lat": _lat(hyps.baseline),
                          "device": Arg(v=(best_hw.after.platform_name + " / " + best_hw.after.unit)
                                        if best_hw and best_hw.after else "", f="text"),
-                         "lat2": Arg(v=best_hw.after.latency_s if best_hw and best_hw.after else None, f="ms")},
+                         "lat2": _lat(best_hw.after if best_hw else None)},
                    variant="alt" if best_hw else "none"),
         _assess(criterion="sacrifice", group="principle", rating="unknown",
-                   args={"x": Arg(v=plan.speedup, f="x"),
+                   args={"x": speedup_param(plan.speedup, plan.speedup_bound),
                          "risk": Arg(v=f"findings.level.{plan.risk}", f="key"),
                          "effort": Arg(v=f"findings.level.{plan.effort}", f="key"),
                          "mem": Arg(v=plan.memory_ratio, f="x")}),
@@ -232,7 +257,8 @@ def _principles(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
 def build_tradeoffs(hyps: HypothesesReport, fnd: FindingsReport | None) -> TradeOffs:
     total = hyps.platforms_in_catalog
     rows = [TradeOffRow(hypothesis=h.id, method=h.method, cls=h.cls, applicable=h.applicable,
-                        speedup=h.speedup, memory_ratio=h.memory_ratio,
+                        speedup=h.speedup, speedup_bound=h.speedup_bound,
+                        memory_ratio=h.memory_ratio,
                         storage_ratio=h.storage_ratio, risk=h.risk, effort=h.effort,
                         portability=h.portability, portability_total=total,
                         maintenance=h.maintenance, meets_all=h.meets_all)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from reportgen.analysis.hypotheses.models import SpeedupBound
 from reportgen.analysis.measurement.models import Machine
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.text import Msg
@@ -71,6 +72,9 @@ class ExperimentRun(BaseModel):
                                           "there is none")
     predicted_target_speedup: float | None = Field(None, description="the hypothesis's "
                                                    "prediction on the target")
+    predicted_target_speedup_bound: SpeedupBound = Field(
+        "value", description="the hypothesis's speedup_bound: upper when its latency on the "
+                             "target is only a lower bound")
     ratio: float | None = Field(None, description="measured / predicted host speed-up (the "
                                                  "corrected one when a correction applies)")
     size_bytes: int | None = Field(None, description="serialized model (state dict or ONNX), B")

@@ -112,6 +112,7 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
         h = hyps.get(r.hypothesis) if hyps is not None and r.hypothesis else None
         if h is not None:
             r.predicted_target_speedup = h.speedup
+            r.predicted_target_speedup_bound = h.speedup_bound
         if r.state in ("not_applicable", "unavailable"):
             continue  # cannot run on this host: nothing to compare a prediction with
         m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])

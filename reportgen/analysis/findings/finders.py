@@ -62,7 +62,8 @@ def _compute_bound(ctx: FinderContext) -> list[Finding]:
         top_o, top_r = slowest(ops)
         macs = sum(r.macs for _, r in ops)
         ai = median([o.arithmetic_intensity_flop_per_byte or 0.0 for o, _ in ops])
-        why = why_time(t, total, budget)
+        why = why_time(t, total, budget,
+                       lower_bound=pe.latency_is_lower_bound)
         out.append(Finding(
             id=f"compute-bound:{lt}", type=FindingType.compute_bound, subtype=top_r.kind.value,
             impact=share, severity=severity_of(share), location=location_of(top_r), time_s=t,
@@ -107,7 +108,8 @@ def _memory_bound(ctx: FinderContext) -> list[Finding]:
         lt = max(by_type, key=lambda k: by_type[k])
         nbytes = sum(o.bytes for o, _ in ops)
         ai = median([o.arithmetic_intensity_flop_per_byte or 0.0 for o, _ in ops])
-        why = why_time(t, total, budget)
+        why = why_time(t, total, budget,
+                       lower_bound=pe.latency_is_lower_bound)
         out.append(Finding(
             id=f"memory-bound:{cat}", type=FindingType.memory_bound, subtype=cat, impact=share,
             severity=severity_of(share), location=Location(module=top_r.module or "<model>",
@@ -195,7 +197,8 @@ def _overhead_of(pairs: list[tuple[OpEstimate, OpRecord]], pe: PrecisionEstimate
         tiny = sum(1 for o, _ in pairs if o.kind != "view" and o.predicted_time_s is not None
                    and (o.predicted_time_s - eta_overhead_us * 1e-6) * 1e6 < th["tiny_op_us"])
         ops = sum(1 for o, _ in pairs if o.kind != "view")
-        why = why_time(pe.overhead_time_s, total, budget)
+        why = why_time(pe.overhead_time_s, total, budget,
+                       lower_bound=pe.latency_is_lower_bound)
         out.append(Finding(
             id="overhead-bound:per-op", type=FindingType.overhead_bound, subtype="per_op",
             impact=share, severity=severity_of(share), location=Location(module="<model>"),

@@ -77,7 +77,8 @@ def _bandwidth(ctx: FinderContext) -> list[Finding]:
     link = platform.host_link() if platform is not None else None
     if total and pe.host_link_time_s / total >= th["host_link_share"]:
         share = pe.host_link_time_s / total
-        why = why_time(pe.host_link_time_s, total, budget)
+        why = why_time(pe.host_link_time_s, total, budget,
+                       lower_bound=pe.latency_is_lower_bound)
         out.append(Finding(
             id="bandwidth-io:host-link", type=FindingType.bandwidth_io, subtype="host_link",
             impact=share, severity=severity_of(share), location=Location(module="<model>"),
@@ -172,7 +173,8 @@ def _unsupported(ctx: FinderContext) -> list[Finding]:
         t = pe.fallback_time_s or 0.0
         share = t / total if total else 0.0
         impact = max(share, 0.5)
-        why = why_time(t, total, budget)
+        why = why_time(t, total, budget,
+                       lower_bound=pe.latency_is_lower_bound)
         first = next((o for o in pe.ops if not o.on_device), None)
         out.append(Finding(
             id="unsupported:fallback", type=FindingType.unsupported, subtype="fallback",

@@ -20,18 +20,22 @@ def severity_of(impact: float) -> Literal["blocking", "high", "medium", "low"]:
     return "high" if impact >= th["high"] else "medium" if impact >= th["medium"] else "low"
 
 
-def why_time(time_s: float, total: float | None, budget: float | None) -> Msg:
-    """Why a share of the latency matters: against the budget, when there is one."""
+def why_time(time_s: float, total: float | None, budget: float | None, *,
+             lower_bound: bool = False) -> Msg:
+    """Why a share of the latency matters: against the budget, when there is one.
+    ``lower_bound``: ``total`` is only a lower bound, so the gap is at least and the headroom
+    at most what it shows (the sentence says so)."""
     args = {"time": Arg(v=time_s, f="ms"), "total": Arg(v=total, f="ms")}
+    sfx = "_bound" if lower_bound else ""
     if budget is None or total is None:
-        return msg("findings.why.latency_none", **args)
+        return msg("findings.why.latency_none" + sfx, **args)
     args["budget"] = Arg(v=budget, f="ms")
     if total > budget:
         args["gap"] = Arg(v=total - budget, f="ms")
         args["closes"] = Arg(v=min(1.0, time_s / (total - budget)), f="pct")
-        return msg("findings.why.latency_over", **args)
+        return msg("findings.why.latency_over" + sfx, **args)
     args["headroom"] = Arg(v=(budget - total) / budget, f="pct")
-    return msg("findings.why.latency_within", **args)
+    return msg("findings.why.latency_within" + sfx, **args)
 
 
 def slowest(ops: list[tuple[OpEstimate, OpRecord]]) -> tuple[OpEstimate, OpRecord]:

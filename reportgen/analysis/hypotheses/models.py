@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from reportgen.analysis.prediction.estimates import Verdict
-from reportgen.text import Msg, Param, msg
+from reportgen.text import Arg, Msg, Param, msg
 
 Level = Literal["low", "medium", "high"]
 
@@ -44,9 +44,29 @@ class Prediction(BaseModel):
     memory_bytes: float = Field(0, description="weights + peak activations at the precision, B")
     storage_bytes: float = Field(0, description="bytes of the stored model (weights), B")
     energy_mj: float | None = Field(None, description="per sample, mJ")
+    energy_bound: Literal["typical", "upper", "lower"] | None = Field(
+        None, description="what energy_mj is: power × time (typical), at most (upper) or at "
+                          "least (lower, e.g. from a latency lower bound)")
     fits: Verdict = "unknown"
     peak_op_per_s: float | None = None
     batch_size: int = 1
+
+
+SpeedupBound = Literal["value", "upper", "lower", "bounds"]
+
+
+def speedup_bound(before_lower_bound: bool, after_lower_bound: bool) -> SpeedupBound:
+    """What before / after latency is when either latency is only a lower bound: an after
+    latency of at least t gives a speed-up of at most before / t."""
+    if after_lower_bound:
+        return "bounds" if before_lower_bound else "upper"
+    return "lower" if before_lower_bound else "value"
+
+
+def speedup_param(x: float | None, bound: SpeedupBound) -> Arg | Msg:
+    """A speed-up as a message parameter, with its bound in words ("up to ×N")."""
+    a = Arg(v=x, f="x")
+    return a if bound == "value" or x is None else msg(f"findings.speedup_bound.{bound}", x=a)
 
 
 class ConstraintOutcome(BaseModel):
@@ -80,6 +100,11 @@ class Hypothesis(BaseModel):
     before: Prediction
     after: Prediction | None = None
     speedup: float | None = Field(None, description="before latency / after latency")
+    speedup_bound: SpeedupBound = Field(
+        "value", description="what ``speedup`` is: value (both latencies predicted), upper (the "
+                             "after latency is a lower bound: at most this speed-up), lower (the "
+                             "before latency is: at least this), bounds (both are lower bounds: "
+                             "a ratio of bounds, neither a value nor a bound)")
     throughput_gain: float | None = None
     memory_ratio: float | None = Field(None, description="after / before (weights + activations)")
     storage_ratio: float | None = None

@@ -61,12 +61,15 @@ def combined(s: Study, items: list[Hypothesis]) -> Hypothesis | None:
     for v, comps in options:
         pr, _ = predict(s, v)
         if pr.latency_s is not None and pr.status in ("ok", "unknown"):
-            scored.append((pr.latency_s, len(comps), v, comps))
+            scored.append((pr.latency_s, len(comps), v, comps, pr.lower_bound))
+    # a lower bound is smaller than any prediction of the same thing: it never wins over one
+    scored = [x for x in scored if not x[4]] or scored
     if not scored:
         return None
     budget = s.constraints.latency_ms / 1e3 if s.constraints.latency_ms else None
     meeting = [x for x in scored if budget is not None and x[0] <= budget]
-    _, _, v, comps = min(meeting, key=lambda x: (x[1], x[0])) if meeting else min(scored, key=lambda x: x[0])
+    _, _, v, comps, _ = (min(meeting, key=lambda x: (x[1], x[0])) if meeting
+                         else min(scored, key=lambda x: x[0]))
     fusion = next((h for h in items if h.method == "opt_fusion"), None)
     ids = [h.id for h in comps] + ([fusion.id] if fusion else [])
     risk = max((h.risk for h in comps), key=lambda r: _RISK[r])

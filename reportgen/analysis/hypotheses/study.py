@@ -19,6 +19,7 @@ from reportgen.analysis.hypotheses.models import (
     Level,
     MethodClass,
     Prediction,
+    speedup_bound,
 )
 from reportgen.analysis.prediction.assumptions import Efficiency
 from reportgen.analysis.prediction.baseline import as_estimate, baseline_precision
@@ -88,7 +89,8 @@ def predict(s: Study, v: Variant) -> tuple[Prediction, PlatformEstimate]:
                    peak_activation_bytes=pe.peak_activation_bytes,
                    memory_bytes=pe.weight_bytes + pe.peak_activation_bytes,
                    storage_bytes=v.storage_bytes if v.storage_bytes is not None else pe.weight_bytes,
-                   energy_mj=pe.energy_per_sample_mj, fits=pe.fits,
+                   energy_mj=pe.energy_per_sample_mj, energy_bound=pe.energy_bound,
+                   fits=pe.fits,
                    peak_op_per_s=pe.peak_op_per_s, batch_size=batch)
     s.cache[key] = (p, est)
     return p, est
@@ -139,6 +141,7 @@ def evaluate(s: Study, h: Hypothesis, v: Variant) -> Hypothesis:
     ap, aest = predict(s, v)
     h.after = ap
     h.speedup = _ratio(bp.latency_s, ap.latency_s)
+    h.speedup_bound = speedup_bound(bp.lower_bound, ap.lower_bound)
     h.throughput_gain = _ratio(ap.throughput_per_s, bp.throughput_per_s)
     h.memory_ratio = _ratio(ap.memory_bytes, bp.memory_bytes)
     h.storage_ratio = _ratio(ap.storage_bytes, bp.storage_bytes)

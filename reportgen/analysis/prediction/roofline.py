@@ -51,7 +51,7 @@ from reportgen.analysis.prediction.rules import (
 from reportgen.catalog.lookup import get_platform
 from reportgen.catalog.schema import Platform
 from reportgen.spec.schema import Precision
-from reportgen.text import msg
+from reportgen.text import Arg, msg
 
 
 def _prec(p: Precision | str) -> Precision:
@@ -247,23 +247,27 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     if out.status == "ok" and bw is None and not on_chip and any(o.bytes for o in ops):
         out.latency_is_lower_bound = True
         out.add_note(msg("roofline.bw_unknown"))
-    if out.status == "unknown" and bw and not on_chip:
-        out.latency_is_lower_bound = True
-        out.add_note(msg("roofline.peak_unknown_lb"))
-
     ideal = sum(o.ideal_time_s or 0.0 for o in ops if o.on_device) + link_ideal
     ideal += sum(o.ideal_time_s or 0.0 for o in ops if not o.on_device)
     pred = sum(o.predicted_time_s or 0.0 for o in ops) + link_pred
+    out.overhead_time_s = sum(oh * 1e-6 for o, oh in zip(ops, overheads, strict=False)
+                              if o.bound != "none" and o.predicted_time_s is not None)
     if out.status == "unknown":
-        # memory-only lower bound (no overhead counted as prediction)
-        mem_only = sum(o.memory_time_s or 0.0 for o in ops)
-        out.ideal_latency_s = sum(o.ideal_time_s or 0.0 for o in ops) or None
-        out.predicted_latency_s = (mem_only + link_pred) or None
+        # No sourced peak: the compute term is missing, every other term is kept. The ideal
+        # (memory at η = 1, no overhead) is the strict bound. The prediction adds what the
+        # runtime costs at any precision: the memory time at η_m and the per-op overhead
+        # (calibrated where the platform is; a property of the runtime, not of the precision).
+        # It is a lower bound of the prediction a sourced peak would give, not of the device.
+        out.ideal_latency_s = ideal or None
+        out.predicted_latency_s = pred or None
+        out.latency_is_lower_bound = True
+        if out.predicted_latency_s is not None:
+            out.add_note(msg("roofline.peak_unknown_lb",
+                             overhead=Arg(v=out.overhead_time_s, f="ms"),
+                             ideal=Arg(v=out.ideal_latency_s, f="ms")))
     else:
         out.ideal_latency_s = ideal
         out.predicted_latency_s = pred
-    out.overhead_time_s = sum(oh * 1e-6 for o, oh in zip(ops, overheads, strict=False)
-                              if o.bound != "none" and o.predicted_time_s is not None)
     out.total_bytes = sum(o.bytes for o in ops)
     out.compute_bound_ops = sum(o.bound == "compute" for o in ops)
     out.memory_bound_ops = sum(o.bound == "memory" for o in ops)
