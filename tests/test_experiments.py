@@ -83,6 +83,23 @@ def test_a_failing_or_hanging_method_stays_local() -> None:
     assert base.latency.runs >= 3
 
 
+def _wrapped_timeout(s: Subject, key: str) -> Applied:
+    class InductorError(RuntimeError):  # inductor catches the alarm and raises its own error
+        pass
+    try:
+        _forever(s, key)
+    except Exception as e:
+        raise InductorError(f"{type(e).__name__}: {e}") from None
+    raise AssertionError("unreachable")
+
+
+def test_a_timeout_a_library_wraps_is_still_a_timeout() -> None:
+    ms = [Method("compiled", "inference", "test", _wrapped_timeout)]
+    _, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=30, method_budget_s=1.0)
+    assert runs[0].state == "timeout", runs[0].reason
+    assert runs[0].reason is not None and runs[0].reason.code == "experiments.reason.timeout"
+
+
 def test_budget_spent_methods_are_not_started() -> None:
     ms = [Method("slow", "inference", "test", _half, min_budget_s=1e6)]
     _, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=5, method_budget_s=2)

@@ -154,6 +154,20 @@ def measure_baseline(s: Subject, t: Timing, budget_s: float, fidelity_batches: i
     return Baseline(lat, serialized_size(s.module), rss, _metrics(evaluate, s.module), outs, fid_in)
 
 
+def timed_out(e: BaseException) -> bool:
+    """Whether ``e`` is the deadline's ``ExperimentTimeout``, also when a library caught it and
+    raised its own error (inductor wraps it in ``InductorError``, keeping it as the cause or only
+    its name in the message)."""
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        if isinstance(x, ExperimentTimeout) or "ExperimentTimeout" in str(x):
+            return True
+        seen.add(id(x))
+        x = x.__cause__ or x.__context__
+    return False
+
+
 def _reason(e: BaseException) -> Any:
     text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
     return msg("experiments.reason.error", error=f"{type(e).__name__}: {text}")
@@ -193,7 +207,10 @@ def run_one(m: Method, key: str, hyp: str | None, s: Subject, base: Baseline, t:
         run.state, run.reason = "timeout", msg("experiments.reason.timeout", budget=budget_s)
         run.latency = run.speedup = None
     except Exception as e:  # any failure of one method stays local
-        run.state, run.reason = "failed", _reason(e)
+        if timed_out(e):
+            run.state, run.reason = "timeout", msg("experiments.reason.timeout", budget=budget_s)
+        else:
+            run.state, run.reason = "failed", _reason(e)
         run.latency = run.speedup = None
     finally:
         if applied is not None and applied.cleanup is not None:
