@@ -489,3 +489,50 @@ def test_noisy_pairs_are_kept_in_data_but_not_learned_from(tmp_path: Path, monke
     monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
     learn(runs, "m", "roofline", baseline_cv=0.05)
     assert [(p.model, p.method) for p in learning.load_pairs("roofline")] == [("m", "steady")]
+
+
+def test_batchnorm_statistics_of_a_random_model_keep_activations_at_scale() -> None:
+    """A random conv net whose activations vanish (conv weights ×1e-2 per layer, BatchNorm at
+    its initial mean 0 / variance 1) gives dynamic int8 an all-zero output; with the statistics
+    set from its own inputs the output has unit scale and dynamic int8 reproduces it."""
+    from reportgen.analysis.experiments.quantization import _dynamic
+    from reportgen.analysis.experiments.runner import settle_batchnorm
+
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for c_in in (3, 8, 8, 8):
+        conv = nn.Conv2d(c_in, 8, 3, padding=1)
+        with torch.no_grad():
+            conv.weight.mul_(1e-2)
+            conv.bias.zero_()
+        layers += [conv, nn.BatchNorm2d(8), nn.ReLU()]
+    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+    with torch.no_grad():
+        net[-1].bias.zero_()
+    s = Subject(module=net, make_inputs=lambda: ((torch.randn(2, 3, 8, 8),), {}), domain="cv")
+    x = [s.make_inputs() for _ in range(3)]
+
+    def fid() -> Any:
+        q = _dynamic(s, "").model
+        with torch.inference_mode():
+            return compare([net(*a) for a, _ in x], [q(*a) for a, _ in x])
+    with torch.inference_mode():
+        assert net(*x[0][0]).abs().max() < 1e-6  # vanished
+    assert fid().cosine < 0.5
+    assert settle_batchnorm(net, s.make_inputs) == 4
+    assert not net.training and all(bn.momentum == 0.1 for bn in net.modules()
+                                    if isinstance(bn, nn.BatchNorm2d))
+    with torch.inference_mode():
+        assert net(*x[0][0]).abs().max() > 1e-3
+    after = fid()
+    assert after.cosine > 0.99 and after.sqnr_db is not None and after.sqnr_db > 20
+
+
+def test_settling_batchnorm_that_cannot_train_leaves_the_model_as_it_was() -> None:
+    from reportgen.analysis.experiments.runner import settle_batchnorm
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).eval()  # batch of one: cannot train
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert settle_batchnorm(net, lambda: ((torch.randn(1, 4),), {})) == 0
+    assert not net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

@@ -105,6 +105,10 @@ class ExperimentsReport(BaseModel):
     baseline_size_bytes: int | None = None
     baseline_peak_rss_bytes: int | None = None
     baseline_metrics: list[Metric] = Field(default_factory=list)
+    batchnorm_settled: int = Field(0, description="random weights: BatchNorm layers whose running "
+                                                  "statistics were set from the model's own "
+                                                  "inputs before the baseline (runner.settle_batchnorm)")
+    batchnorm_batches: int = Field(0, description="input batches those statistics came from")
     runs: list[ExperimentRun] = Field(default_factory=list)
     pairs: list[CalibrationPair] = Field(default_factory=list)
     prediction_basis: HostBasis | None = None

@@ -168,6 +168,44 @@ def timed_out(e: BaseException) -> bool:
     return False
 
 
+def settle_batchnorm(module: Any, make_inputs: Callable[[], tuple[tuple[Any, ...], dict[str, Any]]],
+                     batches: int = 4) -> int:
+    """Set the BatchNorm running statistics of a randomly initialised ``module`` from ``batches``
+    of its own inputs (cumulative average, no gradient), so that every normalised activation has
+    about unit scale, as in a trained model. With the initial statistics (mean 0, variance 1) a
+    deep random network's activations can shrink to ~1e-8 (torchvision's MobileNetV2), and any
+    quantizer then rounds the output to zero: fidelity would measure that artefact. Returns how
+    many layers were set; 0 (and the module untouched) when there are none or a forward in
+    training mode fails (a batch of one into a BatchNorm over a single value)."""
+    import copy
+
+    import torch
+
+    bns = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+           and m.track_running_stats]
+    if not bns:
+        return 0
+    saved = copy.deepcopy(module.state_dict())
+    momenta = [bn.momentum for bn in bns]
+    try:
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative moving average over the batches
+            bn.train()
+        with torch.no_grad():
+            for _ in range(batches):
+                a, k = make_inputs()
+                module(*a, **k)
+    except Exception:  # the module keeps its own statistics
+        module.load_state_dict(saved)
+        return 0
+    finally:
+        for bn, mo in zip(bns, momenta, strict=True):
+            bn.momentum = mo
+        module.eval()
+    return len(bns)
+
+
 def _reason(e: BaseException) -> Any:
     text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
     return msg("experiments.reason.error", error=f"{type(e).__name__}: {text}")

@@ -31,7 +31,7 @@ from reportgen.analysis.experiments.models import (
     Metric,
 )
 from reportgen.analysis.experiments.registry import Student, Subject
-from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
+from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all, settle_batchnorm
 from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import msg
 
@@ -199,6 +199,10 @@ def stage(ctx: Context, result: StageResult) -> None:
     if weights:
         load_weights(module, weights, base_dir)
     module = module.float().eval()
+    # random weights: BatchNorm statistics from the model's own inputs, so activations keep a
+    # trained model's scale and fidelity measures the method, not vanishing activations
+    settled = 0 if weights else settle_batchnorm(module, lambda: make_inputs("cpu"),
+                                                  spec.calibration_batches)
     evaluate: Evaluate | None = load_callable(spec.evaluate, spec.path, base_dir) if spec.evaluate else None
     host = host_platform()
     hyps = result.hypotheses
@@ -233,7 +237,8 @@ def stage(ctx: Context, result: StageResult) -> None:
         budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
         baseline=base.latency, baseline_size_bytes=base.size_bytes,
         baseline_peak_rss_bytes=base.peak_rss_bytes,
-        baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs)
+        baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs,
+        batchnorm_settled=settled, batchnorm_batches=spec.calibration_batches if settled else 0)
     rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
                                  measured_speedup=r.speedup, basis=basis,
                                  noisy=noisy(r, base.latency.cv))
