@@ -536,3 +536,39 @@ def test_settling_batchnorm_that_cannot_train_leaves_the_model_as_it_was() -> No
     assert settle_batchnorm(net, lambda: ((torch.randn(1, 4),), {})) == 0
     assert not net.training
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+class _Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # FX cannot trace a branch on a proxy
+            x = x.unsqueeze(0)
+        return self.conv(x).mean((2, 3))
+
+
+def test_static_int8_of_an_untraceable_forward_says_why() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    s = Subject(module=_Branchy().eval(), make_inputs=lambda: ((torch.randn(2, 3, 8, 8),), {}),
+                domain="cv")
+    _, (run,) = run_all(s, methods(["quant_static_int8"]), timing=Timing(1, 3, 5), budget_s=30,
+                        method_budget_s=15)
+    assert run.state == "unavailable" and run.reason is not None
+    assert run.reason.code == "experiments.na.fx_untraceable"
+
+
+def test_ds_cnn_static_int8_runs() -> None:
+    """DS-CNN branches on its input's rank; the branch is an FX leaf, so FX static int8 applies."""
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.models.kws import ds_cnn_s
+
+    torch.manual_seed(0)
+    s = Subject(module=ds_cnn_s().eval(), make_inputs=lambda: ((torch.randn(2, 10, 49),), {}),
+                domain="speech")
+    _, (run,) = run_all(s, methods(["quant_static_int8"]), timing=Timing(1, 3, 5), budget_s=60,
+                        method_budget_s=30)
+    assert run.state == "ok", run.reason
+    assert run.fidelity is not None and run.fidelity.cosine > 0.9
