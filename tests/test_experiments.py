@@ -572,3 +572,43 @@ def test_ds_cnn_static_int8_runs() -> None:
                         method_budget_s=30)
     assert run.state == "ok", run.reason
     assert run.fidelity is not None and run.fidelity.cosine > 0.9
+
+
+def test_section_6_marks_noisy_and_slower_runs_in_russian(tmp_path: Path, monkeypatch) -> None:
+    """A Russian report: units in Russian, a run slower than the baseline said so (not
+    'speed-up ×0.8' as a win), noisy speed-ups marked † with the reason, and the budget reason
+    names the budget when the methods before spent it."""
+    from reportgen import pipeline
+    from reportgen.analysis.experiments.runner import Timing, run_all
+    from reportgen.catalog import host as host_mod
+    from reportgen.report.render import render_markdown
+    from reportgen.spec.load import parse_spec
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(host_mod, "host_platform",
+                        lambda refresh=False: host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    spec = parse_spec("title: t\nlanguage: ru\nmodel: {card: ncf}\nplatform: raspberry_pi_5\n"
+                      "profiling: {enabled: false, warmup: 1, min_runs: 3, max_runs: 10}\n"
+                      "experiments: {enabled: true, methods: [quant_dynamic_int8, combo_prune_dynamic_int8], "
+                      "time_budget_s: 30, method_budget_s: 10}\n")
+    result = pipeline.run(spec, deterministic=False)
+    x = result.experiments
+    assert x is not None, result.stage("experiments")
+    run = x.get("quant_dynamic_int8")
+    assert run is not None and run.state == "ok"
+    run.speedup, run.noisy = 0.8, True
+    assert result.hypotheses is not None  # shown under a hypothesis of section 5 that applies
+    run.hypothesis = next(h.id for h in result.hypotheses.items if h.after)
+    for r in x.runs[1:]:
+        r.noisy = False
+    _, (late,) = run_all(_tiny(), [Method("late", "inference", "t", _half)], timing=Timing(1, 3, 5),
+                         budget_s=0.5, method_budget_s=5)
+    assert late.state == "budget" and late.reason is not None
+    assert late.reason.code == "experiments.reason.budget_spent"
+    x.runs.append(late)
+    md = render_markdown(result, {})
+    sec = md[md.index("### Измерено на этой машине"):]
+    assert "медленнее базы (ускорение ×0,800, меньше 1)" in md
+    assert "×0,800 †" in sec and "† Шумные измерения (1)" in sec
+    assert "весь бюджет экспериментов (0,5 с)" in sec
+    assert " s " not in sec and " s." not in sec and " dB" not in sec

@@ -285,10 +285,11 @@ def run_all(s: Subject, methods: list[Method], *, timing: Timing, budget_s: floa
         left = budget_s - (time.perf_counter() - start)
         eid = m.id if not key else f"{m.id}_{key}"
         if left < max(m.min_budget_s, 1.0):
+            reason = msg("experiments.reason.budget", left=max(left, 0.0), need=m.min_budget_s) \
+                if m.min_budget_s >= 1.0 and left >= 1.0 else \
+                msg("experiments.reason.budget_spent", budget=budget_s)
             runs.append(ExperimentRun(id=eid, family=m.family, hypothesis=hyp, state="budget",
-                                      library=m.library, reason=msg("experiments.reason.budget",
-                                                                    left=max(left, 0.0),
-                                                                    need=m.min_budget_s)))
+                                      library=m.library, reason=reason))
             continue
         say(f"{i}/{len(planned)} {eid}")
         runs.append(run_one(m, key, hyp, s, base, timing, min(method_budget_s, left), evaluate))

@@ -117,7 +117,9 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
         m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
         if r.hypothesis is None and (m is None or not m.pieces) and \
                 (m is None or m.host_matmul_precision is None):
-            continue  # measured only: no hypothesis to predict
+            # measured only: no hypothesis (section 5) to predict it from
+            r.host_prediction_notes.append(msg("experiments.predict.measured_only"))
+            continue
         rule = rule_for(hm, m, r.hypothesis, s, by_id)
         if not isinstance(rule, Rule):
             r.host_prediction_notes.append(rule)
@@ -231,7 +233,11 @@ def stage(ctx: Context, result: StageResult) -> None:
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     basis: HostBasis = hm.basis if hm is not None else "roofline"
     learned = learn(runs, card, basis, base.latency.cv) if hm is not None else 0
-    rep = ExperimentsReport(
+    from reportgen.analysis.measurement.quality import CV_NOISY
+
+    for r in runs:
+        r.noisy = r.speedup is not None and noisy(r, base.latency.cv)
+    rep = ExperimentsReport(noisy_cv=CV_NOISY,
         machine=machine_info("cpu"), weights="given" if weights else "random",
         target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
         budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
