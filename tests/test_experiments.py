@@ -612,3 +612,26 @@ def test_section_6_marks_noisy_and_slower_runs_in_russian(tmp_path: Path, monkey
     assert "×0,800 †" in sec and "† Шумные измерения (1)" in sec
     assert "весь бюджет экспериментов (0,5 с)" in sec
     assert " s " not in sec and " s." not in sec and " dB" not in sec
+
+
+class _UnusedFirst(nn.Module):
+    """NCF's shape: a first input the graph never reads (no dense features), then the ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+
+    def forward(self, dense: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids).sum(1)
+
+
+def test_onnxruntime_feeds_inputs_by_name_when_the_export_drops_one() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    s = Subject(module=_UnusedFirst().eval(),
+                make_inputs=lambda: ((torch.zeros(2, 0), torch.randint(0, 10, (2, 3))), {}),
+                domain="recsys")
+    _, (run,) = run_all(s, methods(["opt_onnxruntime"]), timing=Timing(1, 3, 5), budget_s=30,
+                        method_budget_s=20)
+    assert run.state == "ok", run.reason
+    assert run.fidelity is not None and run.fidelity.max_abs_error < 1e-5
