@@ -635,3 +635,31 @@ def test_onnxruntime_feeds_inputs_by_name_when_the_export_drops_one() -> None:
                         method_budget_s=20)
     assert run.state == "ok", run.reason
     assert run.fidelity is not None and run.fidelity.max_abs_error < 1e-5
+
+
+class _Slow(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.25)
+        return self.fc(x)
+
+
+def test_a_slow_forward_keeps_the_baseline_within_its_budget() -> None:
+    """Forward 0.25 s, baseline budget 0.9 s: one cold forward + the floor of 3 timed runs, no
+    further warm-up, one fidelity batch: about 1.75 s, not the 2.5 s of 3 warm-ups + 3 runs + 3
+    fidelity batches."""
+    from reportgen.analysis.experiments.runner import fit, measure_baseline
+
+    assert fit(Timing(3, 10, 200), 0.25, 0.9).warmup == 0
+    assert fit(Timing(3, 10, 200), 0.25, 1.0).warmup == 1  # one more warm-up fits 1 s
+    assert fit(Timing(3, 10, 200), 0.01, 1.0).warmup == 2  # a fast model keeps its warm-up
+    s = Subject(module=_Slow().eval(), make_inputs=lambda: ((torch.randn(2, 4),), {}), domain="cv")
+    t0 = time.perf_counter()
+    base = measure_baseline(s, Timing(3, 10, 200), 0.9, 3, None)
+    took = time.perf_counter() - t0
+    assert base.latency.warmup == 0 and base.latency.runs <= 4
+    assert len(base.fidelity_inputs) == 1
+    assert took < 2.1  # before: 3 warm-ups + 3 runs + 3 fidelity batches, 2.5 s
