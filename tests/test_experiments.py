@@ -663,3 +663,19 @@ def test_a_slow_forward_keeps_the_baseline_within_its_budget() -> None:
     assert base.latency.warmup == 0 and base.latency.runs <= 4
     assert len(base.fidelity_inputs) == 1
     assert took < 2.1  # before: 3 warm-ups + 3 runs + 3 fidelity batches, 2.5 s
+
+
+def test_the_library_column_names_code_not_english_prose() -> None:
+    """The library column is shown as is in every language: code names and the packages'
+    own names only ('student built from its model card (not trained)' read in English in a
+    Russian report)."""
+    import re
+
+    from reportgen.analysis.experiments.available import methods
+
+    names = {"torch", "torchao", "ONNX", "Runtime", "MetaPruner", "Int8WeightOnlyConfig", "int4",
+             "weight-only", "(tinygemm,", "CPU)", "(inductor)", "(x86)", "(ORT_ENABLE_ALL)",
+             "+", "→"}
+    for m in methods():
+        for word in m.library.split():
+            assert word in names or re.search(r"[._]|\(p=", word), (m.id, word)

@@ -84,10 +84,10 @@ def _compile(s: Subject, key: str) -> Applied:
     return Applied(m, notes=[msg("experiments.note.compile_warmup")], cleanup=cleanup)
 
 
-register(Method("opt_channels_last", "inference", "torch channels_last memory format",
+register(Method("opt_channels_last", "inference", "torch.channels_last",
                 _channels_last, applies=_conv2d, order=40))
 register(Method("opt_onnxruntime", "inference", "torch.onnx.export + ONNX Runtime (ORT_ENABLE_ALL)",
                 _onnxruntime, hypothesis="opt_fusion", requires=("onnx", "onnxruntime"),
                 applies=_tensor_args, order=60, min_budget_s=10))
-register(Method("opt_compile", "inference", "torch.compile (inductor, CPU)", _compile,
+register(Method("opt_compile", "inference", "torch.compile (inductor)", _compile,
                 hypothesis="opt_fusion", applies=_compiler, order=90, min_budget_s=45))

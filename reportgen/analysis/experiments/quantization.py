@@ -171,7 +171,7 @@ register(Method("quant_static_int8", "quantization", "torch.ao.quantization.quan
 register(Method("quant_weight_int8", "quantization", "torchao Int8WeightOnlyConfig",
                 _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",
                 requires=("torchao",), applies=_needs_linear, order=12))
-register(Method("quant_weight_int4", "quantization", "torchao int4 weight-only (CPU tinygemm)",
+register(Method("quant_weight_int4", "quantization", "torchao int4 weight-only (tinygemm, CPU)",
                 _int4, hypothesis="quant_int4", host_precision="int4",
                 requires=("torchao",), applies=_needs_linear, order=14))
 for _p in ("bf16", "fp16"):
