@@ -679,3 +679,41 @@ def test_the_library_column_names_code_not_english_prose() -> None:
     for m in methods():
         for word in m.library.split():
             assert word in names or re.search(r"[._]|\(p=", word), (m.id, word)
+
+
+class _LoadDrops(nn.Module):
+    """A forward that is slow until ``until`` (another job held the CPU), fast afterwards."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.until = until
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05 if time.perf_counter() < self.until else 0.002)
+        return self.fc(x)
+
+
+def test_a_baseline_that_drifts_marks_every_speed_up_noisy() -> None:
+    """The baseline is timed while the machine is busy and the method after it is not: each
+    timing is steady on its own (low CV), but the baseline timed again after the methods
+    differs, and the speed-ups are marked noisy."""
+    from reportgen.analysis.experiments.models import ExperimentRun
+    from reportgen.analysis.experiments.stage import noisy
+
+    def wait_then_copy(s: Subject, key: str) -> Applied:
+        import copy
+
+        time.sleep(max(0.0, s.module.until - time.perf_counter()))
+        return Applied(copy.deepcopy(s.module))
+
+    until = time.perf_counter() + 1.2
+    s = Subject(module=_LoadDrops(until).eval(), make_inputs=lambda: ((torch.randn(2, 4),), {}),
+                domain="cv")
+    base, (run,) = run_all(s, [Method("m", "inference", "t", wait_then_copy)],
+                           timing=Timing(1, 3, 5), budget_s=20, method_budget_s=8)
+    assert run.state == "ok" and run.speedup is not None and run.speedup > 5  # a fake gain
+    assert base.again is not None and base.drift is not None and base.drift > 5
+    assert noisy(run, 0.0, base.drift)
+    steady = ExperimentRun(id="x", family="f", state="ok")  # no timing of its own: drift decides
+    assert not noisy(steady, 0.0, 1.1) and noisy(steady, 0.0, 1.6) and not noisy(steady, 0.0, None)

@@ -113,6 +113,12 @@ class ExperimentsReport(BaseModel):
                                                   "inputs before the baseline (runner.settle_batchnorm)")
     batchnorm_batches: int = Field(0, description="input batches those statistics came from")
     runs: list[ExperimentRun] = Field(default_factory=list)
+    baseline_again: LatencyStats | None = Field(None, description="the baseline timed again "
+                                                "after the methods (None: no budget left)")
+    baseline_drift: float | None = Field(None, description="larger / smaller median of the two "
+                                         "baseline timings")
+    drift_threshold: float = Field(1.5, description="a drift above it marks every speed-up "
+                                                    "noisy (measurement.quality.BASELINE_DRIFT)")
     noisy_cv: float = Field(0.15, description="timing CV above which a speed-up is marked noisy "
                                               "(measurement.quality.CV_NOISY)")
     pairs: list[CalibrationPair] = Field(default_factory=list)

@@ -136,14 +136,18 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
     return hm
 
 
-def noisy(run: ExperimentRun, baseline_cv: float) -> bool:
-    """Whether a measured speed-up is too noisy to learn from (``quality.CV_NOISY``)."""
-    from reportgen.analysis.measurement.quality import CV_NOISY
+def noisy(run: ExperimentRun, baseline_cv: float, drift: float | None = None) -> bool:
+    """Whether a measured speed-up is too noisy to learn from: a timing CV above
+    ``quality.CV_NOISY``, or the baseline timed again after the methods differs by more than
+    ``quality.BASELINE_DRIFT``."""
+    from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
 
-    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY)
+    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY) \
+        or (drift is not None and drift > BASELINE_DRIFT)
 
 
-def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float) -> int:
+def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float,
+          drift: float | None = None) -> int:
     """Correct each run's host prediction by the same experiment measured on other models here
     (``learning.correction``), then store this build's measured pairs that are not noisy.
     Returns how many stored pairs of other builds were available."""
@@ -162,7 +166,7 @@ def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: 
                                            n=c.pairs, models=c.models, raw=raw))
     record(model, basis, [(r.id, r.predicted_host_uncorrected, r.speedup) for r in runs
                           if r.predicted_host_uncorrected is not None and r.speedup is not None
-                          and not noisy(r, baseline_cv)],
+                          and not noisy(r, baseline_cv, drift)],
            quiet=is_quiet(load_avg(), os.cpu_count()))
     return len(stored)
 
@@ -232,12 +236,13 @@ def stage(ctx: Context, result: StageResult) -> None:
     hm = host_predictions(ctx, runs, host)
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     basis: HostBasis = hm.basis if hm is not None else "roofline"
-    learned = learn(runs, card, basis, base.latency.cv) if hm is not None else 0
-    from reportgen.analysis.measurement.quality import CV_NOISY
+    learned = learn(runs, card, basis, base.latency.cv, base.drift) if hm is not None else 0
+    from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
 
     for r in runs:
-        r.noisy = r.speedup is not None and noisy(r, base.latency.cv)
-    rep = ExperimentsReport(noisy_cv=CV_NOISY,
+        r.noisy = r.speedup is not None and noisy(r, base.latency.cv, base.drift)
+    rep = ExperimentsReport(noisy_cv=CV_NOISY, baseline_again=base.again, baseline_drift=base.drift,
+                            drift_threshold=BASELINE_DRIFT,
         machine=machine_info("cpu"), weights="given" if weights else "random",
         target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
         budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
@@ -247,7 +252,7 @@ def stage(ctx: Context, result: StageResult) -> None:
         batchnorm_settled=settled, batchnorm_batches=spec.calibration_batches if settled else 0)
     rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
                                  measured_speedup=r.speedup, basis=basis,
-                                 noisy=noisy(r, base.latency.cv))
+                                 noisy=noisy(r, base.latency.cv, base.drift))
                  for r in runs if r.speedup is not None and r.predicted_host_uncorrected is not None]
     if hm is not None:
         rep.prediction_basis, rep.prediction_basis_msg = hm.basis, hm.basis_msg()
