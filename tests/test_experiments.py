@@ -610,6 +610,8 @@ def test_section_6_marks_noisy_and_slower_runs_in_russian(tmp_path: Path, monkey
     sec = md[md.index("### Измерено на этой машине"):]
     assert "медленнее базы (ускорение ×0,800, меньше 1)" in md
     assert "×0,800 †" in sec and "† Шумные измерения (1)" in sec
+    # the table and the † paragraph stand apart from the sentences around them
+    assert "\n\n| Эксперимент |" in sec and "\n\nЭта машина не целевая платформа" in sec
     assert "весь бюджет экспериментов (0,5 с)" in sec
     assert " s " not in sec and " s." not in sec and " dB" not in sec
 
