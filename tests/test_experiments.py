@@ -83,6 +83,23 @@ def test_a_failing_or_hanging_method_stays_local() -> None:
     assert base.latency.runs >= 3
 
 
+def _wrapped_timeout(s: Subject, key: str) -> Applied:
+    class InductorError(RuntimeError):  # inductor catches the alarm and raises its own error
+        pass
+    try:
+        _forever(s, key)
+    except Exception as e:
+        raise InductorError(f"{type(e).__name__}: {e}") from None
+    raise AssertionError("unreachable")
+
+
+def test_a_timeout_a_library_wraps_is_still_a_timeout() -> None:
+    ms = [Method("compiled", "inference", "test", _wrapped_timeout)]
+    _, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=30, method_budget_s=1.0)
+    assert runs[0].state == "timeout", runs[0].reason
+    assert runs[0].reason is not None and runs[0].reason.code == "experiments.reason.timeout"
+
+
 def test_budget_spent_methods_are_not_started() -> None:
     ms = [Method("slow", "inference", "test", _half, min_budget_s=1e6)]
     _, runs = run_all(_tiny(), ms, timing=Timing(1, 3, 5), budget_s=5, method_budget_s=2)
@@ -472,3 +489,233 @@ def test_noisy_pairs_are_kept_in_data_but_not_learned_from(tmp_path: Path, monke
     monkeypatch.setattr(learning, "_loaded_now", lambda: True)  # whatever the load was
     learn(runs, "m", "roofline", baseline_cv=0.05)
     assert [(p.model, p.method) for p in learning.load_pairs("roofline")] == [("m", "steady")]
+
+
+def test_batchnorm_statistics_of_a_random_model_keep_activations_at_scale() -> None:
+    """A random conv net whose activations vanish (conv weights ×1e-2 per layer, BatchNorm at
+    its initial mean 0 / variance 1) gives dynamic int8 an all-zero output; with the statistics
+    set from its own inputs the output has unit scale and dynamic int8 reproduces it."""
+    from reportgen.analysis.experiments.quantization import _dynamic
+    from reportgen.analysis.experiments.runner import settle_batchnorm
+
+    torch.manual_seed(0)
+    layers: list[nn.Module] = []
+    for c_in in (3, 8, 8, 8):
+        conv = nn.Conv2d(c_in, 8, 3, padding=1)
+        with torch.no_grad():
+            conv.weight.mul_(1e-2)
+            conv.bias.zero_()
+        layers += [conv, nn.BatchNorm2d(8), nn.ReLU()]
+    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4)).eval()
+    with torch.no_grad():
+        net[-1].bias.zero_()
+    s = Subject(module=net, make_inputs=lambda: ((torch.randn(2, 3, 8, 8),), {}), domain="cv")
+    x = [s.make_inputs() for _ in range(3)]
+
+    def fid() -> Any:
+        q = _dynamic(s, "").model
+        with torch.inference_mode():
+            return compare([net(*a) for a, _ in x], [q(*a) for a, _ in x])
+    with torch.inference_mode():
+        assert net(*x[0][0]).abs().max() < 1e-6  # vanished
+    assert fid().cosine < 0.5
+    assert settle_batchnorm(net, s.make_inputs) == 4
+    assert not net.training and all(bn.momentum == 0.1 for bn in net.modules()
+                                    if isinstance(bn, nn.BatchNorm2d))
+    with torch.inference_mode():
+        assert net(*x[0][0]).abs().max() > 1e-3
+    after = fid()
+    assert after.cosine > 0.99 and after.sqnr_db is not None and after.sqnr_db > 20
+
+
+def test_settling_batchnorm_that_cannot_train_leaves_the_model_as_it_was() -> None:
+    from reportgen.analysis.experiments.runner import settle_batchnorm
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4)).eval()  # batch of one: cannot train
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    assert settle_batchnorm(net, lambda: ((torch.randn(1, 4),), {})) == 0
+    assert not net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+class _Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:  # FX cannot trace a branch on a proxy
+            x = x.unsqueeze(0)
+        return self.conv(x).mean((2, 3))
+
+
+def test_static_int8_of_an_untraceable_forward_says_why() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    s = Subject(module=_Branchy().eval(), make_inputs=lambda: ((torch.randn(2, 3, 8, 8),), {}),
+                domain="cv")
+    _, (run,) = run_all(s, methods(["quant_static_int8"]), timing=Timing(1, 3, 5), budget_s=30,
+                        method_budget_s=15)
+    assert run.state == "unavailable" and run.reason is not None
+    assert run.reason.code == "experiments.na.fx_untraceable"
+
+
+def test_ds_cnn_static_int8_runs() -> None:
+    """DS-CNN branches on its input's rank; the branch is an FX leaf, so FX static int8 applies."""
+    from reportgen.analysis.experiments.available import methods
+    from reportgen.models.kws import ds_cnn_s
+
+    torch.manual_seed(0)
+    s = Subject(module=ds_cnn_s().eval(), make_inputs=lambda: ((torch.randn(2, 10, 49),), {}),
+                domain="speech")
+    _, (run,) = run_all(s, methods(["quant_static_int8"]), timing=Timing(1, 3, 5), budget_s=60,
+                        method_budget_s=30)
+    assert run.state == "ok", run.reason
+    assert run.fidelity is not None and run.fidelity.cosine > 0.9
+
+
+def test_section_6_marks_noisy_and_slower_runs_in_russian(tmp_path: Path, monkeypatch) -> None:
+    """A Russian report: units in Russian, a run slower than the baseline said so (not
+    'speed-up ×0.8' as a win), noisy speed-ups marked † with the reason, and the budget reason
+    names the budget when the methods before spent it."""
+    from reportgen import pipeline
+    from reportgen.analysis.experiments.runner import Timing, run_all
+    from reportgen.catalog import host as host_mod
+    from reportgen.report.render import render_markdown
+    from reportgen.spec.load import parse_spec
+
+    monkeypatch.setenv("REPORTGEN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(host_mod, "host_platform",
+                        lambda refresh=False: host_mod.platform_from_measurements(_fake_host_bench(0.4)))
+    spec = parse_spec("title: t\nlanguage: ru\nmodel: {card: ncf}\nplatform: raspberry_pi_5\n"
+                      "profiling: {enabled: false, warmup: 1, min_runs: 3, max_runs: 10}\n"
+                      "experiments: {enabled: true, methods: [quant_dynamic_int8, combo_prune_dynamic_int8], "
+                      "time_budget_s: 30, method_budget_s: 10}\n")
+    result = pipeline.run(spec, deterministic=False)
+    x = result.experiments
+    assert x is not None, result.stage("experiments")
+    run = x.get("quant_dynamic_int8")
+    assert run is not None and run.state == "ok"
+    run.speedup, run.noisy = 0.8, True
+    assert result.hypotheses is not None  # shown under a hypothesis of section 5 that applies
+    run.hypothesis = next(h.id for h in result.hypotheses.items if h.after)
+    for r in x.runs[1:]:
+        r.noisy = False
+    _, (late,) = run_all(_tiny(), [Method("late", "inference", "t", _half)], timing=Timing(1, 3, 5),
+                         budget_s=0.5, method_budget_s=5)
+    assert late.state == "budget" and late.reason is not None
+    assert late.reason.code == "experiments.reason.budget_spent"
+    x.runs.append(late)
+    md = render_markdown(result, {})
+    sec = md[md.index("### Измерено на этой машине"):]
+    assert "медленнее базы (ускорение ×0,800, меньше 1)" in md
+    assert "×0,800 †" in sec and "† Шумные измерения (1)" in sec
+    # the table and the † paragraph stand apart from the sentences around them
+    assert "\n\n| Эксперимент |" in sec and "\n\nЭта машина не целевая платформа" in sec
+    assert "весь бюджет экспериментов (0,5 с)" in sec
+    assert " s " not in sec and " s." not in sec and " dB" not in sec
+
+
+class _UnusedFirst(nn.Module):
+    """NCF's shape: a first input the graph never reads (no dense features), then the ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+
+    def forward(self, dense: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(ids).sum(1)
+
+
+def test_onnxruntime_feeds_inputs_by_name_when_the_export_drops_one() -> None:
+    from reportgen.analysis.experiments.available import methods
+
+    s = Subject(module=_UnusedFirst().eval(),
+                make_inputs=lambda: ((torch.zeros(2, 0), torch.randint(0, 10, (2, 3))), {}),
+                domain="recsys")
+    _, (run,) = run_all(s, methods(["opt_onnxruntime"]), timing=Timing(1, 3, 5), budget_s=30,
+                        method_budget_s=20)
+    assert run.state == "ok", run.reason
+    assert run.fidelity is not None and run.fidelity.max_abs_error < 1e-5
+
+
+class _Slow(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.25)
+        return self.fc(x)
+
+
+def test_a_slow_forward_keeps_the_baseline_within_its_budget() -> None:
+    """Forward 0.25 s, baseline budget 0.9 s: one cold forward + the floor of 3 timed runs, no
+    further warm-up, one fidelity batch: about 1.75 s, not the 2.5 s of 3 warm-ups + 3 runs + 3
+    fidelity batches."""
+    from reportgen.analysis.experiments.runner import fit, measure_baseline
+
+    assert fit(Timing(3, 10, 200), 0.25, 0.9).warmup == 0
+    assert fit(Timing(3, 10, 200), 0.25, 1.0).warmup == 1  # one more warm-up fits 1 s
+    assert fit(Timing(3, 10, 200), 0.01, 1.0).warmup == 2  # a fast model keeps its warm-up
+    s = Subject(module=_Slow().eval(), make_inputs=lambda: ((torch.randn(2, 4),), {}), domain="cv")
+    t0 = time.perf_counter()
+    base = measure_baseline(s, Timing(3, 10, 200), 0.9, 3, None)
+    took = time.perf_counter() - t0
+    assert base.latency.warmup == 1 and base.latency.runs <= 4  # the cold forward only
+    assert len(base.fidelity_inputs) == 1
+    assert took < 2.1  # before: 3 warm-ups + 3 runs + 3 fidelity batches, 2.5 s
+
+
+def test_the_library_column_names_code_not_english_prose() -> None:
+    """The library column is shown as is in every language: code names and the packages'
+    own names only ('student built from its model card (not trained)' read in English in a
+    Russian report)."""
+    import re
+
+    from reportgen.analysis.experiments.available import methods
+
+    names = {"torch", "torchao", "ONNX", "Runtime", "MetaPruner", "Int8WeightOnlyConfig", "int4",
+             "weight-only", "(tinygemm,", "CPU)", "(inductor)", "(x86)", "(ORT_ENABLE_ALL)",
+             "+", "→"}
+    for m in methods():
+        for word in m.library.split():
+            assert word in names or re.search(r"[._]|\(p=", word), (m.id, word)
+
+
+class _LoadDrops(nn.Module):
+    """A forward that is slow until ``until`` (another job held the CPU), fast afterwards."""
+
+    def __init__(self, until: float) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.until = until
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05 if time.perf_counter() < self.until else 0.002)
+        return self.fc(x)
+
+
+def test_a_baseline_that_drifts_marks_every_speed_up_noisy() -> None:
+    """The baseline is timed while the machine is busy and the method after it is not: each
+    timing is steady on its own (low CV), but the baseline timed again after the methods
+    differs, and the speed-ups are marked noisy."""
+    from reportgen.analysis.experiments.models import ExperimentRun
+    from reportgen.analysis.experiments.stage import noisy
+
+    def wait_then_copy(s: Subject, key: str) -> Applied:
+        import copy
+
+        time.sleep(max(0.0, s.module.until - time.perf_counter()))
+        return Applied(copy.deepcopy(s.module))
+
+    until = time.perf_counter() + 1.2
+    s = Subject(module=_LoadDrops(until).eval(), make_inputs=lambda: ((torch.randn(2, 4),), {}),
+                domain="cv")
+    base, (run,) = run_all(s, [Method("m", "inference", "t", wait_then_copy)],
+                           timing=Timing(1, 3, 5), budget_s=20, method_budget_s=8)
+    assert run.state == "ok" and run.speedup is not None and run.speedup > 5  # a fake gain
+    assert base.again is not None and base.drift is not None and base.drift > 5
+    assert noisy(run, 0.0, base.drift)
+    steady = ExperimentRun(id="x", family="f", state="ok")  # no timing of its own: drift decides
+    assert not noisy(steady, 0.0, 1.1) and noisy(steady, 0.0, 1.6) and not noisy(steady, 0.0, None)

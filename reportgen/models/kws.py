@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch.fx
 from torch import Tensor, nn
+
+
+def to_nchw(x: Tensor) -> Tensor:
+    """``(N, features, frames)`` → ``(N, 1, frames, features)``; 4-D inputs pass unchanged."""
+    if x.dim() == 3:
+        x = x.transpose(1, 2).unsqueeze(1)
+    return x
+
+
+# a leaf for FX symbolic tracing (FX graph-mode quantization): its branch on the input's rank
+# cannot be traced symbolically, so the traced graph calls the function instead of tracing into it
+torch.fx.wrap("to_nchw")
 
 
 class DSConvBlock(nn.Module):
@@ -59,8 +72,7 @@ class DSCNN(nn.Module):
         self.classifier = nn.Linear(c_in, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() == 3:  # (N, features, frames) → (N, 1, frames, features)
-            x = x.transpose(1, 2).unsqueeze(1)
+        x = to_nchw(x)
         x = self.act(self.bn(self.conv(self.pad(x))))
         x = self.pool(self.blocks(x)).flatten(1)
         return self.classifier(x)

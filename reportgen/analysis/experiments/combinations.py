@@ -42,11 +42,11 @@ def _channels_last_then_compile(s: Subject, key: str) -> Applied:
 
 
 register(Method("combo_prune_dynamic_int8", "combined",
-                "torch-pruning MetaPruner, then torch.ao.quantization.quantize_dynamic",
+                "torch_pruning MetaPruner → torch.ao.quantization.quantize_dynamic",
                 _prune_then_dynamic, requires=("torch_pruning",),
                 pieces=("prune_structured", "quant_dynamic_int8"),
                 applies=_both(_prunable, _needs_linear), order=34))
 register(Method("combo_channels_last_compile", "combined",
-                "channels_last, then torch.compile (inductor, CPU)", _channels_last_then_compile,
+                "torch.channels_last → torch.compile (inductor)", _channels_last_then_compile,
                 pieces=("opt_channels_last", "opt_compile"),
                 applies=_both(_conv2d, _compiler), order=92, min_budget_s=45))

@@ -21,5 +21,5 @@ def _student(s: Subject, key: str) -> Applied:
                    notes=[msg("experiments.note.untrained_student")])
 
 
-register(Method("distill", "distillation", "student built from its model card (not trained)",
+register(Method("distill", "distillation", "reportgen.models.build",
                 _student, applies=_has_students, instances=_instances, order=35))

@@ -58,11 +58,13 @@ def _onnxruntime(s: Subject, key: str) -> Applied:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = torch.get_num_threads()
     sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
+    # the exporter drops inputs the graph never reads (NCF's empty dense features): feed each
+    # graph input the argument it was exported from, by its name ``in<i>``, not by position
+    used = [(i.name, int(i.name.removeprefix("in"))) for i in sess.get_inputs()]
 
     class OrtModule(torch.nn.Module):
         def forward(self, *a: Any) -> Any:
-            outs = sess.run(None, {n: x.detach().cpu().numpy() for n, x in zip(names, a, strict=False)})
+            outs = sess.run(None, {n: a[k].detach().cpu().numpy() for n, k in used})
             return tuple(torch.from_numpy(o) for o in outs)
     return Applied(OrtModule(), size_bytes=len(data),
                    notes=[msg("experiments.note.ort", version=ort.__version__)])
@@ -82,10 +84,10 @@ def _compile(s: Subject, key: str) -> Applied:
     return Applied(m, notes=[msg("experiments.note.compile_warmup")], cleanup=cleanup)
 
 
-register(Method("opt_channels_last", "inference", "torch channels_last memory format",
+register(Method("opt_channels_last", "inference", "torch.channels_last",
                 _channels_last, applies=_conv2d, order=40))
 register(Method("opt_onnxruntime", "inference", "torch.onnx.export + ONNX Runtime (ORT_ENABLE_ALL)",
                 _onnxruntime, hypothesis="opt_fusion", requires=("onnx", "onnxruntime"),
                 applies=_tensor_args, order=60, min_budget_s=10))
-register(Method("opt_compile", "inference", "torch.compile (inductor, CPU)", _compile,
+register(Method("opt_compile", "inference", "torch.compile (inductor)", _compile,
                 hypothesis="opt_fusion", applies=_compiler, order=90, min_budget_s=45))

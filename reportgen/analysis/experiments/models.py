@@ -79,6 +79,9 @@ class ExperimentRun(BaseModel):
                                                  "corrected one when a correction applies)")
     size_bytes: int | None = Field(None, description="serialized model (state dict or ONNX), B")
     peak_rss_bytes: int | None = Field(None, description="process peak RSS during one forward")
+    noisy: bool = Field(False, description="measured, but the baseline's or this run's timing CV "
+                                           "is above ``ExperimentsReport.noisy_cv``: the "
+                                           "speed-up is not conclusive and is not learned from")
     fidelity: Fidelity | None = None
     metrics: list[Metric] = Field(default_factory=list)
     notes: list[Msg] = Field(default_factory=list)
@@ -109,7 +112,19 @@ class ExperimentsReport(BaseModel):
     baseline_size_bytes: int | None = None
     baseline_peak_rss_bytes: int | None = None
     baseline_metrics: list[Metric] = Field(default_factory=list)
+    batchnorm_settled: int = Field(0, description="random weights: BatchNorm layers whose running "
+                                                  "statistics were set from the model's own "
+                                                  "inputs before the baseline (runner.settle_batchnorm)")
+    batchnorm_batches: int = Field(0, description="input batches those statistics came from")
     runs: list[ExperimentRun] = Field(default_factory=list)
+    baseline_again: LatencyStats | None = Field(None, description="the baseline timed again "
+                                                "after the methods (None: no budget left)")
+    baseline_drift: float | None = Field(None, description="larger / smaller median of the two "
+                                         "baseline timings")
+    drift_threshold: float = Field(1.5, description="a drift above it marks every speed-up "
+                                                    "noisy (measurement.quality.BASELINE_DRIFT)")
+    noisy_cv: float = Field(0.15, description="timing CV above which a speed-up is marked noisy "
+                                              "(measurement.quality.CV_NOISY)")
     pairs: list[CalibrationPair] = Field(default_factory=list)
     prediction_basis: HostBasis | None = None
     prediction_basis_msg: Msg | None = None

@@ -64,8 +64,8 @@ def _structured(s: Subject, key: str) -> Applied:
                                         macs0=m0, macs1=m1, fraction=frac)])
 
 
-register(Method("prune_unstructured", "pruning", "torch.nn.utils.prune (L1, global per layer)",
+register(Method("prune_unstructured", "pruning", "torch.nn.utils.prune.l1_unstructured",
                 _unstructured, hypothesis="prune_unstructured", applies=_prunable, order=30))
-register(Method("prune_structured", "pruning", "torch-pruning MetaPruner (L1 magnitude)",
+register(Method("prune_structured", "pruning", "torch_pruning MetaPruner + MagnitudeImportance(p=1)",
                 _structured, hypothesis="prune_structured", requires=("torch_pruning",),
                 applies=_prunable, order=32))

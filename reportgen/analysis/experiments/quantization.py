@@ -54,7 +54,13 @@ def _static(s: Subject, key: str) -> Applied:
     args, kwargs = s.make_inputs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        prepared = prepare_fx(copy.deepcopy(s.module), get_default_qconfig_mapping("x86"), args)
+        try:
+            prepared = prepare_fx(copy.deepcopy(s.module), get_default_qconfig_mapping("x86"), args)
+        except torch.fx.proxy.TraceError:
+            # FX graph mode needs a symbolically traceable forward: a Python branch on a tensor's
+            # value or shape (``if x.dim() == 3``) is not; eager-mode quantization would need the
+            # model edited (QuantStub/DeQuantStub, fused modules)
+            raise Unavailable(msg("experiments.na.fx_untraceable")) from None
         with torch.inference_mode():
             for _ in range(s.calibration_batches):
                 a, k = s.make_inputs()
@@ -165,7 +171,7 @@ register(Method("quant_static_int8", "quantization", "torch.ao.quantization.quan
 register(Method("quant_weight_int8", "quantization", "torchao Int8WeightOnlyConfig",
                 _torchao("Int8WeightOnlyConfig"), hypothesis="quant_int8_dynamic",
                 requires=("torchao",), applies=_needs_linear, order=12))
-register(Method("quant_weight_int4", "quantization", "torchao int4 weight-only (CPU tinygemm)",
+register(Method("quant_weight_int4", "quantization", "torchao int4 weight-only (tinygemm, CPU)",
                 _int4, hypothesis="quant_int4", host_precision="int4",
                 requires=("torchao",), applies=_needs_linear, order=14))
 for _p in ("bf16", "fp16"):

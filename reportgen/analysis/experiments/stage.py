@@ -31,7 +31,7 @@ from reportgen.analysis.experiments.models import (
     Metric,
 )
 from reportgen.analysis.experiments.registry import Student, Subject
-from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all
+from reportgen.analysis.experiments.runner import Evaluate, Timing, run_all, settle_batchnorm
 from reportgen.analysis.stage import Context, StageResult
 from reportgen.text import msg
 
@@ -118,7 +118,9 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
         m = by_id.get(r.id) or by_id.get(r.id.split("_")[0])
         if r.hypothesis is None and (m is None or not m.pieces) and \
                 (m is None or m.host_matmul_precision is None):
-            continue  # measured only: no hypothesis to predict
+            # measured only: no hypothesis (section 5) to predict it from
+            r.host_prediction_notes.append(msg("experiments.predict.measured_only"))
+            continue
         rule = rule_for(hm, m, r.hypothesis, s, by_id)
         if not isinstance(rule, Rule):
             r.host_prediction_notes.append(rule)
@@ -135,14 +137,18 @@ def host_predictions(ctx: Context, runs: list[ExperimentRun], host: Any,
     return hm
 
 
-def noisy(run: ExperimentRun, baseline_cv: float) -> bool:
-    """Whether a measured speed-up is too noisy to learn from (``quality.CV_NOISY``)."""
-    from reportgen.analysis.measurement.quality import CV_NOISY
+def noisy(run: ExperimentRun, baseline_cv: float, drift: float | None = None) -> bool:
+    """Whether a measured speed-up is too noisy to learn from: a timing CV above
+    ``quality.CV_NOISY``, or the baseline timed again after the methods differs by more than
+    ``quality.BASELINE_DRIFT``."""
+    from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
 
-    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY)
+    return baseline_cv > CV_NOISY or (run.latency is not None and run.latency.cv > CV_NOISY) \
+        or (drift is not None and drift > BASELINE_DRIFT)
 
 
-def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float) -> int:
+def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float,
+          drift: float | None = None) -> int:
     """Correct each run's host prediction by the same experiment measured on other models here
     (``learning.correction``), then store this build's measured pairs that are not noisy.
     Returns how many stored pairs of other builds were available."""
@@ -161,7 +167,7 @@ def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: 
                                            n=c.pairs, models=c.models, raw=raw))
     record(model, basis, [(r.id, r.predicted_host_uncorrected, r.speedup) for r in runs
                           if r.predicted_host_uncorrected is not None and r.speedup is not None
-                          and not noisy(r, baseline_cv)],
+                          and not noisy(r, baseline_cv, drift)],
            quiet=is_quiet(load_avg(), os.cpu_count()))
     return len(stored)
 
@@ -200,6 +206,10 @@ def stage(ctx: Context, result: StageResult) -> None:
     if weights:
         load_weights(module, weights, base_dir)
     module = module.float().eval()
+    # random weights: BatchNorm statistics from the model's own inputs, so activations keep a
+    # trained model's scale and fidelity measures the method, not vanishing activations
+    settled = 0 if weights else settle_batchnorm(module, lambda: make_inputs("cpu"),
+                                                  spec.calibration_batches)
     evaluate: Evaluate | None = load_callable(spec.evaluate, spec.path, base_dir) if spec.evaluate else None
     host = host_platform()
     hyps = result.hypotheses
@@ -227,17 +237,23 @@ def stage(ctx: Context, result: StageResult) -> None:
     hm = host_predictions(ctx, runs, host)
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     basis: HostBasis = hm.basis if hm is not None else "roofline"
-    learned = learn(runs, card, basis, base.latency.cv) if hm is not None else 0
-    rep = ExperimentsReport(
+    learned = learn(runs, card, basis, base.latency.cv, base.drift) if hm is not None else 0
+    from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
+
+    for r in runs:
+        r.noisy = r.speedup is not None and noisy(r, base.latency.cv, base.drift)
+    rep = ExperimentsReport(noisy_cv=CV_NOISY, baseline_again=base.again, baseline_drift=base.drift,
+                            drift_threshold=BASELINE_DRIFT,
         machine=machine_info("cpu"), weights="given" if weights else "random",
         target_is_host=ctx.products.platform is not None and ctx.products.platform.id == "host",
         budget_s=spec.time_budget_s, seconds=round(time.perf_counter() - t0, 3),
         baseline=base.latency, baseline_size_bytes=base.size_bytes,
         baseline_peak_rss_bytes=base.peak_rss_bytes,
-        baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs)
+        baseline_metrics=[Metric(name=k, before=v) for k, v in base.metrics.items()], runs=runs,
+        batchnorm_settled=settled, batchnorm_batches=spec.calibration_batches if settled else 0)
     rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
                                  measured_speedup=r.speedup, basis=basis,
-                                 noisy=noisy(r, base.latency.cv))
+                                 noisy=noisy(r, base.latency.cv, base.drift))
                  for r in runs if r.speedup is not None and r.predicted_host_uncorrected is not None]
     if hm is not None:
         rep.prediction_basis, rep.prediction_basis_msg = hm.basis, hm.basis_msg()
