@@ -719,3 +719,20 @@ def test_a_baseline_that_drifts_marks_every_speed_up_noisy() -> None:
     assert noisy(run, 0.0, base.drift)
     steady = ExperimentRun(id="x", family="f", state="ok")  # no timing of its own: drift decides
     assert not noisy(steady, 0.0, 1.1) and noisy(steady, 0.0, 1.6) and not noisy(steady, 0.0, None)
+
+
+def _narrowed(s: Subject, key: str) -> Applied:
+    """A transformed model whose output is narrower (as structured pruning of a model that
+    returns its hidden states): 4 → 2 features."""
+    return Applied(nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)).eval())
+
+
+def test_a_changed_output_shape_keeps_the_latency_and_says_why_there_is_no_fidelity() -> None:
+    # BERT's structured pruning narrowed its hidden states and the whole run was lost as
+    # "failed: output shapes differ"
+    _, runs = run_all(_tiny(), [Method("narrow", "pruning", "test", _narrowed)],
+                      timing=Timing(1, 3, 5), budget_s=30, method_budget_s=10)
+    r = runs[0]
+    assert r.state == "ok" and r.speedup is not None and r.fidelity is None, r.reason
+    note = next(n for n in r.notes if n.code == "experiments.note.output_changed")
+    assert note.params == {"before": "2×4", "after": "2×2"}

@@ -39,6 +39,17 @@ def per_sample(out: Any) -> Any:
     return torch.cat(cols, dim=1)
 
 
+def output_shape_change(refs: list[Any], outs: list[Any]) -> tuple[str, str] | None:
+    """(baseline, transformed) per-sample output shapes when they differ (no element-wise
+    fidelity then: e.g. structured pruning narrowed a model whose output is its hidden states),
+    else None."""
+    r, o = per_sample(refs[0]), per_sample(outs[0])
+    if r.shape[1:] == o.shape[1:]:
+        return None
+    shapes = [" + ".join("×".join(map(str, t.shape)) for t in float_leaves(x)) for x in (refs[0], outs[0])]
+    return shapes[0], shapes[1]
+
+
 def compare(refs: list[Any], outs: list[Any], k: int = 5) -> Fidelity:
     """Fidelity over matching lists of baseline / transformed outputs."""
     import torch

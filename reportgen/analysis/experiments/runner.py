@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from reportgen.analysis.experiments.fidelity import compare
+from reportgen.analysis.experiments.fidelity import compare, output_shape_change
 from reportgen.analysis.experiments.models import ExperimentRun, Metric
 from reportgen.analysis.experiments.registry import (
     Applied,
@@ -269,7 +269,12 @@ def run_one(m: Method, key: str, hyp: str | None, s: Subject, base: Baseline, t:
             run.notes = list(applied.notes)
             if applied.comparable:
                 outs = [_forward(applied.model, x) for x in base.fidelity_inputs]
-                run.fidelity = compare(base.outputs, outs)
+                changed = output_shape_change(base.outputs, outs)
+                if changed is None:
+                    run.fidelity = compare(base.outputs, outs)
+                else:  # e.g. structured pruning of a model whose output is its hidden states
+                    run.notes.append(msg("experiments.note.output_changed", before=changed[0],
+                                         after=changed[1]))
                 after = _metrics(evaluate, applied.model)
                 run.metrics = [Metric(name=k, before=v, after=after.get(k))
                                for k, v in base.metrics.items()]
