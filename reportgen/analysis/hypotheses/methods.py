@@ -147,7 +147,13 @@ def _student_inputs(s: Study, student_card: object) -> object:
     data = student_card.inputs.model_dump()  # type: ignore[attr-defined]
     section = teacher.section_for(student_card.domain)  # type: ignore[attr-defined]
     if getattr(teacher, section) is not None and data.get(section) is not None:
-        data[section] = getattr(teacher, section).model_dump()
+        given = getattr(teacher, section).model_dump()
+        if section == "audio":
+            # the same clip, in the student's own features: a keyword spotter trained on log-mel
+            # frames is not fed the teacher's raw waveform (DS-CNN-S took wav2vec2's 80,000
+            # samples as one unbatched 1×80000 'image' and was predicted ×307 faster)
+            given = {**data[section], "seconds": given["seconds"], "sample_rate": given["sample_rate"]}
+        data[section] = given
     data["batch_size"] = teacher.batch_size
     return Inputs.model_validate(data)
 
