@@ -237,11 +237,11 @@ def stage(ctx: Context, result: StageResult) -> None:
     hm = host_predictions(ctx, runs, host)
     card = resolved.card.id if resolved.card is not None else result.model.name if result.model else "model"
     basis: HostBasis = hm.basis if hm is not None else "roofline"
+    for r in runs:
+        r.noisy = r.speedup is not None and noisy(r, base.latency.cv, base.drift)
     learned = learn(runs, card, basis, base.latency.cv, base.drift) if hm is not None else 0
     from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
 
-    for r in runs:
-        r.noisy = r.speedup is not None and noisy(r, base.latency.cv, base.drift)
     rep = ExperimentsReport(noisy_cv=CV_NOISY, baseline_again=base.again, baseline_drift=base.drift,
                             drift_threshold=BASELINE_DRIFT,
         machine=machine_info("cpu"), weights="given" if weights else "random",
@@ -253,7 +253,7 @@ def stage(ctx: Context, result: StageResult) -> None:
         batchnorm_settled=settled, batchnorm_batches=spec.calibration_batches if settled else 0)
     rep.pairs = [CalibrationPair(card=card, method=r.id, predicted_speedup=r.predicted_host_uncorrected,
                                  measured_speedup=r.speedup, basis=basis,
-                                 noisy=noisy(r, base.latency.cv, base.drift))
+                                 noisy=r.noisy)
                  for r in runs if r.speedup is not None and r.predicted_host_uncorrected is not None]
     if hm is not None:
         rep.prediction_basis, rep.prediction_basis_msg = hm.basis, hm.basis_msg()
