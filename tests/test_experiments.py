@@ -298,7 +298,7 @@ def test_combination_not_applicable_says_why() -> None:
     _, (run,) = run_all(_tiny(), methods(["combo_channels_last_compile"]), timing=Timing(1, 3, 5),
                         budget_s=60, method_budget_s=20)
     assert run.state == "not_applicable" and run.reason is not None
-    assert run.reason.code == "experiments.na.no_conv"  # an MLP has no Conv2d to lay out NHWC
+    assert run.reason.code == "experiments.na.no_conv2d"  # an MLP has no Conv2d to lay out NHWC
 
 
 # ---------------------------------------------------------------------------- host predictions
@@ -736,3 +736,54 @@ def test_a_changed_output_shape_keeps_the_latency_and_says_why_there_is_no_fidel
     assert r.state == "ok" and r.speedup is not None and r.fidelity is None, r.reason
     note = next(n for n in r.notes if n.code == "experiments.note.output_changed")
     assert note.params == {"before": "2×4", "after": "2×2"}
+
+
+# ---------------------------------------------------------------------------- stateful forward
+
+
+def _tiny_decoder() -> Subject:
+    """A 2-layer GPT-2 in decode mode (one token on a KV cache of 24), built the way a spec does."""
+    from reportgen.models.build import Resolved, build
+    from reportgen.spec.choices import Domain
+    from reportgen.spec.inputs import Inputs, TextInput
+    from reportgen.spec.sources import TransformersSource
+
+    src = TransformersSource(source="transformers", model_type="gpt2", auto_class="AutoModelForCausalLM",
+                             config={"n_layer": 2, "n_embd": 32, "n_head": 2, "vocab_size": 64,
+                                     "n_positions": 64})
+    loaded = build(Resolved(source=src, card=None, domain=Domain.nlp, task=None,
+                            inputs=Inputs(text=TextInput(sequence_length=24, mode="decode"))), device="cpu")
+    assert loaded.prepare is not None
+    torch.manual_seed(0)
+    return Subject(module=loaded.module.float().eval(), make_inputs=lambda: loaded.make_inputs("cpu"),
+                   domain="nlp", host_precisions=frozenset({"fp32", "bf16"}), prepare=loaded.prepare,
+                   knobs={"sparsity": 0.0})
+
+
+def test_a_decode_step_is_measured_with_each_model_filling_its_own_cache_from_one_prompt() -> None:
+    """A decoder's forward reads a KV cache: every model (the baseline, a bf16 cast, a pruned
+    copy) fills its own cache by a prefill of the same prompt before it is timed or compared. A
+    prompt that differed between the baseline and the transformed model, or a cast that lost the
+    cache, would show as output fidelity far from 1."""
+    from reportgen.analysis.experiments.available import methods
+
+    s = _tiny_decoder()
+    seen: list[int] = []
+    prepare = s.prepare
+    assert prepare is not None
+
+    def counting(m: Any, a: tuple[Any, ...], k: dict[str, Any]) -> Any:
+        args, kwargs = prepare(m, a, k)
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        seen.append(cache.get_seq_length())
+        return args, kwargs
+    s.prepare = counting
+    base, runs = run_all(s, methods(["prune_unstructured", "quant_bf16"]), timing=Timing(1, 3, 5),
+                         budget_s=60, method_budget_s=20, fidelity_batches=2)
+    assert base.latency.median_s > 0 and set(seen) == {24}  # every forward saw a 24-token cache
+    by = {r.id: r for r in runs}
+    zero = by["prune_unstructured"]  # sparsity 0: the same weights, so the same output exactly
+    assert zero.state == "ok" and zero.fidelity is not None
+    assert zero.fidelity.max_abs_error == 0 and zero.fidelity.cosine == pytest.approx(1.0)
+    bf16 = by["quant_bf16"]  # bf16 rounding only: the cast wrapper keeps the cache it was given
+    assert bf16.state == "ok" and bf16.fidelity is not None and bf16.fidelity.cosine > 0.99

@@ -151,14 +151,18 @@ def _with_inputs(model: Any, cfg: Any, inputs: Inputs, domain: Domain, recipe: s
         def make_decode(dev: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
             return (token_ids(b, 1, vocab, dev),), {"use_cache": True}
 
+        # transformers >= 5.2x names the cache argument `cache` (past_key_values deprecated); read
+        # from this model's forward, since `prepare` may be handed a wrapper (an experiment's cast)
+        cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
         def prepare(m: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
             dev = args[0].device.type
             with torch.no_grad():
                 out = m(token_ids(b, t.sequence_length, vocab, dev), use_cache=True)
-            # transformers >= 5.2x names the cache argument `cache` (past_key_values deprecated)
             cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-            name = "cache" if "cache" in inspect.signature(m.forward).parameters else "past_key_values"
-            return args, {**kwargs, name: cache}
+            if cache is None:
+                raise ValueError("the prefill returned no KV cache")
+            return args, {**kwargs, cache_name: cache}
 
         notes.append(msg("model_note.decode", tokens=t.sequence_length))
         return LoadedModel(module=model, make_inputs=make_decode, recipe=recipe, notes=notes,

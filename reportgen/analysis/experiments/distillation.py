@@ -17,7 +17,7 @@ def _instances(s: Subject) -> list[tuple[str, str | None]]:
 
 def _student(s: Subject, key: str) -> Applied:
     st = next(x for x in s.students if x.key == key)
-    return Applied(st.build(), make_inputs=st.make_inputs, comparable=False,
+    return Applied(st.build(), make_inputs=st.make_inputs, prepare=st.prepare, comparable=False,
                    notes=[msg("experiments.note.untrained_student")])
 
 

@@ -23,7 +23,7 @@ from reportgen.text import Msg, msg
 def _conv2d(s: Subject) -> Msg | None:
     import torch.nn as nn
 
-    return None if has(s.module, nn.Conv2d) else msg("experiments.na.no_conv")
+    return None if has(s.module, nn.Conv2d) else msg("experiments.na.no_conv2d")
 
 
 def _channels_last(s: Subject, key: str) -> Applied:

@@ -5,6 +5,7 @@ with the pruned model's parameters and MACs counted again (torch.utils.flop_coun
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 from reportgen.analysis.experiments.registry import Applied, Method, Subject, has, register
@@ -56,9 +57,11 @@ def _structured(s: Subject, key: str) -> Applied:
     last = [x for x in m.modules() if isinstance(x, nn.Linear)][-1:]
     example = args[0] if len(args) == 1 and not kwargs else args
     importance = tp.importance.MagnitudeImportance(p=1)
-    pruner = tp.pruner.MetaPruner(m, example, importance=importance, pruning_ratio=frac,
-                                  ignored_layers=last)
-    pruner.step()
+    with warnings.catch_warnings():  # torch-pruning lists every parameter it cannot wrap
+        warnings.simplefilter("ignore")
+        pruner = tp.pruner.MetaPruner(m, example, importance=importance, pruning_ratio=frac,
+                                      ignored_layers=last)
+        pruner.step()
     p1, m1 = count(m, (args, kwargs))
     return Applied(m.eval(), notes=[msg("experiments.note.recounted", params0=p0, params1=p1,
                                         macs0=m0, macs1=m1, fraction=frac)])

@@ -17,6 +17,9 @@ from typing import Any
 from reportgen.text import Msg
 
 Inputs = tuple[tuple[Any, ...], dict[str, Any]]
+# fills the state a stateful forward reads (a decoder's KV cache, by a prefill) with this model:
+# (model, args, kwargs) -> (args, kwargs); ``models.base.LoadedModel.prepare``
+Prepare = Callable[[Any, tuple[Any, ...], dict[str, Any]], Inputs]
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Student:
     hypothesis: str
     build: Callable[[], Any]  # -> nn.Module on cpu, eval
     make_inputs: Callable[[], Inputs]
+    prepare: Prepare | None = None  # its own stateful forward (a decoder student)
 
 
 @dataclass
@@ -40,6 +44,9 @@ class Subject:
     knobs: dict[str, float] = field(default_factory=dict)  # sparsity, prune_fraction
     students: list[Student] = field(default_factory=list)
     calibration_batches: int = 4
+    # a stateful forward (one decode step on a KV cache): each model, baseline or transformed,
+    # fills its own state from the same prompt before it is timed or compared
+    prepare: Prepare | None = None
 
 
 @dataclass
@@ -50,6 +57,7 @@ class Applied:
     size_bytes: int | None = None  # serialized size; None: the state dict is measured
     notes: list[Msg] = field(default_factory=list)
     make_inputs: Callable[[], Inputs] | None = None  # own inputs (a student of another input size)
+    prepare: Prepare | None = None  # with its own inputs: its own state filler (else the subject's)
     comparable: bool = True  # outputs comparable with the baseline's (fidelity)
     cleanup: Callable[[], None] | None = None
 
@@ -133,5 +141,7 @@ class CastInputs:
 
                 def g(x: Any) -> Any:
                     return x.to(out_dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
-                return tree_map(g, out.to_tuple() if hasattr(out, "to_tuple") else out)
+                # a transformers ModelOutput is a pytree node and keeps its fields (a decoder's KV
+                # cache, a leaf here, stays where a prefill looks for it)
+                return tree_map(g, out)
         return _Cast()

@@ -27,11 +27,14 @@ from reportgen.analysis.experiments.fidelity import compare, output_shape_change
 from reportgen.analysis.experiments.models import ExperimentRun, Metric
 from reportgen.analysis.experiments.registry import (
     Applied,
+    Inputs,
     Method,
+    Prepare,
     Subject,
     Unavailable,
     missing_requirement,
 )
+from reportgen.analysis.measurement.runner import Runner
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.text import msg
 
@@ -106,20 +109,26 @@ class Timing:
     max_runs: int = 200
 
 
-def _forward(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> Any:
+def feed(model: Any, inputs: Inputs, prepare: Prepare | None, seed: int = 0) -> Runner:
+    """``model`` with ``inputs`` ready for one forward (section 4's ``Runner``). A stateful
+    forward has its state filled by ``prepare`` with this very model (a quantized decoder fills
+    its own KV cache), from a prompt drawn with ``seed``: every model of one comparison sees the
+    same prompt. The state is copied per run, outside the timed region."""
     import torch
 
-    with torch.inference_mode():
-        return model(*inputs[0], **inputs[1])
+    a, k = tuple(inputs[0]), dict(inputs[1])
+    if prepare is not None:
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(seed)
+            a, k = prepare(model, a, k)
+    return Runner(model, tuple(a), dict(k), fresh_state=prepare is not None)
 
 
-def time_module(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]], t: Timing,
-                budget_s: float) -> LatencyStats:
+def time_module(r: Runner, t: Timing, budget_s: float) -> LatencyStats:
     import torch
 
-    from reportgen.analysis.measurement.runner import Runner, time_model
+    from reportgen.analysis.measurement.runner import time_model
 
-    r = Runner(model, tuple(inputs[0]), dict(inputs[1]), fresh_state=False)
     return time_model(r, "cpu", warmup=t.warmup, min_runs=t.min_runs, max_runs=t.max_runs,
                       budget_s=budget_s, threads=torch.get_num_threads())
 
@@ -142,6 +151,7 @@ class Baseline:
     metrics: dict[str, float]
     outputs: list[Any]
     fidelity_inputs: list[tuple[tuple[Any, ...], dict[str, Any]]]
+    runner: Runner | None = None  # the timed baseline, ready to time again
     again: LatencyStats | None = None  # the baseline timed again after the methods
 
     @property
@@ -165,9 +175,10 @@ def fit(t: Timing, first_s: float, budget_s: float) -> Timing:
     return Timing(max(0, min(t.warmup - 1, fits)), t.min_runs, t.max_runs)
 
 
-def _first(model: Any, inputs: tuple[tuple[Any, ...], dict[str, Any]]) -> float:
+def _first(r: Runner) -> float:
+    ak = r.setup()
     t0 = time.perf_counter()
-    _forward(model, inputs)
+    r.run(ak)
     return time.perf_counter() - t0
 
 
@@ -178,15 +189,16 @@ def _with_first(lat: LatencyStats) -> LatencyStats:
 
 def measure_baseline(s: Subject, t: Timing, budget_s: float, fidelity_batches: int,
                      evaluate: Evaluate | None) -> Baseline:
-    inputs = s.make_inputs()
-    first = _first(s.module, inputs)  # the first warm-up
-    lat = _with_first(time_module(s.module, inputs, fit(t, first, budget_s), budget_s))
-    rss = peak_rss_during(lambda: _forward(s.module, inputs))
+    r = feed(s.module, s.make_inputs(), s.prepare)
+    first = _first(r)  # the first warm-up
+    lat = _with_first(time_module(r, fit(t, first, budget_s), budget_s))
+    rss = peak_rss_during(r.run)
     # as many fidelity batches as half the baseline's budget allows (at least one)
     n = max(1, min(fidelity_batches, int(0.5 * budget_s / max(lat.median_s, 1e-9))))
     fid_in = [s.make_inputs() for _ in range(n)]
-    outs = [_forward(s.module, x) for x in fid_in]
-    return Baseline(lat, serialized_size(s.module), rss, _metrics(evaluate, s.module), outs, fid_in)
+    outs = [feed(s.module, x, s.prepare, seed=i).run() for i, x in enumerate(fid_in)]
+    return Baseline(lat, serialized_size(s.module), rss, _metrics(evaluate, s.module), outs, fid_in,
+                    runner=r)
 
 
 def timed_out(e: BaseException) -> bool:
@@ -256,19 +268,21 @@ def run_one(m: Method, key: str, hyp: str | None, s: Subject, base: Baseline, t:
     try:
         with deadline(budget_s):
             applied = m.apply(s, key)
-            inputs = applied.make_inputs() if applied.make_inputs else base.fidelity_inputs[0]
-            first = _first(applied.model, inputs)  # the first warm-up (compiles, if it does)
+            own = applied.make_inputs is not None  # a student: its own inputs and state
+            prepare = applied.prepare if own else s.prepare
+            r = feed(applied.model, applied.make_inputs() if applied.make_inputs else
+                     base.fidelity_inputs[0], prepare)
+            first = _first(r)  # the first warm-up (compiles, if it does)
             left = max(1.0, budget_s - (time.perf_counter() - t0))
-            run.latency = _with_first(time_module(applied.model, inputs, fit(t, first, 0.8 * left),
-                                                  0.8 * left))
+            run.latency = _with_first(time_module(r, fit(t, first, 0.8 * left), 0.8 * left))
             run.speedup = base.latency.median_s / run.latency.median_s
-            model = applied.model
-            run.peak_rss_bytes = peak_rss_during(lambda: _forward(model, inputs))
+            run.peak_rss_bytes = peak_rss_during(r.run)
             run.size_bytes = applied.size_bytes if applied.size_bytes is not None \
                 else serialized_size(applied.model)
             run.notes = list(applied.notes)
             if applied.comparable:
-                outs = [_forward(applied.model, x) for x in base.fidelity_inputs]
+                outs = [feed(applied.model, x, prepare, seed=i).run()
+                        for i, x in enumerate(base.fidelity_inputs)]
                 changed = output_shape_change(base.outputs, outs)
                 if changed is None:
                     run.fidelity = compare(base.outputs, outs)
@@ -340,6 +354,6 @@ def run_all(s: Subject, methods: list[Method], *, timing: Timing, budget_s: floa
     left = budget_s - (time.perf_counter() - start)
     if any(r.speedup is not None for r in runs) and left > 4 * base.latency.median_s:
         say("baseline again")
-        base.again = time_module(s.module, base.fidelity_inputs[0], Timing(1, 3, 10),
-                                 min(left, 0.5 * min(method_budget_s, budget_s)))
+        again = base.runner or feed(s.module, base.fidelity_inputs[0], s.prepare)
+        base.again = time_module(again, Timing(1, 3, 10), min(left, 0.5 * min(method_budget_s, budget_s)))
     return base, runs

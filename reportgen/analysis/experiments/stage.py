@@ -92,10 +92,12 @@ def _students(ctx: Context, hyps: Any) -> list[Student]:
 
         def make(res: Any = res) -> Any:
             return build(res, device="cpu").module.eval()
+        meta = build(res, device="meta")  # its inputs and, for a decoder, its KV-cache prefill
 
-        def inputs_of(res: Any = res) -> Any:
-            return build(res, device="meta").make_inputs("cpu")
-        out.append(Student(key=sid, hypothesis=h.id, build=make, make_inputs=inputs_of))
+        def inputs_of(meta: Any = meta) -> Any:
+            return meta.make_inputs("cpu")
+        out.append(Student(key=sid, hypothesis=h.id, build=make, make_inputs=inputs_of,
+                           prepare=meta.prepare))
     return out
 
 
@@ -198,9 +200,6 @@ def stage(ctx: Context, result: StageResult) -> None:
                            code="experiments_need_code")
     base_dir = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
     loaded = build(resolved, device="cpu", base_dir=base_dir, allow_code=ctx.allow_code)
-    if loaded.prepare is not None:
-        raise StageSkipped("the forward carries state (a KV cache): experiments time a plain "
-                           "forward", code="experiments_stateful")
     module, make_inputs = loaded.module, loaded.make_inputs
     weights = getattr(ctx.spec.model, "weights", None)
     if weights:
@@ -226,7 +225,7 @@ def stage(ctx: Context, result: StageResult) -> None:
                       domain=resolved.domain.value,
                       host_precisions=frozenset(p for p in PRECISIONS if host.runs(p)),
                       knobs=knobs, students=_students(ctx, hyps),
-                      calibration_batches=spec.calibration_batches)
+                      calibration_batches=spec.calibration_batches, prepare=loaded.prepare)
     prof = ctx.spec.profiling
     t0 = time.perf_counter()
     progress = ctx.products.experiment_progress
