@@ -12,6 +12,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # console output is laid out for a wide terminal unless a test sets its own width: the same in a
 # terminal, in CI and in pytest-xdist workers (which have no terminal and would wrap at 80)
 os.environ.setdefault("COLUMNS", "300")
+# pytest-xdist workers share the machine's cores: each gets its share of intra-op threads, or the
+# workers' OpenMP threads oversubscribe the cores and spin against each other (before torch is
+# imported; inherited by the builds the tests start as subprocesses)
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -33,8 +39,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def built_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every study in ``examples/``, built once per test session in snapshot mode, as an
-    instructor would: `reportgen build examples/*.yaml --format md,pdf -j 2` (this machine has 2
-    cores; the PDFs are rendered here, two at a time, for the layout tests).
+    instructor would: `reportgen build examples/*.yaml --format md,pdf` (the PDFs for the layout
+    tests). One job, in this worker's process: the test session already runs two workers on
+    two cores, and a pool of fresh processes would import torch and the rest again (the parallel
+    batch has its own tests in test_batch.py).
 
     Under pytest-xdist (``make test`` runs two workers) the first worker to get here builds and
     the others wait on a file lock and read the same folder (the pattern in xdist's docs)."""
@@ -59,7 +67,7 @@ def _build_examples(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     specs = sorted(EXAMPLES.glob("*.yaml"))
     result = CliRunner().invoke(app, ["build", *map(str, specs), "--deterministic",
-                                      "--format", "md,pdf", "-o", str(out), "-j", "2"])
+                                      "--format", "md,pdf", "-o", str(out)])
     assert result.exit_code == 0, result.output
 
 

@@ -29,8 +29,10 @@ NAMES = [p.stem for p in EXAMPLES]
 # Small on purpose: this test checks that measurement *runs*, not what it measures. The sweeps
 # stay on (their code paths are what broke), but with this budget each sweep point whose warm-up
 # and three runs would take over ~2 s is skipped with a note (measure.affordable).
-SHORT_PROFILING = {"enabled": True, "warmup": 1, "min_runs": 2, "max_runs": 5,
-                   "time_budget_s": 1.5, "batch_sizes": [1, 2]}
+SHORT_PROFILING = {"enabled": True, "warmup": 1, "min_runs": 2, "max_runs": 3,
+                   "time_budget_s": 1.0, "batch_sizes": [1, 2]}
+
+MAX_TOKENS = 128
 
 EXPERIMENTS_EXAMPLE = "ds_cnn_stm32h7_ru"
 SHORT_EXPERIMENTS = {"enabled": True, "methods": ["quant_dynamic_int8", "prune_unstructured"],
@@ -49,6 +51,11 @@ def _short_copy(path: Path, folder: Path) -> Path:
     # measured at batch 1 (t5_small_xeon's batch-8 study took 25 s to measure): the batch sweep
     # still times batch 2, the study's other inputs are kept
     doc.setdefault("inputs", {})["batch_size"] = 1
+    # and on at most MAX_TOKENS of text (gpt2's decode step took four 512-token prefills to measure,
+    # ~2 s each on two cores): the same code paths, a quarter of the work
+    text = doc["inputs"].get("text")
+    if text and text.get("sequence_length", 0) > MAX_TOKENS:
+        text["sequence_length"] = MAX_TOKENS
     # the examples run their experiments (section 6) by default; here one small example runs two
     # cheap methods end to end and the others skip them (tests/test_experiments.py covers them)
     if path.stem == EXPERIMENTS_EXAMPLE:
@@ -65,8 +72,8 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     specs = tmp_path_factory.mktemp("measured_specs")
     out = tmp_path_factory.mktemp("measured_out")
     copies = [_short_copy(p, specs) for p in EXAMPLES]
-    result = CliRunner().invoke(app, ["build", *map(str, copies), "--format", "md",
-                                      "-o", str(out), "-j", "2"])
+    # one job, in this process (see conftest.built_examples)
+    result = CliRunner().invoke(app, ["build", *map(str, copies), "--format", "md", "-o", str(out)])
     return out, f"exit {result.exit_code}\n{result.output}"
 
 
