@@ -41,6 +41,8 @@ from reportgen.spec.schema import Profiling
 DEFAULT_BATCHES = [1, 2, 4, 8]
 # shares of profiling.time_budget_s
 BUDGET = {"latency": 0.4, "batches": 0.25, "threads": 0.2, "sizes": 0.15}
+# the profiler pass: about PROFILE_S of profiled runs, or PROFILE_SHARE of a shorter budget
+PROFILE_S, PROFILE_SHARE = 1.0, 0.1
 
 
 def default_threads(cores: int | None) -> list[int]:
@@ -180,9 +182,11 @@ def measure(resolved: Any, trace: Any, prof: Profiling, *, device: str = "cpu",
 
     say("profiler")
     packets = {trace_packet(r.op) for r in trace.records}
-    # about a second of profiled runs (1–3 iterations): enough samples for the op shares, which
-    # are scaled to the unprofiled time anyway, without paying the profiler's overhead thrice
-    iters = max(1, min(3, round(1.0 / max(latency.median_s, 1e-9))))
+    # about a second of profiled runs (1–3 iterations), or a tenth of a shorter budget: enough
+    # samples for the op shares, which are scaled to the unprofiled time anyway, without paying
+    # the profiler's overhead thrice
+    target_s = min(PROFILE_S, PROFILE_SHARE * budget)
+    iters = max(1, min(3, round(target_s / max(latency.median_s, 1e-9))))
     profile = profile_pass(module, main.run, device=device, iterations=iters,
                            trace_packets=packets, sync=sync)
     host_bench = None
