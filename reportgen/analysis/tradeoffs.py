@@ -197,7 +197,8 @@ def _production(plan: Hypothesis, hyps: HypothesesReport, fnd: FindingsReport | 
                    rating=_rate(plan.energy_ratio, 0.5, 0.9, higher_better=False),
                    args={"before": Arg(v=plan.before.energy_mj), "after": Arg(v=a.energy_mj if a else None),
                          "ratio": Arg(v=plan.energy_ratio, f="x")},
-                   variant="" if plan.energy_ratio is not None else "none"),
+                   variant="none" if plan.energy_ratio is None else
+                   ("upper" if plan.before.energy_bound == "upper" else "")),
         _assess(criterion="requirements", group="production",
                    rating="unknown" if plan.meets_all is None else ("good" if plan.meets_all else "poor"),
                    args={"passed": Arg(v=passed, f="int"), "total": Arg(v=len(cons), f="int")},
