@@ -222,23 +222,37 @@ def _median_time(run: Callable[[], Any], *, warmup: int = 3, min_runs: int = 15,
 
 
 
+REFERENCE_ROUNDS = 3  # interleaved rounds over all reference runs (a slow window hits one round)
+
+
 def time_reference_networks(*, log: Callable[[str], None] | None = None, budget_s: float = 0.5
                             ) -> list[ReferenceRun]:
-    """Time every reference network at each of its batch sizes (median of ≥ 5 runs)."""
+    """Time every reference network at each of its batch sizes: ``REFERENCE_ROUNDS`` rounds
+    over all of them in turn (each a median of ≥ 5 runs in a third of ``budget_s``), then the
+    median of the rounds. Timed one after the other, a network that fell into a slow minute of a
+    shared machine moved its group's correction by ×2 between two calibrations."""
     import torch
 
     say = log or (lambda s: None)
-    out = []
+    cases: list[tuple[str, int, Any, tuple[Any, ...], list[tuple[Regime, float, float]]]] = []
     for name, make in reference_networks().items():
         for b in REFERENCE_BATCHES[name]:
             torch.manual_seed(0)
             module, args = make(b)
             module.eval()
-            ops = _counted(module, args)
-            with torch.inference_mode():
-                t = _median_time(lambda: module(*args), min_runs=5, budget_s=budget_s)  # noqa: B023 (called at once)
-            out.append(ReferenceRun(network=name, batch=b, measured_s=t, ops=ops))
-            say(f"reference {name} batch {b}: {t * 1e3:.2f} ms ({len(ops)} ops)")
+            cases.append((name, b, module, args, _counted(module, args)))
+    times: list[list[float]] = [[] for _ in cases]
+    with torch.inference_mode():
+        for _ in range(REFERENCE_ROUNDS):
+            for i, (_, _, module, args, _) in enumerate(cases):
+                times[i].append(_median_time(lambda: module(*args), min_runs=5,  # noqa: B023 (called at once)
+                                             budget_s=budget_s / REFERENCE_ROUNDS))
+    out = []
+    for (name, b, _, _, ops), ts in zip(cases, times, strict=True):
+        t = statistics.median(ts)
+        out.append(ReferenceRun(network=name, batch=b, measured_s=t, ops=ops))
+        say(f"reference {name} batch {b}: {t * 1e3:.2f} ms ({len(ops)} ops; rounds "
+            f"{', '.join(f'{x * 1e3:.2f}' for x in ts)} ms)")
     return out
 
 
@@ -254,7 +268,7 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
     t_start = time.perf_counter()
     peak = float(host_bench["peaks_tflops"]["fp32"]) * 1e12
     bw = float(host_bench["copy_gbps"]) * 1e9
-    samples: dict[Regime, list[tuple[float, float, float]]] = defaultdict(list)
+    timed: list[tuple[Regime, float, float, float, int]] = []  # (regime, F, B, median s, ops)
     points: list[dict[str, Any]] = []
     for name, make in cases():
         module, args = make()
@@ -269,10 +283,19 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
         reg, F, B = ops[0][0], sum(o[1] for o in ops), sum(o[2] for o in ops)
         with torch.inference_mode():
             t = _median_time(lambda: module(*args), budget_s=budget_per_case_s)  # noqa: B023 (called at once)
-        samples[reg].append((F / peak / k, B / bw / k, t / k))
+        timed.append((reg, F, B, t, k))
         points.append({"regime": reg.value, "case": name, "ops": k, "flops": F, "bytes": B,
                        "median_s": t})
         say(f"{name}: {t * 1e6:.1f} µs")
+    # a peak below a rate the machine achieved is no bound (a slow window during the matmul
+    # probe): the fits and every host prediction use the best of the two
+    achieved = max((F / t for reg, F, _, t, _ in timed if reg in COMPUTE_REGIMES and t > 0), default=0.0)
+    if achieved > peak:
+        say(f"fp32 peak {peak / 1e12:.3f} TFLOPS below the achieved {achieved / 1e12:.3f}: raised")
+        peak = achieved
+    samples: dict[Regime, list[tuple[float, float, float]]] = defaultdict(list)
+    for reg, F, B, t, k in timed:
+        samples[reg].append((F / peak / k, B / bw / k, t / k))
     params = {reg: fit_regime(s) for reg, s in samples.items()}
     # ops of a regime without its own benchmark fall back to the elementwise fit
     default = params.get(Regime.elementwise) or RegimeParams(eta_c=0.5, eta_m=0.7, overhead_us=5.0,
@@ -294,6 +317,23 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
+COMPUTE_REGIMES = frozenset({Regime.dense_conv, Regime.pointwise_conv, Regime.gemm_large})
+
+
+def _raise_host_peak(bench: dict[str, Any], peak_flops: float) -> None:
+    """Write the calibration's (higher) fp32 peak into the cached host measurements, so that the
+    ``host`` platform predictions divide by the peak the cost model was fitted to."""
+    from reportgen.catalog import host as hostmod
+
+    bench["peaks_tflops"]["fp32"] = peak_flops / 1e12
+    bench["fp32_peak_raised_by"] = "calibration: a micro-benchmark achieved more than the matmul probe"
+    try:
+        hostmod.cache_path().write_text(json.dumps(bench, indent=2), encoding="utf-8")
+    except OSError:
+        pass  # read-only cache: the platform keeps the probe's peak until the next calibration
+    hostmod._HOST = None  # the next host_platform() reads the raised peak
+
+
 def load_or_calibrate(recalibrate: bool = False, *, log: Callable[[str], None] | None = None,
                       measure_if_missing: bool = True) -> HostCalibration | None:
     """The cached calibration when ``reusable``; else calibrate (and cache) or return None."""
@@ -310,7 +350,10 @@ def load_or_calibrate(recalibrate: bool = False, *, log: Callable[[str], None] |
             pass
     if not measure_if_missing and not recalibrate:
         return None
-    cal = calibrate(load_or_measure(refresh=recalibrate), log=log)
+    bench = load_or_measure(refresh=recalibrate)
+    cal = calibrate(bench, log=log)
+    if cal.peak_flops > float(bench["peaks_tflops"]["fp32"]) * 1e12:
+        _raise_host_peak(bench, cal.peak_flops)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cal.model_dump(mode="json"), indent=1), encoding="utf-8")
