@@ -225,12 +225,21 @@ def load_or_measure(refresh: bool = False) -> dict[str, Any]:
         except (OSError, ValueError):
             pass
     data = measure()
+    store(data)
+    return data
+
+
+def store(data: dict[str, Any]) -> None:
+    """Cache this machine's measurements (``load_or_measure``'s format) and let the next
+    ``host_platform()`` read them."""
+    global _HOST
+    path = cache_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     except OSError:
         pass  # a read-only cache only costs a re-measurement next time
-    return data
+    _HOST = None
 
 
 def platform_from_measurements(m: dict[str, Any]) -> Platform:

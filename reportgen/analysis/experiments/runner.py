@@ -34,7 +34,7 @@ from reportgen.analysis.experiments.registry import (
     Unavailable,
     missing_requirement,
 )
-from reportgen.analysis.measurement.runner import Runner
+from reportgen.analysis.measurement.runner import Runner, time_model
 from reportgen.analysis.measurement.timing import LatencyStats
 from reportgen.text import msg
 
@@ -126,8 +126,6 @@ def feed(model: Any, inputs: Inputs, prepare: Prepare | None, seed: int = 0) -> 
 
 def time_module(r: Runner, t: Timing, budget_s: float) -> LatencyStats:
     import torch
-
-    from reportgen.analysis.measurement.runner import time_model
 
     return time_model(r, "cpu", warmup=t.warmup, min_runs=t.min_runs, max_runs=t.max_runs,
                       budget_s=budget_s, threads=torch.get_num_threads())
