@@ -149,10 +149,10 @@ def noisy(run: ExperimentRun, baseline_cv: float, drift: float | None = None) ->
         or (drift is not None and drift > BASELINE_DRIFT)
 
 
-def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: float,
-          drift: float | None = None) -> int:
+def learn(runs: list[ExperimentRun], model: str, basis: HostBasis) -> int:
     """Correct each run's host prediction by the same experiment measured on other models here
-    (``learning.correction``), then store this build's measured pairs that are not noisy.
+    (``learning.correction``), then store this build's measured pairs that are not noisy
+    (``ExperimentRun.noisy``, set by the stage with ``noisy``).
     Returns how many stored pairs of other builds were available."""
     from reportgen.analysis.prediction.host_calibration import is_quiet, load_avg
 
@@ -169,7 +169,7 @@ def learn(runs: list[ExperimentRun], model: str, basis: HostBasis, baseline_cv: 
                                            n=c.pairs, models=c.models, raw=raw))
     record(model, basis, [(r.id, r.predicted_host_uncorrected, r.speedup) for r in runs
                           if r.predicted_host_uncorrected is not None and r.speedup is not None
-                          and not noisy(r, baseline_cv, drift)],
+                          and not r.noisy],
            quiet=is_quiet(load_avg(), os.cpu_count()))
     return len(stored)
 
@@ -238,7 +238,7 @@ def stage(ctx: Context, result: StageResult) -> None:
     basis: HostBasis = hm.basis if hm is not None else "roofline"
     for r in runs:
         r.noisy = r.speedup is not None and noisy(r, base.latency.cv, base.drift)
-    learned = learn(runs, card, basis, base.latency.cv, base.drift) if hm is not None else 0
+    learned = learn(runs, card, basis) if hm is not None else 0
     from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
 
     rep = ExperimentsReport(noisy_cv=CV_NOISY, baseline_again=base.again, baseline_drift=base.drift,
