@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parent.parent / "reportgen"
 
 # lowest first; a module may import its own layer and any layer before it
 LAYERS: list[tuple[str, ...]] = [
-    ("reportgen.version", "reportgen.errors", "reportgen.paths", "reportgen.text"),
+    ("reportgen.version", "reportgen.errors", "reportgen.paths", "reportgen.text", "reportgen.allocator"),
     ("reportgen.spec",),
     ("reportgen.catalog",),
     ("reportgen.models",),

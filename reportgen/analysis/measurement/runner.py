@@ -66,8 +66,12 @@ def time_model(r: Runner, device: str, *, warmup: int, min_runs: int, max_runs: 
                budget_s: float, threads: int | None) -> LatencyStats:
     """Latency of ``r`` on ``device``: perf_counter on the CPU, CUDA events on CUDA."""
     if device != "cuda":
-        return time_runs(r.run, setup=r.setup, warmup=warmup, min_runs=min_runs,
-                         max_runs=max_runs, budget_s=budget_s, threads=threads)
+        from reportgen.allocator import steady_allocator
+
+        alloc = steady_allocator()  # before the warm-up: its activations are kept from then on
+        st = time_runs(r.run, setup=r.setup, warmup=warmup, min_runs=min_runs,
+                       max_runs=max_runs, budget_s=budget_s, threads=threads)
+        return st.model_copy(update={"allocator": alloc}) if alloc else st
     import torch
 
     # GPUs idle at low clocks: run for a while before the counted warm-up lets them ramp up

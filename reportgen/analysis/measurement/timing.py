@@ -36,6 +36,8 @@ class LatencyStats(BaseModel):
     warmup: int = Field(description="untimed warm-up runs before them")
     stop_reason: StopReason
     threads: int | None = Field(None, description="intra-op threads (torch.get_num_threads)")
+    allocator: str | None = Field(None, description="CPU allocator setting the runs were timed "
+                                  "under (``reportgen.allocator.steady_allocator``); None: as the system set it")
     samples_s: list[float] = Field(default_factory=list, description="every timed run, in order")
 
 
