@@ -4,7 +4,7 @@ batch 1 and a larger batch, in one run (issue 12's host benchmark; target ≥ 90
 
 1. ``reportgen calibrate`` (timed; target < 3 min), unless ``--reuse`` and a reusable cache exists.
 2. Per card and batch: latency measured (warm-up 3, until the median is stable or ``--budget``
-   s), predicted on the measured ``host`` platform at fp32 twice: with the platform's one η
+   s; ``--rounds`` interleaved rounds over all points, the median kept), predicted on the measured ``host`` platform at fp32 twice: with the platform's one η
    (assumptions.yaml, as before) and with the calibrated eager cost model, from the
    micro-benchmarks alone and with its in-model correction (fitted to synthetic reference
    networks, never to the cards).
@@ -16,8 +16,8 @@ Markdown section for bench/RESULTS.md. Run it only on a quiet machine.
         [--save-measurements cards.json | --measurements cards.json] [--refit]
 
 ``--save-measurements`` keeps the cards' latencies; ``--measurements`` reuses them and ``--refit``
-refits the in-model correction from the cached reference runs, so a change to the fitting is
-evaluated without timing anything.
+refits the cost model from the cached micro-benchmark points and reference runs, so a change to
+the fitting is evaluated without timing anything.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=3.0, help="timing budget per point, s")
     ap.add_argument("--batch", type=int, default=8, help="the larger batch size")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds over all points (median kept)")
     ap.add_argument("--cards", default=",".join(CARDS))
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the cached calibration of this machine (even one taken under load)")
@@ -79,8 +82,8 @@ def main() -> int:
                     help="reuse the cards' latencies saved by --save-measurements instead of "
                          "measuring them again (to iterate on the fitting)")
     ap.add_argument("--refit", action="store_true",
-                    help="refit the in-model correction from the cached reference runs with the "
-                         "current code (nothing timed again)")
+                    help="refit the cost model from the cached micro-benchmarks and reference "
+                         "runs with the current code (nothing timed again)")
     args = ap.parse_args()
 
     import torch
@@ -106,32 +109,40 @@ def main() -> int:
     host = host_platform(refresh=False)
     mach = machine_info("cpu")
     corrected = cal.model
-    if args.refit and cal.reference:
-        corrected = corrected.model_copy(update={"in_model": hc.fit_in_model(
-            cal.reference, corrected, cal.peak_flops, cal.bandwidth, hc.last_level_cache_bytes())})
+    if args.refit:
+        corrected = hc.refit(cal)
     micro = corrected.model_copy(update={"in_model": None})
     saved: dict[str, dict[str, float]] = {}
     if args.measurements:
         saved = json.loads(args.measurements.read_text(encoding="utf-8"))["points"]
+    points = [(card, b) for card in args.cards.split(",") for b in (1, args.batch)]
+    todo = [pt for pt in points if f"{pt[0]}@{pt[1]}" not in saved]
+    traced = {pt: _trace(*pt) for pt in points}
+    # ROUNDS interleaved rounds over every point, the median of the rounds kept (as the
+    # calibration times its micro-benchmarks): a slow minute of a shared VM hits one round of
+    # many points, not every round of one
+    rounds: dict[tuple[str, int], list[tuple[float, float]]] = {pt: [] for pt in todo}
+    for r in range(args.rounds):
+        for pt in todo:
+            rounds[pt].append(_measure(traced[pt][0], args.budget))
+            print(f"round {r + 1}: {pt[0]} b{pt[1]} {rounds[pt][-1][0] * 1e3:.3f} ms", flush=True)
+    for pt, ms in rounds.items():
+        med = statistics.median(m for m, _ in ms)
+        cv = next(c for m, c in ms if m == med) if len(ms) % 2 else max(c for _, c in ms)
+        saved[f"{pt[0]}@{pt[1]}"] = {"median_s": med, "cv": cv, "rounds_s": [m for m, _ in ms]}
     rows = []
-    for card in args.cards.split(","):
-        for b in (1, args.batch):
-            key = f"{card}@{b}"
-            resolved, trace = _trace(card, b)
-            est = {name: estimate(trace, host, ["fp32"], batch_size=b, keep_ops=False,  # type: ignore[arg-type]
-                                  cost_model=cm).get("fp32")
-                   for name, cm in (("one", None), ("micro", micro), ("in_model", corrected))}
-            if key in saved:
-                m, cv = saved[key]["median_s"], saved[key]["cv"]
-            else:
-                m, cv = _measure(resolved, args.budget)
-                saved[key] = {"median_s": m, "cv": cv}
-            rows.append((card, b, m, cv, est["one"].predicted_latency_s,
-                         est["micro"].predicted_latency_s, est["in_model"].predicted_latency_s,
-                         est["micro"].ideal_latency_s))
-            print(f"{card:26s} b{b:<3d} measured {m * 1e3:9.3f} ms (CV {cv:5.1%})  one-η "
-                  f"{rows[-1][4] * 1e3:9.3f}  micro {rows[-1][5] * 1e3:9.3f}  in-model "
-                  f"{rows[-1][6] * 1e3:9.3f} ms", flush=True)
+    for card, b in points:
+        key = f"{card}@{b}"
+        resolved, trace = traced[(card, b)]
+        est = {name: estimate(trace, host, ["fp32"], batch_size=b, keep_ops=False,  # type: ignore[arg-type]
+                              cost_model=cm).get("fp32")
+               for name, cm in (("one", None), ("micro", micro), ("in_model", corrected))}
+        m, cv = saved[key]["median_s"], saved[key]["cv"]
+        spread = (max(saved[key]["rounds_s"]) / min(saved[key]["rounds_s"])
+                  if saved[key].get("rounds_s") else None)
+        rows.append((card, b, m, cv, est["one"].predicted_latency_s,
+                     est["micro"].predicted_latency_s, est["in_model"].predicted_latency_s,
+                     est["micro"].ideal_latency_s, spread))
     load1 = os.getloadavg()[0]
     if args.save_measurements:
         args.save_measurements.write_text(json.dumps(
@@ -156,11 +167,12 @@ def main() -> int:
     print(f"`reportgen calibrate`: {cal_s:.0f} s{' (reused cache)' if args.reuse else ''} (target < 180 s); "
           f"loading the cached calibration in a build: {reuse_s * 1e3:.0f} ms (target < 1 s). "
           f"Calibration load {cal.load_before} → {cal.load_after}, quiet: {cal.quiet}.\n")
-    print("| model | batch | measured median (CV) | one η (assumptions) | micro-benchmarks only | "
-          "with in-model correction | measured / corrected |")
+    print("| model | batch | measured median (CV; max/min of rounds) | one η (assumptions) | "
+          "micro-benchmarks only | with in-model correction | measured / corrected |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for c, b, m, cv, p1, p2, p3, _ in rows:
-        print(f"| {c} | {b} | {m * 1e3:.3g} ms ({cv:.0%}) | {p1 * 1e3:.3g} ms (×{m / p1:.2f}) | "
+    for c, b, m, cv, p1, p2, p3, _, sp in rows:
+        print(f"| {c} | {b} | {m * 1e3:.3g} ms ({cv:.0%}{f'; ×{sp:.2f}' if sp else ''}) | "
+              f"{p1 * 1e3:.3g} ms (×{m / p1:.2f}) | "
               f"{p2 * 1e3:.3g} ms (×{m / p2:.2f}) | {p3 * 1e3:.3g} ms | "
               f"×{m / p3:.2f}{'' if ok(m, p3) else ' ✗'} |")
     n = len(rows)

@@ -6,7 +6,12 @@
   quantized ``Linear`` (torch.ao, n rows of n → n: the kernels dynamic and static int8 run on
   VNNI/AMX CPUs), best of a few each; ops = 2·n³ → TOPS. Kept like fp16: only when not much
   slower than fp32.
-* memory bandwidth: best of a few copies of a 256 MB tensor; bytes = read + write = 2 × size → GB/s.
+* memory bandwidth (DRAM): the faster of a copy (read + write = 2 × size) and an add (2 reads +
+  1 write = 3 × size) of 256 MB tensors, best of a few each → GB/s. An add streams faster than
+  a copy on some CPUs (47 vs 30 GB/s on the development VM): a copy alone is no bound.
+* cache bandwidth: the same two kernels on tensors moving a quarter of the last-level cache
+  (sysfs; 32 MiB when unreadable), best of 20 → GB/s; with the cache's size it is the host cost
+  model's first memory level (``analysis.prediction.costmodel.CacheLevel``).
 * CPU model from /proc/cpuinfo (platform.processor() elsewhere), logical cores, RAM (psutil).
 
 Results are cached as JSON per machine in ``$REPORTGEN_CACHE_DIR`` or
@@ -34,6 +39,7 @@ from reportgen.catalog.schema import Platform
 MATMUL_N = 1024
 COPY_BYTES = 256 * 1024 * 1024
 REPEATS = 3
+CACHE_REPEATS = 20
 # the fp32 peak every host prediction divides by: best of PEAK_REPEATS matmuls, taken at the start
 # and again at the end of the micro-benchmarks (max). A best of 3 taken once, as the first matmul
 # of the process, read 98–186 GFLOPS on this 2-core VM within an hour while its convolutions ran
@@ -131,19 +137,45 @@ def _int8_tops(n: int = MATMUL_N, repeats: int = REPEATS) -> tuple[float | None,
     return best_tops, best_how
 
 
-def _copy_gbps(nbytes: int = COPY_BYTES, repeats: int = REPEATS) -> float:
+def last_level_cache_bytes() -> float:
+    """The largest CPU cache of this machine (sysfs), or 32 MiB when it cannot be read."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        try:
+            raw = f.read_text(encoding="ascii").strip()
+            mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1:], 1)
+            sizes.append(float(raw.rstrip("KMG")) * mult)
+        except (OSError, ValueError):
+            continue
+    return max(sizes) if sizes else float(32 << 20)
+
+
+def _stream_gbps(nbytes: int, repeats: int = REPEATS) -> float:
+    """GB/s of the faster of a copy (2 streams of ``nbytes``) and an add (3 streams) of
+    float32 tensors of ``nbytes`` each, best of ``repeats``."""
     import torch
 
-    src = torch.ones(nbytes // 4, dtype=torch.float32)
+    src = torch.ones(max(1, nbytes // 4), dtype=torch.float32)
     dst = torch.empty_like(src)
-    return 2 * nbytes / _best_time(lambda: dst.copy_(src), repeats) / 1e9
+    n = src.numel() * 4
+    with torch.inference_mode():
+        copy = 2 * n / _best_time(lambda: dst.copy_(src), repeats)
+        add = 3 * n / _best_time(lambda: torch.add(src, src, out=dst), repeats)
+    return max(copy, add) / 1e9
 
 
 def measure() -> dict[str, Any]:
     """Run the micro-benchmarks (a few seconds). Returns a JSON-ready dict."""
     import torch
 
+    from reportgen.allocator import steady_allocator
+
+    # every torch.mm allocates its 4 MB output: with glibc's default each one is a fresh mmap
+    # that page-faults in, and the probe read whatever the kernel's paging cost that minute
+    allocator = steady_allocator()
+
     t_start = time.perf_counter()
+    llc = last_level_cache_bytes()
     peaks = {"fp32": _matmul_tflops("fp32", repeats=PEAK_REPEATS)}
     # a half-precision or int8 path under half of fp32 is emulated, not a fast path: dropped
     bf16 = _matmul_tflops("bf16")
@@ -184,11 +216,15 @@ def measure() -> dict[str, Any]:
         "int8_measured_tops": int8,
         "int8_fast": int8_fast,
         "int8_how": int8_how,
-        "copy_gbps": _copy_gbps(),
+        "copy_gbps": _stream_gbps(COPY_BYTES),
+        # a quarter of the last-level cache moved in all (an add moves 3 tensors)
+        "cache_gbps": _stream_gbps(int(llc) // 12, CACHE_REPEATS),
+        "llc_mb": llc / 1e6,
         "ram_gb": ram_gb,
         "matmul_n": MATMUL_N,
         "copy_mb": COPY_BYTES / 1e6,
         "repeats": REPEATS,
+        "allocator": allocator,
         "seconds": time.perf_counter() - t_start,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -218,9 +254,10 @@ def load_or_measure(refresh: bool = False) -> dict[str, Any]:
     if not refresh and path.is_file():
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            # "int8_fast": written since int8 is measured; an older cache is measured again
+            # "int8_fast", "cache_gbps", "allocator": written since int8, the cache level and
+            # the allocator setting are recorded; an older cache is measured again
             if ("peaks_tflops" in data and "copy_gbps" in data and "int8_fast" in data
-                    and _reusable(data)):
+                    and "cache_gbps" in data and "allocator" in data and _reusable(data)):
                 return data
         except (OSError, ValueError):
             pass
@@ -270,8 +307,8 @@ def platform_from_measurements(m: dict[str, Any]) -> Platform:
                                           "of fp32: treated as not supported"}
     base["memory"]["bandwidth_gbps"] = {
         "value": round(m["copy_gbps"], 3), "unit": "GB/s", "status": "measured",
-        "note": f"best of {m['repeats']} copies of a {m['copy_mb']:.0f} MB tensor; "
-                "bytes = read + write"}
+        "note": f"faster of a copy (bytes = read + write) and an add (2 reads + 1 write) of "
+                f"{m['copy_mb']:.0f} MB tensors, best of {m['repeats']} each"}
     base["memory"]["capacity_gb"] = (
         {"value": round(m["ram_gb"], 3), "unit": "GB", "status": "measured",
          "note": "total RAM reported by the OS (psutil)"} if m.get("ram_gb") else

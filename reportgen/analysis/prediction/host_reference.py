@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +26,7 @@ from reportgen.analysis.prediction.costmodel import (
     Regime,
     RegimeGroup,
     group_of,
+    memory_time,
 )
 
 
@@ -40,6 +40,7 @@ class ReferenceRun(BaseModel):
     batch: int
     measured_s: float
     ops: list[tuple[Regime, float, float]]
+    views: int = 0  # view ops (no kernel, an eager dispatch each)
 
 
 # ---------------------------------------------------------------------------- in-model correction
@@ -188,19 +189,6 @@ def reference_networks() -> dict[str, Callable[[int], tuple[Any, tuple[Any, ...]
             "tiny_ops": tiny_ops}
 
 
-def last_level_cache_bytes() -> float:
-    """The largest CPU cache of this machine (sysfs), or 32 MiB when it cannot be read."""
-    sizes = []
-    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        try:
-            raw = f.read_text(encoding="ascii").strip()
-            mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(raw[-1:], 1)
-            sizes.append(float(raw.rstrip("KMG")) * mult)
-        except (OSError, ValueError):
-            continue
-    return max(sizes) if sizes else float(32 << 20)
-
-
 def _micro_terms(run: ReferenceRun, model: CostModel, peak: float, bw: float,
                  large_op_bytes: float | None = None
                  ) -> tuple[float, dict[RegimeGroup, float], dict[RegimeGroup, int]]:
@@ -213,7 +201,7 @@ def _micro_terms(run: ReferenceRun, model: CostModel, peak: float, bw: float,
         p = model.params.get(reg, model.default)
         overhead += p.overhead_us * 1e-6
         g = group_of(reg, B, large_op_bytes)
-        work[g] += max(F / (p.eta_c * peak), B / (p.eta_m * bw))
+        work[g] += max(F / (p.eta_c * peak), memory_time(B, bw, model.cache) / p.eta_m)
         count[g] += 1
     return overhead, work, count
 
@@ -251,42 +239,50 @@ OVERHEAD_SCALE_US = 20.0
 
 def fit_in_model(runs: list[ReferenceRun], model: CostModel, peak: float, bw: float,
                  large_op_bytes: float | None = None) -> InModelCorrection:
-    """Per regime group: the factor k_g on the roofline term and the extra per-op overhead a_g
-    (both ≥ 0) minimising Σ_runs ((O + Σ_g k_g·W_g + a_g·N_g) / T − 1)² + ridge toward k = 1,
-    a = 0, where O is the run's micro-benchmark overheads, W_g its micro-benchmark roofline
-    terms and N_g its op count in group g, T its measured time. A memory-bound (vector or
+    """Per regime group: the factor k_g on the roofline term and the extra per-op overhead a_g,
+    and one cost v per view op (all ≥ 0) minimising
+    Σ_runs ((O + Σ_g k_g·W_g + a_g·N_g + v·V) / T − 1)² + ridge toward k = 1, a = 0, v = 0,
+    where O is the run's micro-benchmark overheads, W_g its micro-benchmark roofline terms and
+    N_g its op count in group g, V its view ops, T its measured time. A memory-bound (vector or
     depthwise) op moving more than ``large_op_bytes`` (the last-level cache) is in the 'large'
     group (``costmodel.group_of``): the micro-benchmarks mostly run in cache, such an op streams
     from DRAM. Groups without ops in any run are left out (no correction)."""
-    terms = [(_micro_terms(r, model, peak, bw, large_op_bytes), r.measured_s)
+    terms = [(_micro_terms(r, model, peak, bw, large_op_bytes), r.views, r.measured_s)
              for r in runs if r.measured_s > 0]
-    groups = [g for g in RegimeGroup if any(c.get(g) for (_, _, c), _ in terms)]
+    groups = [g for g in RegimeGroup if any(c.get(g) for (_, _, c), _, _ in terms)]
     scale = OVERHEAD_SCALE_US * 1e-6
     rows: list[list[float]] = []
     rhs: list[float] = []
-    for (o, w, c), t in terms:
-        rows.append([w.get(g, 0.0) / t for g in groups] + [c.get(g, 0) * scale / t for g in groups])
+    for (o, w, c), v, t in terms:
+        rows.append([w.get(g, 0.0) / t for g in groups] + [c.get(g, 0) * scale / t for g in groups]
+                    + [v * scale / t])
         rhs.append((t - o) / t)
     n = len(groups)
+    width = 2 * n + 1
     for i in range(n):
-        rows.append([RIDGE_FACTOR if j == i else 0.0 for j in range(2 * n)])
+        rows.append([RIDGE_FACTOR if j == i else 0.0 for j in range(width)])
         rhs.append(RIDGE_FACTOR)
-        rows.append([RIDGE_OVERHEAD if j == n + i else 0.0 for j in range(2 * n)])
+        rows.append([RIDGE_OVERHEAD if j == n + i else 0.0 for j in range(width)])
         rhs.append(0.0)
-    x = _nnls(rows, rhs) if rows and n else []
+    rows.append([RIDGE_OVERHEAD if j == 2 * n else 0.0 for j in range(width)])
+    rhs.append(0.0)
+    x = _nnls(rows, rhs) if terms and n else [0.0] * width
     k = dict(zip(groups, x[:n], strict=True))
-    a = dict(zip(groups, x[n:], strict=True))
+    a = dict(zip(groups, x[n:2 * n], strict=True))
+    view = x[2 * n]
 
-    def rms(pred: Callable[[float, dict[RegimeGroup, float], dict[RegimeGroup, int]], float]) -> float | None:
-        errs = [(t / pred(o, w, c) - 1) ** 2 for (o, w, c), t in terms]
+    def rms(pred: Callable[[float, dict[RegimeGroup, float], dict[RegimeGroup, int], int], float]
+            ) -> float | None:
+        errs = [(t / pred(o, w, c, v) - 1) ** 2 for (o, w, c), v, t in terms]
         return math.sqrt(sum(errs) / len(errs)) if errs else None
 
-    before = rms(lambda o, w, c: o + sum(w.values()))
-    after = rms(lambda o, w, c: o + sum(k.get(g, 1.0) * v for g, v in w.items())
-                + sum(a.get(g, 0.0) * scale * m for g, m in c.items()))
+    before = rms(lambda o, w, c, v: o + sum(w.values()))
+    after = rms(lambda o, w, c, v: o + sum(k.get(g, 1.0) * u for g, u in w.items())
+                + sum(a.get(g, 0.0) * scale * m for g, m in c.items()) + view * scale * v)
     return InModelCorrection(
         groups=[GroupCorrection(group=g, factor=round(k[g], 4), extra_overhead_us=round(a[g] * OVERHEAD_SCALE_US, 3))
                 for g in groups],
+        view_overhead_us=round(view * OVERHEAD_SCALE_US, 3),
         large_op_bytes=large_op_bytes, networks=sorted({r.network for r in runs}),
         points=len(terms), fit_error_before=before,
         fit_error=after)

@@ -32,7 +32,7 @@ from reportgen.analysis.prediction.assumptions import (
     load_assumptions,
 )
 from reportgen.analysis.prediction.calibration import calibration_info
-from reportgen.analysis.prediction.costmodel import CostModel, RegimeParams
+from reportgen.analysis.prediction.costmodel import CacheLevel, CostModel, RegimeParams, memory_time
 from reportgen.analysis.prediction.estimates import (
     DTYPE_BYTES,
     Bound,
@@ -89,28 +89,38 @@ def _max_known(*xs: float | None) -> float | None:
 
 
 def op_estimate(r: OpRecord, precision: Precision, peak: float | None, bw: float | None,
-                eff: Efficiency, *, on_chip_memory: bool = False) -> OpEstimate:
+                eff: Efficiency, *, on_chip_memory: bool = False,
+                cache: CacheLevel | None = None, view_time_s: float = 0.0) -> OpEstimate:
     """Roofline for one op. ``peak`` in op/s, ``bw`` in B/s (None = unknown).
 
-    ``on_chip_memory``: operands live in on-chip SRAM (Edge TPU cache, Hailo), no DRAM term."""
+    ``on_chip_memory``: operands live in on-chip SRAM (Edge TPU cache, Hailo), no DRAM term.
+    ``cache``: a measured cache level in front of DRAM (the host's cost model): the op's first
+    ``cache.bytes`` move at its bandwidth (``costmodel.memory_time``), in the ideal too.
+    ``view_time_s``: the predicted time of a view op (eager dispatch, the host's cost model)."""
     F = r.total_flops
     B = op_bytes(r, precision)
     if r.kind == OpKind.view or (F == 0 and B == 0):  # views, allocation-only ops: no kernel
         return OpEstimate.model_construct(index=r.index, op=r.op, kind=r.kind.value, module=r.module, flops=F,
                           bytes=0.0, arithmetic_intensity_flop_per_byte=None, compute_time_s=0.0,
-                          memory_time_s=0.0, ideal_time_s=0.0, predicted_time_s=0.0, bound="none")
+                          memory_time_s=0.0, ideal_time_s=0.0,
+                          predicted_time_s=view_time_s if r.kind == OpKind.view else 0.0, bound="none")
     tc0 = _time(F, peak)
     tc = _time(F, peak * eff.eta_c if peak else None)
     tm0: float | None
     tm: float | None
     if on_chip_memory:
         tm0 = tm = 0.0
+    elif cache is not None and bw and B:
+        tm0 = memory_time(B, bw, cache)
+        tm = tm0 / eff.eta_m
     else:
         tm0 = _time(B, bw)
         tm = _time(B, bw * eff.eta_m if bw else None)
     ai = F / B if B else None
     if on_chip_memory:
         bound: Bound = "compute"
+    elif cache is not None and tc0 is not None and tm0 is not None and B:
+        bound = "compute" if tc0 >= tm0 else "memory"
     elif peak and bw and ai is not None:
         bound = "compute" if ai >= peak / bw else "memory"
     elif F == 0 and B > 0:
@@ -193,7 +203,9 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     device_ops = trace.records if cut is None else trace.records[:cut]
     host_ops = [] if cut is None else trace.records[cut:]
     effs = _efficiencies(device_ops, eff, cost_model)
-    ops = [op_estimate(r, p, peak, bw, e, on_chip_memory=on_chip)
+    levels = cost_model.cache if cost_model is not None else None
+    view_s = cost_model.view_overhead_s if cost_model is not None else 0.0
+    ops = [op_estimate(r, p, peak, bw, e, on_chip_memory=on_chip, cache=levels, view_time_s=view_s)
            for r, e in zip(device_ops, effs, strict=True)]
     overheads = [e.op_overhead_us for e in effs]
     if host_ops:
@@ -252,6 +264,7 @@ def estimate_precision(trace: Trace, platform: Platform, precision: Precision | 
     pred = sum(o.predicted_time_s or 0.0 for o in ops) + link_pred
     out.overhead_time_s = sum(oh * 1e-6 for o, oh in zip(ops, overheads, strict=False)
                               if o.bound != "none" and o.predicted_time_s is not None)
+    out.overhead_time_s += view_s * sum(o.kind == OpKind.view.value for o in ops if o.on_device)
     if out.status == "unknown":
         # No sourced peak: the compute term is missing, every other term is kept. The ideal
         # (memory at η = 1, no overhead) is the strict bound. The prediction adds what the
