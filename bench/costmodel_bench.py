@@ -107,6 +107,14 @@ def main() -> int:
     hc.load_or_calibrate(measure_if_missing=False)
     reuse_s = time.perf_counter() - t0
     host = host_platform(refresh=False)
+    if args.reuse:
+        # predictions divide by the peak and bandwidth the cost model was fitted to (the host
+        # cache may have been measured again since that calibration)
+        from reportgen.catalog.host import load_or_measure, platform_from_measurements
+
+        bench = dict(load_or_measure())
+        bench["peaks_tflops"] = {**bench["peaks_tflops"], "fp32": cal.peak_flops / 1e12}
+        host = platform_from_measurements({**bench, "copy_gbps": cal.bandwidth / 1e9})
     mach = machine_info("cpu")
     corrected = cal.model
     if args.refit:
@@ -159,6 +167,11 @@ def main() -> int:
         return sum(f(r[2], r[col]) for r in rows)  # type: ignore[operator]
 
     below_ideal = [(r[0], r[1]) for r in rows if r[7] and r[2] < r[7]]
+    from reportgen.analysis.measurement.quality import BASELINE_DRIFT, CV_NOISY
+
+    # the product's own rules: CV above CV_NOISY, or two timings of one model further apart than
+    # BASELINE_DRIFT (the experiments' baseline drift), mark a measurement noisy
+    steady = [r for r in rows if r[3] <= CV_NOISY and (r[8] is None or r[8] <= BASELINE_DRIFT)]
     print("\n## Host: measured vs predicted, per-op cost model (bench/costmodel_bench.py)\n")
     print(f"Machine: {mach.cpu_model}, {mach.cores} logical cores, torch {mach.torch}, Python "
           f"{mach.python}; {torch.get_num_threads()} threads; load average (1 min) {load0:.2f} at the "
@@ -180,6 +193,10 @@ def main() -> int:
           f"≥ 90 %), micro-benchmarks only {count(5)}/{n}, one η {count(4)}/{n}. Within ×1.5: "
           f"corrected {count(6, x15)}/{n}, micro only {count(5, x15)}/{n}, one η {count(4, x15)}/{n}. "
           f"Measured below the ideal (η = 1) bound: {below_ideal or 'none'}.")
+    print(f"Steady points (CV ≤ {CV_NOISY:.0%} and rounds within ×{BASELINE_DRIFT}, the product's noise "
+          f"rules): {len(steady)}/{n}; of those within ±{WITHIN:.0%} with the in-model correction: "
+          f"{sum(ok(r[2], r[6]) for r in steady)}/{len(steady)}. Noisy: "
+          f"{', '.join(f'{r[0]} b{r[1]}' for r in rows if r not in steady) or 'none'}.")
     corr = corrected.in_model
     if corr is not None:
         print(f"In-model correction (from {', '.join(corr.networks)}): " + "; ".join(
