@@ -125,11 +125,58 @@ def test_measurement_below_the_ideal_bound_is_flagged() -> None:
 
 
 def test_uncalibrated_platform_has_no_own_band_and_class_band_uses_s_1() -> None:
-    plat = coral_like([pt("c", 6.0)])
+    from reportgen.analysis.prediction.calibration import MIN_CLASS_BAND_POINTS
+
+    plat = coral_like([pt("c", 6.0)] + [pt(m, 2.5) for m in "def"])
     cal = calibrate_platform(plat, lambda p, c: 2e-3)
     assert not cal.calibrated and cal.band is None
     band = class_band([cal], {plat.id: plat}, plat.class_.value)
     assert band == pytest.approx(3.0)  # 6 ms measured vs 2 ms predicted
+    # fewer measurements than MIN_CLASS_BAND_POINTS give no band for a whole class
+    few = calibrate_platform(coral_like([pt("c", 6.0)] * (MIN_CLASS_BAND_POINTS - 1)), lambda p, c: 2e-3)
+    assert class_band([few], {plat.id: plat}, plat.class_.value) is None
+
+
+def test_a_calibration_applies_only_to_predictions_on_its_runtime_kind(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points measured on a compiled runtime (BatchNorm folded, ops fused) fit a per-op overhead
+    for fewer, larger ops: it does not carry over to an eager prediction of the same board."""
+    from reportgen.analysis.prediction import calibration as calmod
+    from reportgen.analysis.prediction.assumptions import efficiency_for
+    from reportgen.report.messages import render as render_msg
+
+    pi = get_platform("raspberry_pi_5", measure_host=False)
+    fit = [pt("small", truth_ms("small"), "fit"), pt("big", truth_ms("big"), "fit"),
+           pt("mid", truth_ms("mid"))]
+    cal = calibrate_platform(coral_like(fit), lambda p, c: PARTS[c.model])
+    assert cal.runtime_kind == "compiled"  # CalibrationPoint's default
+    table = CalibrationTable(platforms={pi.id: cal}, class_bands={"budget": 2.5})
+    monkeypatch.setattr(calmod, "load_calibration", lambda: table)
+    raw = efficiency_for(pi, calibrated=False)
+    compiled = efficiency_for(pi, runtime_kind="compiled")
+    assert compiled.eta_c == pytest.approx(min(1.0, raw.eta_c / cal.scale))
+    assert compiled.op_overhead_us == pytest.approx(cal.overhead_us)
+    assert efficiency_for(pi, runtime_kind="eager") == raw  # not applied to eager PyTorch
+    assert efficiency_for(pi) == compiled  # no runtime given: applied as fitted
+    info = calmod.calibration_info(pi, "eager")
+    assert not info.calibrated and info.basis_msg.code == "calibration.other_runtime_band"
+    assert info.band == 2.5 and info.band_from == "class"
+    en, ru = render_msg(info.basis_msg, "en"), render_msg(info.basis_msg, "ru")
+    assert "eager PyTorch" in en and "compiled runtime" in en and "×2.50" in en
+    assert "скомпилированная" in ru
+    assert calmod.calibration_info(pi, "compiled").calibrated
+    # with the same points refitted on the unfused model, an eager prediction uses that refit
+    refit = cal.model_copy(update={"scale": 1.2, "overhead_us": 50.0, "band": 1.3,
+                                   "runtime_kind": "eager"})
+    both = CalibrationTable(platforms={pi.id: cal.model_copy(update={"unfused": refit})},
+                            class_bands={"budget": 2.5})
+    monkeypatch.setattr(calmod, "load_calibration", lambda: both)
+    eager = efficiency_for(pi, runtime_kind="eager")
+    assert eager.eta_c == pytest.approx(min(1.0, raw.eta_c / 1.2)) and eager.op_overhead_us == 50.0
+    assert efficiency_for(pi, runtime_kind="compiled") == compiled
+    info = calmod.calibration_info(pi, "eager")
+    assert info.calibrated and info.basis_msg.code == "calibration.unfused" and info.band == 1.3
+    assert "may be slower" in render_msg(info.basis_msg, "en")
 
 
 def test_at_most_two_fitting_points() -> None:

@@ -307,13 +307,14 @@ def stage(ctx: Context, result: StageResult) -> None:
         best = result.roofline.best_precision
     elif plat is not None:
         best = estimate(ctx.products.need_trace(), plat, precisions,
-                        batch_size=resolved.inputs.batch_size, keep_ops=False).best_precision
+                        batch_size=resolved.inputs.batch_size, keep_ops=False,
+                        runtime_kind=_runtime_kind(ctx)).best_precision
 
     def predict(tr: Any, batch: int) -> tuple[float | None, float | None]:
         if plat is None or best is None:
             return None, None
         pe = estimate(as_deployed(ctx, tr), plat, [best], batch_size=batch,
-                      keep_ops=False).get(best)
+                      keep_ops=False, runtime_kind=_runtime_kind(ctx)).get(best)
         if pe.status != "ok":
             return None, None
         return pe.predicted_latency_s, pe.weight_bytes + pe.peak_activation_bytes
@@ -348,3 +349,9 @@ def stage(ctx: Context, result: StageResult) -> None:
                              platform_name=plat.name if plat else None, precision=best,
                              sweeps=sweeps,
                              measured_on=meas.run.machine if meas is not None else None)
+
+
+def _runtime_kind(ctx: Any) -> str | None:
+    """eager | compiled: the report's baseline runtime (None before the roofline stage set it)."""
+    rt = getattr(ctx.products, "runtime", None)
+    return rt.kind.value if rt is not None and hasattr(rt, "kind") else None

@@ -58,12 +58,13 @@ OVERRIDDEN = "(overridden in the spec)"
 
 
 def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | None = None,
-                   *, calibrated: bool = True) -> Efficiency:
+                   *, calibrated: bool = True, runtime_kind: str | None = None) -> Efficiency:
     """η_c, η_m and per-op overhead for ``platform``: class default < per-platform < overrides.
 
     ``calibrated``: divide η_c and η_m by the scale fitted to the platform's published
     measurements (``calibration.py``; η clipped at 1) and use the fitted per-op overhead (or,
-    when only the scale was fitted, the assumed overhead times the scale). Overrides win."""
+    when only the scale was fitted, the assumed overhead times the scale) — unless the
+    calibration was fitted on another ``runtime_kind`` (eager / compiled). Overrides win."""
     cfg = load_assumptions()
     base = cfg.classes[platform.class_.value].model_dump()
     base.update(cfg.platforms.get(platform.id, {}))
@@ -73,7 +74,8 @@ def efficiency_for(platform: Platform, overrides: dict[str, Any] | Efficiency | 
         base.update(overrides)
         base["why"] = (base.get("why", "") + " " + OVERRIDDEN).strip()
     elif calibrated:
-        s, o = platform_scale(platform), platform_overhead_us(platform)
+        s = platform_scale(platform, runtime_kind)
+        o = platform_overhead_us(platform, runtime_kind)
         if s != 1.0 or o is not None:
             base["eta_c"] = min(1.0, base["eta_c"] / s)
             base["eta_m"] = min(1.0, base["eta_m"] / s)

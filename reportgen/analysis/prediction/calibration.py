@@ -92,7 +92,12 @@ class PlatformCalibration(Strict):
     points: int = 0
     band: float | None = Field(None, description="leave-one-out error factor (×)")
     band_from: str = Field("none", description="own (leave-one-out) | class:<name> | none")
+    runtime_kind: str | None = Field(None, description="eager | compiled: the runtime of the fit "
+                                     "points (applied only to predictions on the same kind)")
     checks: list[PointCheck] = Field(default_factory=list)
+    unfused: PlatformCalibration | None = Field(
+        None, description="points of a compiled runtime fitted again on the unfused model: what an "
+                          "eager prediction of the board uses (its time is at least the compiled one)")
 
 
 class Fit(BaseModel):
@@ -164,10 +169,12 @@ def calibrate_platform(plat: Platform, predict: Predictor,
                               min_scale)
 
     deployed = fit_on(fit_idx)
+    kinds = {pts[i].runtime_kind for i in fit_idx}
     out = PlatformCalibration(platform_id=plat.id, calibrated=bool(fit_idx),
                               fit_models=[pts[i].model for i in fit_idx], scale=deployed.s,
                               overhead_us=deployed.o_s * 1e6 if deployed.o_s is not None else None,
-                              parameters=deployed.parameters, points=len(pts))
+                              parameters=deployed.parameters, points=len(pts),
+                              runtime_kind=kinds.pop() if len(kinds) == 1 else None)
     errors: list[float] = []
     for i, c in enumerate(pts):
         p = parts[i]
@@ -193,14 +200,20 @@ def calibrate_platform(plat: Platform, predict: Predictor,
     return out
 
 
+# a class band from fewer published measurements than this is not given: two points of one
+# model on one board said "×1.03" for every GPU of the class
+MIN_CLASS_BAND_POINTS = 4
+
+
 def class_band(calibrations: list[PlatformCalibration], platforms: dict[str, Platform],
                klass: str) -> float | None:
     """Error factor of *uncalibrated* (s = 1) predictions over the calibrated platforms of
-    ``klass``: the band an uncalibrated platform of that class carries."""
+    ``klass``: the band an uncalibrated platform of that class carries (None from fewer than
+    ``MIN_CLASS_BAND_POINTS`` measurements)."""
     errs = [max(ch.measured_ms / ch.predicted_ms, ch.predicted_ms / ch.measured_ms)
             for cal in calibrations if platforms[cal.platform_id].class_.value == klass
             for ch in cal.checks if ch.predicted_ms]
-    return max(errs) if errs else None
+    return max(errs) if len(errs) >= MIN_CLASS_BAND_POINTS else None
 
 
 class CalibrationTable(Strict):
@@ -241,34 +254,55 @@ def _accepted(cal: PlatformCalibration | None, table: CalibrationTable, klass: s
     return ref is None or cal.band < ref - 1e-9
 
 
-def _used(plat: Platform) -> PlatformCalibration | None:
+def _same_runtime(cal: PlatformCalibration, runtime_kind: str | None) -> bool:
+    """A calibration fitted on one runtime kind (compiled: BatchNorm folded, ops fused) is not
+    applied to a prediction on the other (eager: every op dispatched)."""
+    return runtime_kind is None or cal.runtime_kind is None or cal.runtime_kind == runtime_kind
+
+
+def _for_runtime(cal: PlatformCalibration | None, runtime_kind: str | None
+                 ) -> PlatformCalibration | None:
+    """The fit a prediction on ``runtime_kind`` uses: the points' own, or their refit on the
+    unfused model for an eager prediction from compiled points; None when neither applies."""
+    if cal is None or _same_runtime(cal, runtime_kind):
+        return cal
+    return cal.unfused if cal.unfused is not None and runtime_kind == "eager" else None
+
+
+def _used(plat: Platform, runtime_kind: str | None = None) -> PlatformCalibration | None:
     table = load_calibration()
-    cal = table.platforms.get(plat.id)
+    cal = _for_runtime(table.platforms.get(plat.id), runtime_kind)
     return cal if cal is not None and _accepted(cal, table, plat.class_.value) else None
 
 
-def platform_scale(plat: Platform) -> float:
-    """Scale s fitted to the platform's published measurements (1 when not calibrated): the
-    assumed η_c and η_m are divided by it."""
-    cal = _used(plat)
+def platform_scale(plat: Platform, runtime_kind: str | None = None) -> float:
+    """Scale s fitted to the platform's published measurements (1 when not calibrated, or
+    calibrated on the other runtime kind): the assumed η_c and η_m are divided by it."""
+    cal = _used(plat, runtime_kind)
     return cal.scale if cal is not None else 1.0
 
 
-def platform_overhead_us(plat: Platform) -> float | None:
+def platform_overhead_us(plat: Platform, runtime_kind: str | None = None) -> float | None:
     """Per-op overhead (µs) fitted to the platform's published measurements; None when not
-    calibrated or when only the scale was fitted (the assumed overhead times the scale)."""
-    cal = _used(plat)
+    calibrated (for this runtime kind) or when only the scale was fitted (the assumed overhead
+    times the scale)."""
+    cal = _used(plat, runtime_kind)
     return cal.overhead_us if cal is not None else None
 
 
-def calibration_info(plat: Platform) -> CalibrationInfo:
+def calibration_info(plat: Platform, runtime_kind: str | None = None) -> CalibrationInfo:
     table = load_calibration()
-    cal = table.platforms.get(plat.id)
+    own = table.platforms.get(plat.id)
+    cal = _for_runtime(own, runtime_kind)  # the fit this runtime kind uses, if any
     klass = plat.class_.value
+    kname = msg(f"platform_class.{klass}")
+    class_band_ = table.class_bands.get(klass)
     if cal is not None and _accepted(cal, table, klass):
-        band = cal.band
-        models = ", ".join(cal.fit_models)
-        if cal.overhead_us is not None:
+        band, models = cal.band, ", ".join(cal.fit_models)
+        if cal is not own:  # compiled points refitted on the unfused model, for eager PyTorch
+            m = msg("calibration.unfused", models=models, points=cal.points, scale=cal.scale,
+                    overhead_us=cal.overhead_us or 0.0, band=band or 0.0)
+        elif cal.overhead_us is not None:
             m = (msg("calibration.own_overhead", models=models, points=cal.points,
                      scale=cal.scale, overhead_us=cal.overhead_us, band=band)
                  if band is not None else
@@ -281,14 +315,24 @@ def calibration_info(plat: Platform) -> CalibrationInfo:
         return CalibrationInfo(calibrated=True, fit_models=cal.fit_models, scale=cal.scale,
                                overhead_us=cal.overhead_us, points=cal.points, band=band,
                                band_from="own", basis_msg=m)
-    band = table.class_bands.get(klass)
-    kname = msg(f"platform_class.{klass}")
-    if band is not None:
+    if cal is None and own is not None and _accepted(own, table, klass):
+        # fitted on the other runtime kind, with no refit for this one
+        args: dict[str, str | int | float | Msg] = {
+            "points": own.points, "models": ", ".join(own.fit_models),
+            "fitted": msg(f"calibration.kind.{own.runtime_kind}"),
+            "used": msg(f"calibration.kind.{runtime_kind}")}
+        m = (msg("calibration.other_runtime_band", **args, band=class_band_, klass=kname)
+             if class_band_ is not None else msg("calibration.other_runtime", **args))
+        return CalibrationInfo(calibrated=False, band=class_band_,
+                               band_from="class" if class_band_ is not None else "none",
+                               points=own.points, basis_msg=m)
+    if class_band_ is not None:
         # points exist but the fit did not beat the class band: say so, not "no data"
-        rejected = cal is not None and cal.calibrated and cal.band is not None
-        m = (msg("calibration.rejected", points=cal.points, own=cal.band, band=band, klass=kname)
-             if rejected and cal is not None and cal.band is not None else
-             msg("calibration.class", klass=kname, band=band))
-        return CalibrationInfo(calibrated=False, band=band, band_from="class",
-                               points=cal.points if cal else 0, basis_msg=m)
+        if cal is not None and cal.calibrated and cal.band is not None:
+            m = msg("calibration.rejected", points=cal.points, own=cal.band, band=class_band_,
+                    klass=kname)
+        else:
+            m = msg("calibration.class", klass=kname, band=class_band_)
+        return CalibrationInfo(calibrated=False, band=class_band_, band_from="class",
+                               points=own.points if own else 0, basis_msg=m)
     return CalibrationInfo(calibrated=False, basis_msg=msg("calibration.none", klass=kname))

@@ -193,6 +193,7 @@ def generated_tokens(inputs: Any) -> int | None:
 
 def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage: generation cost when the spec asks for generated tokens."""
+    from reportgen.analysis.prediction.assumptions import efficiency_for
     from reportgen.analysis.prediction.roofline import estimate_precision
     from reportgen.analysis.stage import StageSkipped
 
@@ -220,12 +221,16 @@ def stage(ctx: Context, result: StageResult) -> None:
         prompt = (resolved.inputs.text.sequence_length if resolved.inputs.text else 128)
     kind, steps, enc_positions = trace_generation(model, batch, prompt, n, first)
     plat = ctx.products.platform
+    rt = ctx.products.runtime
+    eff = (efficiency_for(plat, runtime_kind=rt.kind.value if hasattr(rt, "kind") else None)
+           if plat is not None else None)
 
     def predict(trace: Trace, precision: str) -> float | None:
         if plat is None:
             return None
         try:
-            return estimate_precision(trace, plat, precision, batch_size=batch, keep_ops=False).predicted_latency_s
+            return estimate_precision(trace, plat, precision, batch_size=batch, keep_ops=False,
+                                      efficiency=eff).predicted_latency_s
         except Exception:  # a precision the platform cannot run: no time for it
             return None
 

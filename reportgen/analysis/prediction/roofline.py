@@ -320,15 +320,19 @@ def _by_kind(ops: list[OpEstimate], total: float) -> list[KindBreakdown]:
 def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision] | list[str],
              *, batch_size: int = 1, efficiency: dict[str, Any] | Efficiency | None = None,
              fallback: Platform | str | None = "auto", sparse: bool = False,
-             keep_ops: bool = True, cost_model: CostModel | None = None) -> PlatformEstimate:
+             keep_ops: bool = True, cost_model: CostModel | None = None,
+             runtime_kind: str | None = None) -> PlatformEstimate:
     """Roofline of ``trace`` on ``platform`` for every precision in ``precisions``.
+
+    ``runtime_kind``: eager | compiled, the runtime the trace is predicted on: a platform
+    calibration fitted on the other kind is not applied (None: applied as fitted).
 
     ``fallback``: host platform for ops a USB/PCIe accelerator cannot run ("auto" = the one in
     assumptions.yaml, None = not predicted). ``batch_size``: samples per forward pass.
     ``cost_model``: per-op-regime η and overheads (``costmodel.py``; e.g. the host's
     calibration), shown in the assumptions; None = the platform's one η and overhead."""
     plat = get_platform(platform) if isinstance(platform, str) else platform
-    eff = efficiency_for(plat, efficiency)
+    eff = efficiency_for(plat, efficiency, runtime_kind=runtime_kind)
     fb: Platform | None
     if fallback == "auto":
         fid = load_assumptions().fallback_host.get(plat.id)
@@ -348,6 +352,7 @@ def estimate(trace: Trace, platform: Platform | str, precisions: list[Precision]
                                                      fb, sparse),
                             per_precision=per, best_precision=best.precision if best else None,
                             cost_model=cost_model,
-                            calibration=None if cost_model is not None else calibration_info(plat))
+                            calibration=None if cost_model is not None
+                            else calibration_info(plat, runtime_kind))
 
 

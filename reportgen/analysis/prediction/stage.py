@@ -25,7 +25,7 @@ def stage(ctx: Context, result: StageResult) -> None:
     trace = deployed_trace(traced, runtime)
     ctx.products.runtime, ctx.products.baseline_trace = runtime, trace
     batch = ctx.products.need_resolved().inputs.batch_size
-    est = estimate(trace, plat, ctx.spec.precisions, batch_size=batch)
+    est = estimate(trace, plat, ctx.spec.precisions, batch_size=batch, runtime_kind=runtime.kind.value)
     base = baseline_precision(est, trace.dtype)
     if base is not None:
         result.baseline = describe(traced, trace, runtime, base.precision)

@@ -251,7 +251,8 @@ def zoo_comparison(trace: Trace, platforms: Sequence[Platform | str],
     for plat in plats:
         rt = deployment_runtime(plat, runtime)
         dtrace = deployed_trace(trace, rt)
-        est = estimate(dtrace, plat, precisions, batch_size=batch_size, keep_ops=False)
+        est = estimate(dtrace, plat, precisions, batch_size=batch_size, keep_ops=False,
+                       runtime_kind=rt.kind.value)
         unit_note: list[Msg] = []
         if not est.best_precision:
             # the default unit predicts none of the precisions (e.g. an NPU without fp32 or
