@@ -298,7 +298,7 @@ def stage(ctx: Context, result: StageResult) -> None:
     def trace_fn(inp: Inputs) -> Any:
         return retrace(ctx, inp)  # shared with the findings' probe and the hypotheses
 
-    from reportgen.analysis.prediction.runtime import as_deployed
+    from reportgen.analysis.prediction.runtime import as_deployed, runtime_kind_of
 
     best: str | None = None
     if result.baseline is not None:  # one baseline (precision + runtime) for every section
@@ -308,13 +308,13 @@ def stage(ctx: Context, result: StageResult) -> None:
     elif plat is not None:
         best = estimate(ctx.products.need_trace(), plat, precisions,
                         batch_size=resolved.inputs.batch_size, keep_ops=False,
-                        runtime_kind=_runtime_kind(ctx)).best_precision
+                        runtime_kind=runtime_kind_of(ctx)).best_precision
 
     def predict(tr: Any, batch: int) -> tuple[float | None, float | None]:
         if plat is None or best is None:
             return None, None
         pe = estimate(as_deployed(ctx, tr), plat, [best], batch_size=batch,
-                      keep_ops=False, runtime_kind=_runtime_kind(ctx)).get(best)
+                      keep_ops=False, runtime_kind=runtime_kind_of(ctx)).get(best)
         if pe.status != "ok":
             return None, None
         return pe.predicted_latency_s, pe.weight_bytes + pe.peak_activation_bytes
@@ -349,9 +349,3 @@ def stage(ctx: Context, result: StageResult) -> None:
                              platform_name=plat.name if plat else None, precision=best,
                              sweeps=sweeps,
                              measured_on=meas.run.machine if meas is not None else None)
-
-
-def _runtime_kind(ctx: Any) -> str | None:
-    """eager | compiled: the report's baseline runtime (None before the roofline stage set it)."""
-    rt = getattr(ctx.products, "runtime", None)
-    return rt.kind.value if rt is not None and hasattr(rt, "kind") else None

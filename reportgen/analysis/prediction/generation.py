@@ -195,6 +195,7 @@ def stage(ctx: Context, result: StageResult) -> None:
     """Pipeline stage: generation cost when the spec asks for generated tokens."""
     from reportgen.analysis.prediction.assumptions import efficiency_for
     from reportgen.analysis.prediction.roofline import estimate_precision
+    from reportgen.analysis.prediction.runtime import runtime_kind_of
     from reportgen.analysis.stage import StageSkipped
 
     resolved, loaded = ctx.products.need_resolved(), ctx.products.need_loaded()
@@ -221,9 +222,7 @@ def stage(ctx: Context, result: StageResult) -> None:
         prompt = (resolved.inputs.text.sequence_length if resolved.inputs.text else 128)
     kind, steps, enc_positions = trace_generation(model, batch, prompt, n, first)
     plat = ctx.products.platform
-    rt = ctx.products.runtime
-    eff = (efficiency_for(plat, runtime_kind=rt.kind.value if hasattr(rt, "kind") else None)
-           if plat is not None else None)
+    eff = efficiency_for(plat, runtime_kind=runtime_kind_of(ctx)) if plat is not None else None
 
     def predict(trace: Trace, precision: str) -> float | None:
         if plat is None:

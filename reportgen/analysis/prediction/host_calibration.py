@@ -242,6 +242,21 @@ def _median_time(run: Callable[[], Any], *, warmup: int = 3, min_runs: int = 15,
 
 
 
+def _interleaved(runs: list[tuple[Any, tuple[Any, ...]]], rounds: int, budget_s: float
+                 ) -> list[list[float]]:
+    """Each (module, args) timed once per round, all of them in turn, ``rounds`` times (a median
+    of ≥ 5 runs in ``budget_s / rounds`` each): per run, its ``rounds`` medians."""
+    import torch
+
+    times: list[list[float]] = [[] for _ in runs]
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for i, (module, args) in enumerate(runs):
+                times[i].append(_median_time(lambda: module(*args), min_runs=5,  # noqa: B023 (called at once)
+                                             budget_s=budget_s / rounds))
+    return times
+
+
 REFERENCE_ROUNDS = 5  # interleaved rounds over all reference runs (a slow window hits one round)
 MICRO_ROUNDS = 3  # the same for the micro-benchmarks
 # micro-benchmark regimes whose achieved rate bounds the fp32 peak from below
@@ -264,12 +279,7 @@ def time_reference_networks(*, log: Callable[[str], None] | None = None, budget_
             module, args = make(b)
             module.eval()
             cases.append((name, b, module, args, _counted(module, args)))
-    times: list[list[float]] = [[] for _ in cases]
-    with torch.inference_mode():
-        for _ in range(REFERENCE_ROUNDS):
-            for i, (_, _, module, args, _) in enumerate(cases):
-                times[i].append(_median_time(lambda: module(*args), min_runs=5,  # noqa: B023 (called at once)
-                                             budget_s=budget_s / REFERENCE_ROUNDS))
+    times = _interleaved([(c[2], c[3]) for c in cases], REFERENCE_ROUNDS, budget_s)
     out = []
     for (name, b, _, _, (ops, views)), ts in zip(cases, times, strict=True):
         t = statistics.median(ts)
@@ -314,7 +324,6 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
               budget_per_case_s: float = 0.75, in_model: bool = True) -> HostCalibration:
     """Run every micro-benchmark, fit each regime, then (``in_model``) time the reference
     networks and fit the in-model correction; return the calibration (not cached)."""
-    import torch
 
     from reportgen.allocator import steady_allocator
 
@@ -340,12 +349,7 @@ def calibrate(host_bench: dict[str, Any], *, log: Callable[[str], None] | None =
                       sum(o[2] for o in ops)))
     # MICRO_ROUNDS interleaved rounds over every case, then the median of the rounds: a slow
     # window of a shared machine hits one round of many cases, not every round of one regime
-    times: list[list[float]] = [[] for _ in built]
-    with torch.inference_mode():
-        for _ in range(MICRO_ROUNDS):
-            for i, (_, module, args, *_rest) in enumerate(built):
-                times[i].append(_median_time(lambda: module(*args), min_runs=5,  # noqa: B023 (called at once)
-                                             budget_s=budget_per_case_s / MICRO_ROUNDS))
+    times = _interleaved([(b[1], b[2]) for b in built], MICRO_ROUNDS, budget_per_case_s)
     points: list[dict[str, Any]] = []
     for (name, _, _, reg, k, F, B), ts in zip(built, times, strict=True):
         t = statistics.median(ts)

@@ -139,6 +139,12 @@ def describe(traced: Trace, deployed: Trace, runtime: Runtime, precision: str) -
                     ops_deployed=kernel_count(deployed), batchnorms_folded=bn)
 
 
+def runtime_kind_of(ctx: Context | None) -> str | None:
+    """eager | compiled: the study's baseline runtime (None before the roofline stage set it)."""
+    rt = ctx.products.runtime if ctx is not None else None
+    return rt.kind.value if isinstance(rt, Runtime) else None
+
+
 def as_deployed(ctx: Context | None, trace: Trace) -> Trace:
     """``trace`` (e.g. a re-trace at another input size) under the study's baseline runtime, so
     every prediction of a report is made on the same runtime."""
