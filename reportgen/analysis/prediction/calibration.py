@@ -97,7 +97,8 @@ class PlatformCalibration(Strict):
     checks: list[PointCheck] = Field(default_factory=list)
     unfused: PlatformCalibration | None = Field(
         None, description="points of a compiled runtime fitted again on the unfused model: what an "
-                          "eager prediction of the board uses (its time is at least the compiled one)")
+                          "eager prediction of the board uses (the same measurements, so eager "
+                          "PyTorch may well be slower)")
 
 
 class Fit(BaseModel):
