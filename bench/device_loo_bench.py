@@ -56,12 +56,14 @@ def main() -> int:
         dims = [int(d) for d in shape.lower().split("x")] if shape else []
         if len(dims) == 4:  # NCHW image input as published
             inputs["image"] = {"channels": dims[1], "height": dims[2], "width": dims[3]}
+        elif len(dims) == 2:  # batch x tokens, as published for a text model
+            inputs["text"] = {"sequence_length": dims[1]}
         # a model card, or a torchvision classifier as published (googlenet without the
         # training-only auxiliary heads, as in its pretrained weights)
         model = ({"card": card} if card in card_ids() else
                  {"source": "torchvision", "name": card,
                   "kwargs": {"aux_logits": False, "init_weights": False}
-                  if card == "googlenet" else {}})
+                  if card in ("googlenet", "inception_v3") else {}})
         spec = StudySpec.model_validate({"title": card, "model": model,
                                          "platform": "raspberry_pi_5", "inputs": inputs})
         meta = build(resolve(spec), device="meta")
@@ -79,6 +81,8 @@ def main() -> int:
         # fused), as a report predicts a compiled baseline; the second pass fits the same points
         # on the unfused model, for eager predictions of the board
         key = (plat.id, c.model, c.input, c.precision, c.batch, unfused[0])
+        if c.unit is not None:  # measured on another unit than the default: predict that one
+            plat = plat.model_copy(update={"default_unit": c.unit})
         if key not in estimates:
             tr = trace_of(c.model, c.batch, c.input)
             if c.runtime_kind == "compiled" and not unfused[0]:

@@ -179,6 +179,81 @@ def test_a_calibration_applies_only_to_predictions_on_its_runtime_kind(
     assert "may be slower" in render_msg(info.basis_msg, "en")
 
 
+def test_a_calibration_applies_only_to_predictions_on_its_compute_unit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Core Ultra's published points are its CPU's; its predictions are for the NPU (the
+    default unit): the CPU fit is not applied there, and the prediction says why. A prediction
+    on the CPU (the zoo's fallback unit) uses it."""
+    from reportgen.analysis.prediction import calibration as calmod
+    from reportgen.analysis.prediction.assumptions import efficiency_for
+    from reportgen.report.messages import render as render_msg
+
+    mtl = get_platform("intel_core_ultra7_155h", measure_host=False)
+    assert mtl.default_unit == "npu"
+    fit = [pt("small", truth_ms("small"), "fit").model_copy(update={"unit": "cpu"}),
+           pt("big", truth_ms("big"), "fit").model_copy(update={"unit": "cpu"}),
+           pt("mid", truth_ms("mid")).model_copy(update={"unit": "cpu"})]
+    cal = calibrate_platform(mtl.model_copy(update={"calibration": fit}),
+                             lambda p, c: PARTS[c.model])
+    assert cal.unit == "cpu" and cal.scale == pytest.approx(S_TRUE)
+    table = CalibrationTable(platforms={mtl.id: cal}, class_bands={"cpu": 3.0})
+    monkeypatch.setattr(calmod, "load_calibration", lambda: table)
+    raw = efficiency_for(mtl, calibrated=False)
+    assert efficiency_for(mtl) == raw  # the NPU: not calibrated by CPU points
+    info = calmod.calibration_info(mtl)
+    assert not info.calibrated and info.basis_msg.code == "calibration.other_unit_band"
+    assert info.band == 3.0 and info.points == 3
+    en, ru = render_msg(info.basis_msg, "en"), render_msg(info.basis_msg, "ru")
+    assert "of its cpu" in en and "for its npu" in en and "×3.00" in en
+    assert "блоке cpu" in ru
+    on_cpu = mtl.model_copy(update={"default_unit": "cpu"})
+    assert efficiency_for(on_cpu).eta_c == pytest.approx(min(1.0, raw.eta_c / S_TRUE))
+    assert calmod.calibration_info(on_cpu).calibrated
+
+
+def test_points_of_one_model_carry_the_class_band_for_other_models(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ResNet-50 runs agreeing to ×1.1 say nothing about another model on that GPU: the fit
+    is used, the band shown is the class's."""
+    from reportgen.analysis.prediction import calibration as calmod
+    from reportgen.report.messages import render as render_msg
+
+    t4 = get_platform("nvidia_t4", measure_host=False)
+    pts = [pt("small", truth_ms("small"), "fit"), pt("small", 1.1 * truth_ms("small"))]
+    cal = calibrate_platform(t4.model_copy(update={"calibration": pts}),
+                             lambda p, c: PARTS[c.model])
+    assert cal.band is not None and cal.band < 1.2
+    monkeypatch.setattr(calmod, "load_calibration",
+                        lambda: CalibrationTable(platforms={t4.id: cal},
+                                                 class_bands={"powerful": 2.5}))
+    info = calmod.calibration_info(t4)
+    assert info.calibrated and info.band == 2.5 and info.band_from == "class"
+    assert info.basis_msg.code == "calibration.one_model"
+    assert "small only" in render_msg(info.basis_msg, "en")
+    # a second model among the points: the own leave-one-out band stands
+    two = calibrate_platform(t4.model_copy(update={"calibration": [
+        pt("small", truth_ms("small"), "fit"), pt("big", truth_ms("big"), "fit"),
+        pt("mid", truth_ms("mid"))]}), lambda p, c: PARTS[c.model])
+    monkeypatch.setattr(calmod, "load_calibration",
+                        lambda: CalibrationTable(platforms={t4.id: two},
+                                                 class_bands={"powerful": 2.5}))
+    info2 = calmod.calibration_info(t4)
+    assert info2.band_from == "own", (two.band, info2.basis_msg.code)
+
+
+def test_calibration_points_name_one_existing_compute_unit() -> None:
+    from reportgen.catalog.schema import Platform
+
+    data = get_platform("intel_core_ultra7_155h").model_dump(by_alias=True)
+    data["calibration"] = [dict(pt("a", 1.0, "fit").model_dump(), unit="cpu"),
+                           dict(pt("b", 2.0).model_dump(), unit="npu")]
+    with pytest.raises(ValueError, match="one compute unit"):
+        Platform.model_validate(data)
+    data["calibration"] = [dict(pt("a", 1.0, "fit").model_dump(), unit="tpu")]
+    with pytest.raises(ValueError, match="unit 'tpu' is not one of the compute units"):
+        Platform.model_validate(data)
+
+
 def test_at_most_two_fitting_points() -> None:
     from reportgen.catalog.schema import Platform
 

@@ -130,6 +130,9 @@ class CalibrationPoint(Strict):
     precision: str
     runtime: str = Field(description="e.g. TensorRT 8.6, LiteRT (XNNPACK), Edge TPU compiler")
     runtime_kind: Literal["eager", "compiled"] = "compiled"
+    unit: str | None = Field(None, description="compute unit measured (None: the platform's "
+                                               "default unit); a fit applies only to predictions "
+                                               "on its unit")
     batch: int = Field(1, ge=1)
     latency_ms: float = Field(gt=0)
     url: str = Field(description="primary source (vendor documentation or datasheet)")

@@ -97,7 +97,13 @@ class Platform(Strict):
         if sum(c.use == "fit" for c in self.calibration) > 2:
             problems.append("calibration: at most two points may be used for fitting (use: fit); "
                             "the rest are validation")
+        if len({c.unit or self.default_unit for c in self.calibration}) > 1:
+            problems.append("calibration: every point must be measured on one compute unit "
+                            "(unit:)")
         for c in self.calibration:
+            if c.unit is not None and c.unit not in units:
+                problems.append(f"calibration.{c.model}: unit '{c.unit}' is not one of the "
+                                f"compute units ({', '.join(units)})")
             if not c.url.startswith("https://"):
                 problems.append(f"calibration.{c.model}: url must be an https primary source")
         if problems:

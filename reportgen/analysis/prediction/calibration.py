@@ -94,6 +94,9 @@ class PlatformCalibration(Strict):
     band_from: str = Field("none", description="own (leave-one-out) | class:<name> | none")
     runtime_kind: str | None = Field(None, description="eager | compiled: the runtime of the fit "
                                      "points (applied only to predictions on the same kind)")
+    unit: str | None = Field(None, description="compute unit the points were measured on, when "
+                                               "not the platform's default one (then not applied: "
+                                               "reports predict the default unit)")
     checks: list[PointCheck] = Field(default_factory=list)
     unfused: PlatformCalibration | None = Field(
         None, description="points of a compiled runtime fitted again on the unfused model: what an "
@@ -175,7 +178,10 @@ def calibrate_platform(plat: Platform, predict: Predictor,
                               fit_models=[pts[i].model for i in fit_idx], scale=deployed.s,
                               overhead_us=deployed.o_s * 1e6 if deployed.o_s is not None else None,
                               parameters=deployed.parameters, points=len(pts),
-                              runtime_kind=kinds.pop() if len(kinds) == 1 else None)
+                              runtime_kind=kinds.pop() if len(kinds) == 1 else None,
+                              unit=next((c.unit for c in pts if c.unit not in (None,
+                                                                               plat.default_unit)),
+                                        None))
     errors: list[float] = []
     for i, c in enumerate(pts):
         p = parts[i]
@@ -270,9 +276,16 @@ def _for_runtime(cal: PlatformCalibration | None, runtime_kind: str | None
     return cal.unfused if cal.unfused is not None and runtime_kind == "eager" else None
 
 
+def _own(plat: Platform, table: CalibrationTable) -> PlatformCalibration | None:
+    """The platform's calibration, unless its points were measured on another compute unit than
+    the one its predictions are for (the default unit)."""
+    cal = table.platforms.get(plat.id)
+    return None if cal is None or cal.unit not in (None, plat.default_unit) else cal
+
+
 def _used(plat: Platform, runtime_kind: str | None = None) -> PlatformCalibration | None:
     table = load_calibration()
-    cal = _for_runtime(table.platforms.get(plat.id), runtime_kind)
+    cal = _for_runtime(_own(plat, table), runtime_kind)
     return cal if cal is not None and _accepted(cal, table, plat.class_.value) else None
 
 
@@ -293,13 +306,33 @@ def platform_overhead_us(plat: Platform, runtime_kind: str | None = None) -> flo
 
 def calibration_info(plat: Platform, runtime_kind: str | None = None) -> CalibrationInfo:
     table = load_calibration()
-    own = table.platforms.get(plat.id)
+    own = _own(plat, table)
     cal = _for_runtime(own, runtime_kind)  # the fit this runtime kind uses, if any
     klass = plat.class_.value
     kname = msg(f"platform_class.{klass}")
     class_band_ = table.class_bands.get(klass)
+    other = table.platforms.get(plat.id)
+    if own is None and other is not None:  # measured on another compute unit: not applied
+        uargs: dict[str, str | int | float | Msg] = {
+            "points": other.points, "models": ", ".join(dict.fromkeys(c.model for c in other.checks)),
+            "unit": other.unit or "", "default": plat.default_unit}
+        return CalibrationInfo(
+            calibrated=False, band=class_band_,
+            band_from="class" if class_band_ is not None else "none", points=other.points,
+            basis_msg=(msg("calibration.other_unit_band", **uargs, band=class_band_, klass=kname)
+                       if class_band_ is not None else msg("calibration.other_unit", **uargs)))
     if cal is not None and _accepted(cal, table, klass):
-        band, models = cal.band, ", ".join(cal.fit_models)
+        band, models = cal.band, ", ".join(dict.fromkeys(cal.fit_models))
+        if (len({ch.model for ch in cal.checks}) < 2 and band is not None
+                and class_band_ is not None and class_band_ > band):
+            # every point is one model: their agreement is the spread of runtimes and batch
+            # sizes, not of models; for another model the class's band is the honest one
+            m = msg("calibration.one_model", models=models, points=cal.points, scale=cal.scale,
+                    own=band, band=class_band_, klass=kname,
+                    runtime=msg("calibration.one_model_unfused") if cal is not own else "")
+            return CalibrationInfo(calibrated=True, fit_models=cal.fit_models, scale=cal.scale,
+                                   overhead_us=cal.overhead_us, points=cal.points,
+                                   band=class_band_, band_from="class", basis_msg=m)
         if cal is not own:  # compiled points refitted on the unfused model, for eager PyTorch
             m = msg("calibration.unfused", models=models, points=cal.points, scale=cal.scale,
                     overhead_us=cal.overhead_us or 0.0, band=band or 0.0)
@@ -319,7 +352,7 @@ def calibration_info(plat: Platform, runtime_kind: str | None = None) -> Calibra
     if cal is None and own is not None and _accepted(own, table, klass):
         # fitted on the other runtime kind, with no refit for this one
         args: dict[str, str | int | float | Msg] = {
-            "points": own.points, "models": ", ".join(own.fit_models),
+            "points": own.points, "models": ", ".join(dict.fromkeys(own.fit_models)),
             "fitted": msg(f"calibration.kind.{own.runtime_kind}"),
             "used": msg(f"calibration.kind.{runtime_kind}")}
         m = (msg("calibration.other_runtime_band", **args, band=class_band_, klass=kname)

@@ -91,6 +91,9 @@ class PrecisionEstimate(Model):
     peak_op_per_s: float | None = None
     bandwidth_b_per_s: float | None = None
     ridge_point_flop_per_byte: float | None = None
+    ideal_cache_bytes: float = Field(0, description="on-chip cache (B) the ideal bound keeps "
+                                                    "activations in (and the weights, when they "
+                                                    "fit): 0 = every byte at DRAM bandwidth")
     compute_bound_ops: int = 0
     memory_bound_ops: int = 0
     host_link_time_s: float = Field(0, description="weight streaming + input/output transfers "
