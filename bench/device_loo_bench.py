@@ -51,7 +51,7 @@ def main() -> int:
     from reportgen.spec.schema import StudySpec
 
     @cache
-    def trace_of(card: str, batch: int, shape: str):  # type: ignore[no-untyped-def]
+    def trace_of(card: str, batch: int, shape: str, kw: tuple = ()):  # type: ignore[no-untyped-def]
         inputs: dict = {"batch_size": batch}
         dims = [int(d) for d in shape.lower().split("x")] if shape else []
         if len(dims) == 4:  # NCHW image input as published
@@ -60,10 +60,10 @@ def main() -> int:
             inputs["text"] = {"sequence_length": dims[1]}
         # a model card, or a torchvision classifier as published (googlenet without the
         # training-only auxiliary heads, as in its pretrained weights)
-        model = ({"card": card} if card in card_ids() else
+        model = ({"card": card} if card in card_ids() and not kw else
                  {"source": "torchvision", "name": card,
-                  "kwargs": {"aux_logits": False, "init_weights": False}
-                  if card in ("googlenet", "inception_v3") else {}})
+                  "kwargs": ({"aux_logits": False, "init_weights": False}
+                             if card in ("googlenet", "inception_v3") else {}) | dict(kw)})
         spec = StudySpec.model_validate({"title": card, "model": model,
                                          "platform": "raspberry_pi_5", "inputs": inputs})
         meta = build(resolve(spec), device="meta")
@@ -80,11 +80,12 @@ def main() -> int:
         # predicted on the trace as such a runtime runs it (BatchNorm folded, elementwise chains
         # fused), as a report predicts a compiled baseline; the second pass fits the same points
         # on the unfused model, for eager predictions of the board
-        key = (plat.id, c.model, c.input, c.precision, c.batch, unfused[0])
+        kw = tuple(sorted(c.kwargs.items()))
+        key = (plat.id, c.model, c.input, c.precision, c.batch, kw, unfused[0])
         if c.unit is not None:  # measured on another unit than the default: predict that one
             plat = plat.model_copy(update={"default_unit": c.unit})
         if key not in estimates:
-            tr = trace_of(c.model, c.batch, c.input)
+            tr = trace_of(c.model, c.batch, c.input, kw)
             if c.runtime_kind == "compiled" and not unfused[0]:
                 tr = deployed_trace(tr, deployment_runtime(plat, "compiled"))
             estimates[key] = estimate(tr, plat, [c.precision],

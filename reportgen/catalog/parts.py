@@ -134,6 +134,9 @@ class CalibrationPoint(Strict):
                                                "default unit); a fit applies only to predictions "
                                                "on its unit")
     batch: int = Field(1, ge=1)
+    kwargs: dict[str, int | float | str | bool] = Field(
+        default_factory=dict, description="builder arguments of a torchvision model as published "
+                                          "(e.g. width_mult: 0.5, num_classes: 11)")
     latency_ms: float = Field(gt=0)
     url: str = Field(description="primary source (vendor documentation or datasheet)")
     use: Literal["fit", "validate"] = "validate"
