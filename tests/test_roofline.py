@@ -266,6 +266,13 @@ def test_zoo_comparison() -> None:
     assert h100.predicted_latency_s < l4.predicted_latency_s
     # 16 MB of int8 weights fit the H100's 50 MB L2: the ideal is the compute time
     assert h100.ideal_latency_s == pytest.approx(2 * 4096**2 / 1978.9e12)
+    # the H100 has no published batch latency: its row says it is not calibrated, with the
+    # powerful class's band; the L4 (MLPerf points) does not
+    codes = [m.code for m in h100.note_msgs]
+    assert "zoo.uncalibrated_band" in codes
+    band = next(m for m in h100.note_msgs if m.code == "zoo.uncalibrated_band")
+    assert "×" in render(band, "en") and "погрешность" in render(band, "ru")
+    assert not any(m.code.startswith("zoo.uncalibrated") for m in l4.note_msgs)
     # int8 peak derived from Espressif's manual; no memory bandwidth for an MCU: a lower bound
     assert esp.best_precision == "int8" and esp.latency_is_lower_bound
     assert math.isclose(l4.energy_per_sample_mj or 0, 72 * l4.predicted_latency_s * 1e3)

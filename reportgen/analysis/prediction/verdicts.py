@@ -293,8 +293,19 @@ def zoo_comparison(trace: Trace, platforms: Sequence[Platform | str],
             price_status=plat.price_usd.status,
             toolchain=plat.toolchain[0] if plat.toolchain else "",
             required_format=plat.required_format, runtime=rt.name,
-            note_msgs=unit_note + list(pe.note_msgs)))
+            note_msgs=unit_note + _calibration_note(est) + list(pe.note_msgs)))
     return rows
+
+
+def _calibration_note(est: PlatformEstimate) -> list[Msg]:
+    """An uncalibrated row says so, with its class's band: a calibrated target's row and an
+    uncalibrated peer's are not on the same footing (the ESP32-S3's published points make it
+    ×20 slower than assumed; the STM32 beside it is predicted at the assumed efficiencies)."""
+    cal = est.calibration
+    if cal is None or cal.calibrated:
+        return []
+    return [msg("zoo.uncalibrated_band", band=cal.band) if cal.band is not None
+            else msg("zoo.uncalibrated")]
 
 
 def _other_unit(trace: Trace, plat: Platform, precisions: list[Precision] | list[str],
