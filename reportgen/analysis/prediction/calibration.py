@@ -276,16 +276,15 @@ def _for_runtime(cal: PlatformCalibration | None, runtime_kind: str | None
     return cal.unfused if cal.unfused is not None and runtime_kind == "eager" else None
 
 
-def _own(plat: Platform, table: CalibrationTable) -> PlatformCalibration | None:
-    """The platform's calibration, unless its points were measured on another compute unit than
-    the one its predictions are for (the default unit)."""
-    cal = table.platforms.get(plat.id)
+def _on_unit(cal: PlatformCalibration | None, plat: Platform) -> PlatformCalibration | None:
+    """``cal``, unless its points were measured on another compute unit than the one the
+    platform's predictions are for (the default unit)."""
     return None if cal is None or cal.unit not in (None, plat.default_unit) else cal
 
 
 def _used(plat: Platform, runtime_kind: str | None = None) -> PlatformCalibration | None:
     table = load_calibration()
-    cal = _for_runtime(_own(plat, table), runtime_kind)
+    cal = _for_runtime(_on_unit(table.platforms.get(plat.id), plat), runtime_kind)
     return cal if cal is not None and _accepted(cal, table, plat.class_.value) else None
 
 
@@ -306,12 +305,12 @@ def platform_overhead_us(plat: Platform, runtime_kind: str | None = None) -> flo
 
 def calibration_info(plat: Platform, runtime_kind: str | None = None) -> CalibrationInfo:
     table = load_calibration()
-    own = _own(plat, table)
+    other = table.platforms.get(plat.id)
+    own = _on_unit(other, plat)
     cal = _for_runtime(own, runtime_kind)  # the fit this runtime kind uses, if any
     klass = plat.class_.value
     kname = msg(f"platform_class.{klass}")
     class_band_ = table.class_bands.get(klass)
-    other = table.platforms.get(plat.id)
     if own is None and other is not None:  # measured on another compute unit: not applied
         uargs: dict[str, str | int | float | Msg] = {
             "points": other.points, "models": ", ".join(dict.fromkeys(c.model for c in other.checks)),

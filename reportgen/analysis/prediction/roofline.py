@@ -68,10 +68,15 @@ def byte_scales(record_element_bytes: float, precision: Precision) -> tuple[floa
     return w, a
 
 
+def op_byte_parts(r: OpRecord, precision: Precision) -> tuple[float, float]:
+    """(weight bytes, activation bytes read and written) of an op at ``precision``."""
+    w, a = byte_scales(r.element_bytes, precision)
+    return r.weight_bytes * w, (r.act_bytes_read + r.bytes_written) * a
+
+
 def op_bytes(r: OpRecord, precision: Precision) -> float:
     """Bytes an op moves at ``precision`` (weights and activations rescaled)."""
-    w, a = byte_scales(r.element_bytes, precision)
-    return r.weight_bytes * w + (r.act_bytes_read + r.bytes_written) * a
+    return sum(op_byte_parts(r, precision))
 
 
 
@@ -100,9 +105,8 @@ def ideal_dram_bytes(r: OpRecord, precision: Precision, cache_bytes: float,
     there between inferences). The ideal bound uses it, so that it stays a bound: an L4's 48 MB L2
     holds a batch of 8 int8 ResNet-50 activations, and MLPerf measures it faster than a DRAM
     round trip per layer would allow."""
-    w, a = byte_scales(r.element_bytes, precision)
-    act = (r.act_bytes_read + r.bytes_written) * a
-    return (0.0 if weights_fit else r.weight_bytes * w) + max(0.0, act - cache_bytes)
+    weights, act = op_byte_parts(r, precision)
+    return (0.0 if weights_fit else weights) + max(0.0, act - cache_bytes)
 
 
 def _time(x: float, rate: float | None) -> float | None:
